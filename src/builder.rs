@@ -1,0 +1,661 @@
+//! [`LlmLayerBuilder`]: every setting in code, starting from the environment.
+
+use crate::export::env::{self, Getter, Named};
+use crate::export::{console::ConsoleExporter, OtlpTarget};
+use crate::handle::LlmHandle;
+use crate::layer::{Core, LlmLayer};
+use crate::mapping::{Mapper, MappingExporter};
+use crate::metrics::Metrics;
+use crate::pricing::{ModelPrice, PriceTable};
+use crate::privacy::Privacy;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_sdk::metrics::{MeterProviderBuilder, SdkMeterProvider};
+use opentelemetry_sdk::trace::{
+    BatchSpanProcessor, Sampler, SdkTracerProvider, SpanExporter, SpanLimits, TracerProviderBuilder,
+};
+use opentelemetry_sdk::Resource;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tracing_core::Subscriber;
+use tracing_subscriber::registry::LookupSpan;
+
+/// Why the layer could not be built as configured.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// An endpoint is not an `http://` or `https://` URL with a host.
+    InvalidUrl(String),
+    /// An OTLP header is not `name=value` with a valid name.
+    InvalidHeader(String),
+    /// A variable or setting has a value outside what it accepts.
+    InvalidValue {
+        /// The variable or setting.
+        var: String,
+        /// The value given.
+        value: String,
+    },
+    /// The sampling ratio is outside `0..=1`.
+    InvalidRatio(f64),
+    /// The price file could not be read.
+    PriceFile(String),
+    /// The exporter could not be created.
+    Exporter(String),
+    /// The setting needs a cargo feature that is off.
+    Unsupported(String),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::InvalidUrl(u) => write!(f, "invalid endpoint URL `{u}` (expected http:// or https:// and a host)"),
+            BuildError::InvalidHeader(h) => write!(f, "invalid OTLP header `{h}` (expected name=value)"),
+            BuildError::InvalidValue { var, value } => write!(f, "invalid value for {var}: `{value}`"),
+            BuildError::InvalidRatio(r) => write!(f, "sampling ratio {r} is outside 0..=1"),
+            BuildError::PriceFile(e) => write!(f, "price file: {e}"),
+            BuildError::Exporter(e) => write!(f, "exporter: {e}"),
+            BuildError::Unsupported(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// Builds the SDK span processor for a caller's exporter, once the mapper is known.
+type ProcessorFactory = Box<dyn FnOnce(Arc<Mapper>) -> BatchSpanProcessor + Send>;
+/// Adds a caller's metric reader to the meter provider.
+type ReaderFactory = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProviderBuilder + Send>;
+
+/// Every setting of [`LlmLayer`], in code. It starts from the environment: a setting made
+/// here wins over the variable.
+///
+/// ```
+/// use opentelemetry_sdk::trace::InMemorySpanExporter;
+/// use tracing_openinference::LlmLayer;
+/// use tracing_subscriber::Registry;
+///
+/// let spans = InMemorySpanExporter::default();
+/// let layer: LlmLayer<Registry> = LlmLayer::builder()
+///     .with_service_name("support-bot")
+///     .with_span_exporter(spans.clone())
+///     .try_build()
+///     .expect("valid settings");
+/// # drop(layer);
+/// ```
+pub struct LlmLayerBuilder {
+    get: Box<dyn Fn(&str) -> Option<String> + Send>,
+    service_name: Option<String>,
+    resource: Vec<KeyValue>,
+    otlp_endpoint: Option<String>,
+    otlp_headers: Vec<(String, String)>,
+    exporters: Vec<ProcessorFactory>,
+    readers: Vec<ReaderFactory>,
+    console: Option<bool>,
+    ratio: Option<f64>,
+    prices: PriceTable,
+    price_file: Option<PathBuf>,
+    privacy: Option<Privacy>,
+    errors: Vec<BuildError>,
+}
+
+impl fmt::Debug for LlmLayerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LlmLayerBuilder")
+            .field("service_name", &self.service_name)
+            .field("otlp_endpoint", &self.otlp_endpoint)
+            .field("exporters", &self.exporters.len())
+            .field("readers", &self.readers.len())
+            .field("ratio", &self.ratio)
+            .finish_non_exhaustive()
+    }
+}
+
+static WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Prints `message` on stderr, once per process.
+pub(crate) fn warn_once(message: &str) {
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        eprintln!("tracing-openinference: {message}");
+    }
+}
+
+impl LlmLayerBuilder {
+    /// A builder that reads the process environment.
+    ///
+    /// ```
+    /// let builder = tracing_openinference::LlmLayerBuilder::from_env();
+    /// # drop(builder);
+    /// ```
+    pub fn from_env() -> Self {
+        Self::from_env_with(env::process_env)
+    }
+
+    /// A builder that reads variables through `get` instead of the process environment
+    /// (for tests, or configuration from elsewhere).
+    ///
+    /// ```
+    /// use tracing_openinference::LlmLayerBuilder;
+    /// let builder = LlmLayerBuilder::from_env_with(|name| {
+    ///     (name == "OTEL_SERVICE_NAME").then(|| "from-a-map".to_string())
+    /// });
+    /// # drop(builder);
+    /// ```
+    pub fn from_env_with(get: impl Fn(&str) -> Option<String> + Send + 'static) -> Self {
+        LlmLayerBuilder {
+            get: Box::new(move |k: &str| get(k).filter(|v| !v.trim().is_empty())),
+            service_name: None,
+            resource: Vec::new(),
+            otlp_endpoint: None,
+            otlp_headers: Vec::new(),
+            exporters: Vec::new(),
+            readers: Vec::new(),
+            console: None,
+            ratio: None,
+            prices: PriceTable::builtin(),
+            price_file: None,
+            privacy: None,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Sets `service.name` (else `OTEL_SERVICE_NAME`, else the SDK default).
+    ///
+    /// ```
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env().with_service_name("rag-api");
+    /// # drop(b);
+    /// ```
+    pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// Adds a resource attribute (after `OTEL_RESOURCE_ATTRIBUTES`).
+    ///
+    /// ```
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env()
+    ///     .with_resource_attribute("deployment.environment.name", "staging");
+    /// # drop(b);
+    /// ```
+    pub fn with_resource_attribute(
+        mut self,
+        key: impl Into<opentelemetry::Key>,
+        value: impl Into<opentelemetry::Value>,
+    ) -> Self {
+        self.resource.push(KeyValue::new(key, value));
+        self
+    }
+
+    /// Sets the Phoenix project (`openinference.project.name`; else `PHOENIX_PROJECT_NAME`).
+    ///
+    /// ```
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env().with_project_name("agents");
+    /// # drop(b);
+    /// ```
+    pub fn with_project_name(self, name: impl Into<String>) -> Self {
+        self.with_resource_attribute("openinference.project.name", name.into())
+    }
+
+    /// Sends spans over OTLP to `endpoint`, a base URL (`http://localhost:6006`) to which
+    /// `/v1/traces` is added, like `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    ///
+    /// ```
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env().with_otlp_endpoint("http://127.0.0.1:6006");
+    /// # drop(b);
+    /// ```
+    pub fn with_otlp_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.otlp_endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Adds an OTLP header (after `OTEL_EXPORTER_OTLP_HEADERS`).
+    ///
+    /// ```
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env().with_otlp_header("x-project-name", "agents");
+    /// # drop(b);
+    /// ```
+    pub fn with_otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.otlp_headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sends spans to any SDK exporter (the in-memory one in tests), through the same mapping
+    /// and batching as OTLP. May be called several times; replaces the environment's exporter.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// let spans = InMemorySpanExporter::default();
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env().with_span_exporter(spans.clone());
+    /// # drop(b);
+    /// ```
+    pub fn with_span_exporter<E>(mut self, exporter: E) -> Self
+    where
+        E: SpanExporter + 'static,
+    {
+        self.exporters.push(Box::new(move |mapper| {
+            BatchSpanProcessor::builder(MappingExporter::new(exporter, mapper)).build()
+        }));
+        self
+    }
+
+    /// Adds any SDK metric reader (the in-memory exporter's `PeriodicReader`, a `ManualReader`,
+    /// a Prometheus reader). Turns metrics on.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader};
+    /// let reader = PeriodicReader::builder(InMemoryMetricExporter::default()).build();
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env().with_metric_reader(reader);
+    /// # drop(b);
+    /// ```
+    pub fn with_metric_reader<R>(mut self, reader: R) -> Self
+    where
+        R: opentelemetry_sdk::metrics::reader::MetricReader,
+    {
+        self.readers.push(Box::new(move |b| b.with_reader(reader)));
+        self
+    }
+
+    /// Prints each finished trace as a tree on stderr: `true` always, `false` never. Unset,
+    /// the tree is printed only when no other destination is configured.
+    ///
+    /// ```
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env().with_console_exporter(false);
+    /// # drop(b);
+    /// ```
+    pub fn with_console_exporter(mut self, enabled: bool) -> Self {
+        self.console = Some(enabled);
+        self
+    }
+
+    /// Samples traces parent-based by trace-id ratio (`0.0..=1.0`; else
+    /// `OTEL_TRACES_SAMPLER`/`OTEL_TRACES_SAMPLER_ARG`, else every trace).
+    ///
+    /// ```
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env().with_sampling_ratio(0.1);
+    /// # drop(b);
+    /// ```
+    pub fn with_sampling_ratio(mut self, ratio: f64) -> Self {
+        self.ratio = Some(ratio);
+        self
+    }
+
+    /// Sets or overrides one model's price (USD per million tokens).
+    ///
+    /// ```
+    /// use tracing_openinference::pricing::ModelPrice;
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env().with_model_price(
+    ///     "my-finetune",
+    ///     ModelPrice { input: 1.0, output: 2.0, cache_read: None, cache_write: None, reasoning: None },
+    /// );
+    /// # drop(b);
+    /// ```
+    pub fn with_model_price(mut self, model: impl Into<String>, price: ModelPrice) -> Self {
+        self.prices.set_price(model, price);
+        self
+    }
+
+    /// Replaces the whole price table.
+    ///
+    /// ```
+    /// use tracing_openinference::pricing::PriceTable;
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env().with_price_table(PriceTable::empty());
+    /// # drop(b);
+    /// ```
+    pub fn with_price_table(mut self, prices: PriceTable) -> Self {
+        self.prices = prices;
+        self
+    }
+
+    /// Loads prices from a JSON file (its entries win over the built-in ones; else
+    /// `OPENINFERENCE_PRICE_FILE`).
+    ///
+    /// ```no_run
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env().with_price_file("prices.json");
+    /// # drop(b);
+    /// ```
+    pub fn with_price_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.price_file = Some(path.into());
+        self
+    }
+
+    /// Sets the privacy masks and size limits (else from `OPENINFERENCE_HIDE_*`).
+    ///
+    /// ```
+    /// use tracing_openinference::privacy::Privacy;
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env()
+    ///     .with_privacy(Privacy::default().with_hide_inputs(true));
+    /// # drop(b);
+    /// ```
+    pub fn with_privacy(mut self, privacy: Privacy) -> Self {
+        self.privacy = Some(privacy);
+        self
+    }
+
+    /// Builds the layer, or says which setting is wrong.
+    ///
+    /// ```
+    /// use tracing_openinference::{BuildError, LlmLayer};
+    /// let err = LlmLayer::<tracing_subscriber::Registry>::builder()
+    ///     .with_sampling_ratio(1.5)
+    ///     .try_build()
+    ///     .unwrap_err();
+    /// assert_eq!(err, BuildError::InvalidRatio(1.5));
+    /// ```
+    pub fn try_build<S>(self) -> Result<LlmLayer<S>, BuildError>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        self.assemble(true)
+    }
+
+    /// Builds the layer. It never panics: a bad setting is warned about once on stderr and
+    /// the layer falls back to printing traces on stderr.
+    ///
+    /// ```
+    /// use tracing_openinference::LlmLayer;
+    /// let layer: LlmLayer<tracing_subscriber::Registry> = LlmLayer::builder().build();
+    /// # drop(layer);
+    /// ```
+    pub fn build<S>(self) -> LlmLayer<S>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let console = self.console;
+        let fallback_prices = self.prices.clone();
+        match self.assemble(false) {
+            Ok(layer) => layer,
+            Err(e) => {
+                warn_once(&format!("{e}; printing traces to stderr instead"));
+                let b = LlmLayerBuilder::from_env_with(|_| None)
+                    .with_price_table(fallback_prices)
+                    .with_console_exporter(console.unwrap_or(true));
+                b.assemble(false).unwrap_or_else(|_| LlmLayer::minimal())
+            }
+        }
+    }
+
+    fn assemble<S>(mut self, strict: bool) -> Result<LlmLayer<S>, BuildError>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let get_box = std::mem::replace(&mut self.get, Box::new(|_: &str| None));
+        let get: Getter<'_> = &*get_box;
+        if let Some(e) = self.errors.first() {
+            return Err(e.clone());
+        }
+        let disabled = match get("OTEL_SDK_DISABLED") {
+            Some(v) => env::parse_bool("OTEL_SDK_DISABLED", &v)?,
+            None => false,
+        };
+
+        let sampler = self.sampler(get)?;
+        let privacy = match self.privacy.take() {
+            Some(p) => p,
+            None => Privacy::from_env_with(|k| get(k)).map_err(|e| BuildError::InvalidValue {
+                var: "OPENINFERENCE_*".into(),
+                value: e,
+            })?,
+        };
+        let price_file = self
+            .price_file
+            .take()
+            .or_else(|| get("OPENINFERENCE_PRICE_FILE").map(PathBuf::from));
+        if let Some(path) = price_file {
+            match PriceTable::load_json_file(&path) {
+                Ok(file) => self.prices.merge(file),
+                Err(e) => {
+                    let err = BuildError::PriceFile(format!("{}: {e}", path.display()));
+                    if strict {
+                        return Err(err);
+                    }
+                    warn_once(&err.to_string());
+                }
+            }
+        }
+
+        // Where traces go.
+        let named = match get("OTEL_TRACES_EXPORTER") {
+            Some(raw) => Some(env::parse_exporters("OTEL_TRACES_EXPORTER", &raw)?),
+            None => None,
+        };
+        let mut target = match &self.otlp_endpoint {
+            Some(base) => {
+                let get_override = |k: &str| match k {
+                    "OTEL_EXPORTER_OTLP_ENDPOINT" => Some(base.clone()),
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" => None,
+                    other => get(other),
+                };
+                env::otlp_target(&get_override, "traces")?
+            }
+            None => env::otlp_target(get, "traces")?,
+        };
+        if let Some(t) = &mut target {
+            for (k, v) in &self.otlp_headers {
+                let parsed = env::parse_headers(&format!("{k}={v}"))?;
+                t.headers.extend(parsed);
+            }
+        }
+        let wants = |n: Named| named.as_ref().is_some_and(|list| list.contains(&n));
+        let use_otlp = !disabled
+            && self.exporters.is_empty()
+            && match &named {
+                Some(_) => wants(Named::Otlp),
+                None => target.is_some(),
+            };
+        if use_otlp && target.is_none() {
+            target = Some(OtlpTarget {
+                endpoint: "http://localhost:4318/v1/traces".into(),
+                headers: Default::default(),
+                protocol: crate::export::Protocol::HttpProtobuf,
+                timeout: std::time::Duration::from_secs(10),
+            });
+        }
+        let nothing_else = !use_otlp && self.exporters.is_empty();
+        let use_console = !disabled
+            && match self.console {
+                Some(explicit) => explicit,
+                None => wants(Named::Console) || (nothing_else && named.is_none()),
+            };
+
+        let mapper = Arc::new(Mapper { privacy });
+        let mut provider = SdkTracerProvider::builder()
+            .with_sampler(sampler)
+            .with_span_limits(span_limits())
+            .with_resource(self.resource(get));
+        if !disabled {
+            for factory in self.exporters.drain(..) {
+                provider = provider.with_span_processor(factory(Arc::clone(&mapper)));
+            }
+        }
+        if use_otlp {
+            if let Some(t) = &target {
+                provider = add_otlp(provider, t, &mapper)?;
+            }
+        }
+        if use_console {
+            provider = provider.with_span_processor(
+                BatchSpanProcessor::builder(MappingExporter::new(
+                    ConsoleExporter::stderr(),
+                    Arc::clone(&mapper),
+                ))
+                .build(),
+            );
+            if nothing_else && self.console.is_none() {
+                eprintln!(
+                    "tracing-openinference: printing traces to stderr. To send them to Phoenix, \
+                     Langfuse or a collector, set OTEL_EXPORTER_OTLP_ENDPOINT (Phoenix: \
+                     http://localhost:6006) or LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY."
+                );
+            }
+        }
+        let tracer_provider = provider.build();
+        let tracer = tracer_provider.tracer_with_scope(
+            InstrumentationScope::builder("tracing-openinference")
+                .with_version(env!("CARGO_PKG_VERSION"))
+                .build(),
+        );
+
+        let meter_provider = if disabled {
+            None
+        } else {
+            self.meter_provider(get)?
+        };
+        let metrics = match &meter_provider {
+            Some(mp) => {
+                use opentelemetry::metrics::MeterProvider as _;
+                Metrics::new(&mp.meter_with_scope(
+                    InstrumentationScope::builder("tracing-openinference")
+                        .with_version(env!("CARGO_PKG_VERSION"))
+                        .build(),
+                ))
+            }
+            None => Metrics::disabled(),
+        };
+        let core = Arc::new(Core {
+            callsites: Default::default(),
+            prices: std::mem::replace(&mut self.prices, PriceTable::empty()),
+            metrics,
+        });
+        let handle = LlmHandle::new(tracer_provider, meter_provider);
+        Ok(LlmLayer::from_parts(tracer, core, handle))
+    }
+
+    fn sampler(&self, get: Getter<'_>) -> Result<Sampler, BuildError> {
+        if let Some(r) = self.ratio {
+            if !(0.0..=1.0).contains(&r) || r.is_nan() {
+                return Err(BuildError::InvalidRatio(r));
+            }
+            return Ok(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(r))));
+        }
+        let arg = || -> Result<f64, BuildError> {
+            match get("OTEL_TRACES_SAMPLER_ARG") {
+                None => Ok(1.0),
+                Some(a) => {
+                    let r: f64 = a.trim().parse().map_err(|_| BuildError::InvalidValue {
+                        var: "OTEL_TRACES_SAMPLER_ARG".into(),
+                        value: a.clone(),
+                    })?;
+                    if (0.0..=1.0).contains(&r) {
+                        Ok(r)
+                    } else {
+                        Err(BuildError::InvalidRatio(r))
+                    }
+                }
+            }
+        };
+        Ok(match get("OTEL_TRACES_SAMPLER").as_deref().map(str::trim) {
+            None | Some("parentbased_always_on") => {
+                Sampler::ParentBased(Box::new(Sampler::AlwaysOn))
+            }
+            Some("always_on") => Sampler::AlwaysOn,
+            Some("always_off") => Sampler::AlwaysOff,
+            Some("parentbased_always_off") => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
+            Some("traceidratio") => Sampler::TraceIdRatioBased(arg()?),
+            Some("parentbased_traceidratio") => {
+                Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(arg()?)))
+            }
+            Some(other) => {
+                return Err(BuildError::InvalidValue {
+                    var: "OTEL_TRACES_SAMPLER".into(),
+                    value: other.to_owned(),
+                })
+            }
+        })
+    }
+
+    fn resource(&self, get: Getter<'_>) -> Resource {
+        let mut b = Resource::builder();
+        if let Some(name) = &self.service_name {
+            b = b.with_service_name(name.clone());
+        }
+        if let Some(project) = get("PHOENIX_PROJECT_NAME") {
+            b = b.with_attribute(KeyValue::new("openinference.project.name", project));
+        }
+        b.with_attributes(self.resource.clone()).build()
+    }
+
+    fn meter_provider(&mut self, get: Getter<'_>) -> Result<Option<SdkMeterProvider>, BuildError> {
+        let named = match get("OTEL_METRICS_EXPORTER") {
+            Some(raw) => Some(env::parse_exporters("OTEL_METRICS_EXPORTER", &raw)?),
+            None => None,
+        };
+        let mut builder = SdkMeterProvider::builder().with_resource(self.resource(get));
+        let mut any = false;
+        for factory in self.readers.drain(..) {
+            builder = factory(builder);
+            any = true;
+        }
+        let wants_otlp = named.as_ref().is_some_and(|l| l.contains(&Named::Otlp));
+        let target = env::otlp_target(get, "metrics")?;
+        if (wants_otlp || named.is_none()) && target.is_some() {
+            #[cfg(feature = "otlp-http")]
+            if let Some(t) = &target {
+                let exporter = crate::export::otlp_metric_exporter(t)?;
+                let mut reader = opentelemetry_sdk::metrics::PeriodicReader::builder(exporter);
+                if let Some(ms) = get("OTEL_METRIC_EXPORT_INTERVAL") {
+                    let ms: u64 = ms.trim().parse().map_err(|_| BuildError::InvalidValue {
+                        var: "OTEL_METRIC_EXPORT_INTERVAL".into(),
+                        value: ms.clone(),
+                    })?;
+                    reader = reader.with_interval(std::time::Duration::from_millis(ms.max(1)));
+                }
+                builder = builder.with_reader(reader.build());
+                any = true;
+            }
+        }
+        Ok(any.then(|| builder.build()))
+    }
+}
+
+#[cfg(any(feature = "otlp-http", feature = "grpc"))]
+fn add_otlp(
+    provider: TracerProviderBuilder,
+    target: &OtlpTarget,
+    mapper: &Arc<Mapper>,
+) -> Result<TracerProviderBuilder, BuildError> {
+    let exporter = crate::export::otlp_span_exporter(target)?;
+    Ok(provider.with_span_processor(
+        BatchSpanProcessor::builder(MappingExporter::new(exporter, Arc::clone(mapper))).build(),
+    ))
+}
+
+#[cfg(not(any(feature = "otlp-http", feature = "grpc")))]
+fn add_otlp(
+    _provider: TracerProviderBuilder,
+    _target: &OtlpTarget,
+    _mapper: &Arc<Mapper>,
+) -> Result<TracerProviderBuilder, BuildError> {
+    Err(BuildError::Unsupported(
+        "OTLP export needs the `otlp-http` or `grpc` feature".into(),
+    ))
+}
+
+/// Limits that do not cut a long conversation at 128 attributes; size is bounded by the
+/// byte budgets of [`Privacy`] instead.
+fn span_limits() -> SpanLimits {
+    SpanLimits {
+        max_attributes_per_span: 16_384,
+        max_events_per_span: 1_024,
+        max_links_per_span: 128,
+        max_attributes_per_event: 128,
+        max_attributes_per_link: 128,
+    }
+}
+
+impl<S> LlmLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    /// A layer that exports nothing: the last resort when even the console cannot be set up.
+    fn minimal() -> Self {
+        let provider = SdkTracerProvider::builder().build();
+        let tracer = provider.tracer("tracing-openinference");
+        let core = Arc::new(Core {
+            callsites: Default::default(),
+            prices: PriceTable::empty(),
+            metrics: Metrics::disabled(),
+        });
+        LlmLayer::from_parts(tracer, core, LlmHandle::new(provider, None))
+    }
+}

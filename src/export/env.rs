@@ -1,0 +1,291 @@
+//! The standard environment: `OTEL_*`, the Phoenix and Langfuse presets.
+
+use super::{OtlpTarget, Protocol};
+use crate::builder::BuildError;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Reads a variable; empty counts as unset.
+pub(crate) type Getter<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment as a [`Getter`].
+pub(crate) fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The Langfuse cloud host used when `LANGFUSE_HOST` is not set.
+pub(crate) const LANGFUSE_DEFAULT_HOST: &str = "https://cloud.langfuse.com";
+
+/// Joins a base URL and a path with exactly one slash.
+fn join(base: &str, path: &str) -> String {
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+}
+
+/// Checks that `url` is an http(s) URL with a host.
+pub(crate) fn check_url(url: &str) -> Result<(), BuildError> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| BuildError::InvalidUrl(url.to_owned()))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return Err(BuildError::InvalidUrl(url.to_owned()));
+    }
+    Ok(())
+}
+
+/// Parses `k1=v1,k2=v2` (values percent-decoded) as OTLP headers.
+pub(crate) fn parse_headers(raw: &str) -> Result<HashMap<String, String>, BuildError> {
+    let mut out = HashMap::new();
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| BuildError::InvalidHeader(pair.to_owned()))?;
+        let k = k.trim();
+        let valid_name = !k.is_empty()
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.!#$%&'*+^`|~".contains(&b));
+        let v = percent_decode(v.trim());
+        if !valid_name || v.bytes().any(|b| b == b'\r' || b == b'\n') {
+            return Err(BuildError::InvalidHeader(pair.to_owned()));
+        }
+        out.insert(k.to_ascii_lowercase(), v);
+    }
+    Ok(out)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            if let Some(Ok(b)) = s.get(i + 1..i + 3).map(|h| u8::from_str_radix(h, 16)) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Standard base64 (with padding), for the Langfuse Basic auth header.
+pub(crate) fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The traces exporters named by `OTEL_TRACES_EXPORTER` / `OTEL_METRICS_EXPORTER`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Named {
+    /// `otlp`.
+    Otlp,
+    /// `console`.
+    Console,
+    /// `none`.
+    None,
+    /// `prometheus` (metrics only).
+    Prometheus,
+}
+
+/// Parses an `OTEL_*_EXPORTER` list.
+pub(crate) fn parse_exporters(var: &str, raw: &str) -> Result<Vec<Named>, BuildError> {
+    raw.split(',')
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .map(|s| match s.as_str() {
+            "otlp" => Ok(Named::Otlp),
+            "console" | "logging" => Ok(Named::Console),
+            "none" => Ok(Named::None),
+            "prometheus" => Ok(Named::Prometheus),
+            _ => Err(BuildError::InvalidValue {
+                var: var.to_owned(),
+                value: s,
+            }),
+        })
+        .collect()
+}
+
+/// The OTLP destination for one signal (`traces` or `metrics`) from the environment, if any
+/// variable names one.
+pub(crate) fn otlp_target(get: Getter<'_>, signal: &str) -> Result<Option<OtlpTarget>, BuildError> {
+    let upper = signal.to_ascii_uppercase();
+    let path = format!("v1/{signal}");
+    let mut headers = HashMap::new();
+    let endpoint = if let Some(url) = get(&format!("OTEL_EXPORTER_OTLP_{upper}_ENDPOINT")) {
+        Some(url)
+    } else if let Some(base) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
+        Some(join(&base, &path))
+    } else if let Some(base) = get("PHOENIX_COLLECTOR_ENDPOINT") {
+        if signal == "traces" {
+            Some(join(&base, &path))
+        } else {
+            None
+        }
+    } else if let (Some(public), Some(secret)) =
+        (get("LANGFUSE_PUBLIC_KEY"), get("LANGFUSE_SECRET_KEY"))
+    {
+        if signal == "traces" {
+            let host = get("LANGFUSE_HOST")
+                .or_else(|| get("LANGFUSE_BASE_URL"))
+                .unwrap_or_else(|| LANGFUSE_DEFAULT_HOST.to_owned());
+            let auth = base64(format!("{public}:{secret}").as_bytes());
+            headers.insert("authorization".to_owned(), format!("Basic {auth}"));
+            headers.insert("x-langfuse-ingestion-version".to_owned(), "4".to_owned());
+            Some(join(&host, "api/public/otel/v1/traces"))
+        } else {
+            None
+        }
+    } else {
+        None
+    };
+    let Some(endpoint) = endpoint else {
+        return Ok(None);
+    };
+    check_url(&endpoint)?;
+    if let Some(key) = get("PHOENIX_API_KEY") {
+        headers.insert("authorization".to_owned(), format!("Bearer {key}"));
+    }
+    for var in ["OTEL_EXPORTER_OTLP_HEADERS".to_owned(), format!("OTEL_EXPORTER_OTLP_{upper}_HEADERS")] {
+        if let Some(raw) = get(&var) {
+            headers.extend(parse_headers(&raw)?);
+        }
+    }
+    let protocol_var = format!("OTEL_EXPORTER_OTLP_{upper}_PROTOCOL");
+    let protocol = match get(&protocol_var).or_else(|| get("OTEL_EXPORTER_OTLP_PROTOCOL")) {
+        None => Protocol::HttpProtobuf,
+        Some(p) => match p.trim() {
+            "http/protobuf" => Protocol::HttpProtobuf,
+            "grpc" => Protocol::Grpc,
+            other => {
+                return Err(BuildError::InvalidValue {
+                    var: "OTEL_EXPORTER_OTLP_PROTOCOL".to_owned(),
+                    value: format!("{other} (supported: http/protobuf, grpc)"),
+                })
+            }
+        },
+    };
+    let timeout = match get(&format!("OTEL_EXPORTER_OTLP_{upper}_TIMEOUT"))
+        .or_else(|| get("OTEL_EXPORTER_OTLP_TIMEOUT"))
+    {
+        None => Duration::from_secs(10),
+        Some(ms) => Duration::from_millis(ms.trim().parse().map_err(|_| {
+            BuildError::InvalidValue {
+                var: "OTEL_EXPORTER_OTLP_TIMEOUT".to_owned(),
+                value: ms.clone(),
+            }
+        })?),
+    };
+    let endpoint = if protocol == Protocol::Grpc {
+        // gRPC takes the collector's base address, not a signal path.
+        endpoint.trim_end_matches(&format!("/{path}")).to_owned()
+    } else {
+        endpoint
+    };
+    Ok(Some(OtlpTarget {
+        endpoint,
+        headers,
+        protocol,
+        timeout,
+    }))
+}
+
+/// Parses a boolean variable (`true`/`false`/`1`/`0`/`yes`/`no`).
+pub(crate) fn parse_bool(var: &str, raw: &str) -> Result<bool, BuildError> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(BuildError::InvalidValue {
+            var: var.to_owned(),
+            value: raw.to_owned(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k: &str| map.get(k).cloned()
+    }
+
+    #[test]
+    fn base_endpoint_gains_the_signal_path() {
+        let get = env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:6006/")]);
+        let t = otlp_target(&get, "traces").unwrap().unwrap();
+        assert_eq!(t.endpoint, "http://127.0.0.1:6006/v1/traces");
+        assert_eq!(t.protocol, Protocol::HttpProtobuf);
+    }
+
+    #[test]
+    fn signal_endpoint_is_used_as_is() {
+        let get = env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:1"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://b:2/custom"),
+        ]);
+        assert_eq!(otlp_target(&get, "traces").unwrap().unwrap().endpoint, "http://b:2/custom");
+    }
+
+    #[test]
+    fn langfuse_preset_uses_basic_auth() {
+        let get = env(&[
+            ("LANGFUSE_PUBLIC_KEY", "pk-lf-1"),
+            ("LANGFUSE_SECRET_KEY", "sk-lf-2"),
+            ("LANGFUSE_HOST", "http://127.0.0.1:3000"),
+        ]);
+        let t = otlp_target(&get, "traces").unwrap().unwrap();
+        assert_eq!(t.endpoint, "http://127.0.0.1:3000/api/public/otel/v1/traces");
+        assert_eq!(t.headers["authorization"], format!("Basic {}", base64(b"pk-lf-1:sk-lf-2")));
+        assert!(otlp_target(&get, "metrics").unwrap().is_none());
+    }
+
+    #[test]
+    fn phoenix_preset_and_api_key() {
+        let get = env(&[
+            ("PHOENIX_COLLECTOR_ENDPOINT", "http://localhost:6006"),
+            ("PHOENIX_API_KEY", "k"),
+        ]);
+        let t = otlp_target(&get, "traces").unwrap().unwrap();
+        assert_eq!(t.endpoint, "http://localhost:6006/v1/traces");
+        assert_eq!(t.headers["authorization"], "Bearer k");
+    }
+
+    #[test]
+    fn bad_settings_are_errors() {
+        assert!(otlp_target(&env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318")]), "traces").is_err());
+        assert!(parse_headers("novalue").is_err());
+        assert!(parse_headers("a b=c").is_err());
+        assert!(otlp_target(
+            &env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://x"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]),
+            "traces"
+        )
+        .is_err());
+        assert_eq!(parse_headers("a=b%20c, d = e").unwrap()["a"], "b c");
+    }
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+}

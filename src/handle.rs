@@ -1,0 +1,146 @@
+//! [`LlmHandle`]: flush and shut the pipeline down, with a time limit.
+
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::fmt;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a flush or shutdown did not complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HandleError {
+    /// The time limit passed first; the work goes on in the background.
+    Timeout(Duration),
+    /// The pipeline reported an error.
+    Pipeline(String),
+}
+
+impl fmt::Display for HandleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HandleError::Timeout(d) => write!(f, "did not finish within {d:?}"),
+            HandleError::Pipeline(e) => write!(f, "pipeline error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for HandleError {}
+
+#[derive(Debug)]
+struct Providers {
+    traces: SdkTracerProvider,
+    metrics: Option<SdkMeterProvider>,
+}
+
+/// A handle to the layer's export pipeline. Works with no async runtime and on any runtime:
+/// the waiting happens on a helper thread, never on a runtime worker's I/O.
+///
+/// ```
+/// use std::time::Duration;
+/// use tracing_openinference::LlmLayer;
+///
+/// let layer: LlmLayer<tracing_subscriber::Registry> = LlmLayer::builder().with_console_exporter(false).build();
+/// let handle = layer.handle();
+/// handle.force_flush(Duration::from_secs(2)).unwrap();
+/// handle.shutdown(Duration::from_secs(2)).unwrap();
+/// ```
+#[derive(Clone, Debug)]
+pub struct LlmHandle {
+    providers: Arc<Providers>,
+}
+
+impl LlmHandle {
+    pub(crate) fn new(
+        traces: SdkTracerProvider,
+        metrics: Option<SdkMeterProvider>,
+    ) -> Self {
+        LlmHandle {
+            providers: Arc::new(Providers { traces, metrics }),
+        }
+    }
+
+    /// The tracer provider, for code that wants more tracers on the same pipeline.
+    ///
+    /// ```
+    /// use opentelemetry::trace::TracerProvider as _;
+    /// # let layer: tracing_openinference::LlmLayer<tracing_subscriber::Registry> =
+    /// #     tracing_openinference::LlmLayer::builder().with_console_exporter(false).build();
+    /// let tracer = layer.handle().tracer_provider().tracer("my-component");
+    /// # drop(tracer);
+    /// ```
+    pub fn tracer_provider(&self) -> &SdkTracerProvider {
+        &self.providers.traces
+    }
+
+    /// The meter provider, when metrics are on.
+    ///
+    /// ```
+    /// # let layer: tracing_openinference::LlmLayer<tracing_subscriber::Registry> =
+    /// #     tracing_openinference::LlmLayer::builder().with_console_exporter(false).build();
+    /// let _maybe = layer.handle().meter_provider();
+    /// ```
+    pub fn meter_provider(&self) -> Option<&SdkMeterProvider> {
+        self.providers.metrics.as_ref()
+    }
+
+    /// Exports everything accepted so far, waiting at most `timeout`.
+    ///
+    /// ```
+    /// # let layer: tracing_openinference::LlmLayer<tracing_subscriber::Registry> =
+    /// #     tracing_openinference::LlmLayer::builder().with_console_exporter(false).build();
+    /// layer.handle().force_flush(std::time::Duration::from_secs(1)).unwrap();
+    /// ```
+    pub fn force_flush(&self, timeout: Duration) -> Result<(), HandleError> {
+        self.run_with_timeout(timeout, |p| {
+            let traces = p.traces.force_flush();
+            let metrics = p.metrics.as_ref().map(|m| m.force_flush()).unwrap_or(Ok(()));
+            traces.and(metrics).map_err(|e| HandleError::Pipeline(e.to_string()))
+        })
+    }
+
+    /// Flushes and stops the pipeline, waiting at most `timeout`. With the console exporter,
+    /// the metrics summary is printed last. Calling it twice is harmless.
+    ///
+    /// ```
+    /// # let layer: tracing_openinference::LlmLayer<tracing_subscriber::Registry> =
+    /// #     tracing_openinference::LlmLayer::builder().with_console_exporter(false).build();
+    /// layer.handle().shutdown(std::time::Duration::from_secs(1)).unwrap();
+    /// ```
+    pub fn shutdown(&self, timeout: Duration) -> Result<(), HandleError> {
+        self.run_with_timeout(timeout, move |p| {
+            let traces = p.traces.shutdown_with_timeout(timeout);
+            let metrics = p
+                .metrics
+                .as_ref()
+                .map(|m| m.shutdown_with_timeout(timeout))
+                .unwrap_or(Ok(()));
+            match traces.and(metrics) {
+                Ok(()) => Ok(()),
+                Err(opentelemetry_sdk::error::OTelSdkError::AlreadyShutdown) => Ok(()),
+                Err(e) => Err(HandleError::Pipeline(e.to_string())),
+            }
+        })
+    }
+
+    fn run_with_timeout(
+        &self,
+        timeout: Duration,
+        work: impl FnOnce(&Providers) -> Result<(), HandleError> + Send + 'static,
+    ) -> Result<(), HandleError> {
+        let providers = Arc::clone(&self.providers);
+        let (tx, rx) = mpsc::sync_channel(1);
+        let spawned = std::thread::Builder::new()
+            .name("openinference-flush".into())
+            .spawn(move || {
+                let _ = tx.send(work(&providers));
+            });
+        if spawned.is_err() {
+            return Err(HandleError::Pipeline("could not start a thread".into()));
+        }
+        match rx.recv_timeout(timeout) {
+            Ok(result) => result,
+            Err(_) => Err(HandleError::Timeout(timeout)),
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! What the layer learns from a callsite's declared fields, decided once per callsite.
+
+use crate::kind::SpanKind;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tracing_core::callsite::Identifier;
+use tracing_core::Metadata;
+
+/// The part a field plays for the layer itself (the exporter maps every field by name later).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// `openinference.span.kind`: an explicit kind.
+    Kind,
+    /// `gen_ai.operation.name`: a kind by the GenAI mapping.
+    Operation,
+    /// The model (`llm.model_name`, `gen_ai.request.model`, `embedding.model_name`, ...).
+    Model,
+    /// The provider (`llm.provider`, `gen_ai.provider.name`, `llm.system`, ...).
+    Provider,
+    /// A token count.
+    Tokens(TokenSlot),
+    /// A cost given by the caller: the layer computes none.
+    CostGiven,
+    /// A context value that descendants inherit.
+    Context(ContextSlot),
+    /// An explicit `output.value`.
+    Output,
+    /// The tool name.
+    ToolName,
+    /// An error type given by the caller.
+    ErrorType,
+    /// Documents a retriever or reranker returned (counted for metrics).
+    Documents,
+    /// Anything else: exported as it is by the bridge and mapped by name later.
+    Other,
+}
+
+/// Which token count a field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenSlot {
+    /// Prompt (input) tokens, cache included.
+    Prompt,
+    /// Completion (output) tokens, reasoning included.
+    Completion,
+    /// The total.
+    Total,
+    /// Prompt tokens read from cache.
+    CacheRead,
+    /// Prompt tokens written to cache.
+    CacheWrite,
+    /// Reasoning tokens.
+    Reasoning,
+}
+
+/// Which inherited context value a field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ContextSlot {
+    /// `session.id`.
+    Session,
+    /// `user.id`.
+    User,
+    /// `metadata`.
+    Metadata,
+    /// `tag.tags`.
+    Tags,
+}
+
+impl ContextSlot {
+    /// Every slot, in the order of [`crate::layer::state::Inherited`]'s array.
+    pub(crate) const ALL: [ContextSlot; 4] = [
+        ContextSlot::Session,
+        ContextSlot::User,
+        ContextSlot::Metadata,
+        ContextSlot::Tags,
+    ];
+
+    /// The attribute key.
+    pub(crate) const fn key(self) -> &'static str {
+        match self {
+            ContextSlot::Session => "session.id",
+            ContextSlot::User => "user.id",
+            ContextSlot::Metadata => "metadata",
+            ContextSlot::Tags => "tag.tags",
+        }
+    }
+}
+
+/// The role of a field with this name.
+pub(crate) fn role_of(name: &str) -> Role {
+    use TokenSlot::*;
+    match name {
+        "openinference.span.kind" => Role::Kind,
+        "gen_ai.operation.name" => Role::Operation,
+        "llm.model_name" | "llm.response.model_name" | "llm.request.model_name"
+        | "gen_ai.request.model" | "gen_ai.response.model" | "embedding.model_name"
+        | "reranker.model_name" => Role::Model,
+        "llm.provider" | "gen_ai.provider.name" | "llm.system" | "gen_ai.system" => Role::Provider,
+        "llm.token_count.prompt" | "gen_ai.usage.input_tokens" => Role::Tokens(Prompt),
+        "llm.token_count.completion" | "gen_ai.usage.output_tokens" => Role::Tokens(Completion),
+        "llm.token_count.total" => Role::Tokens(Total),
+        "llm.token_count.prompt_details.cache_read" | "gen_ai.usage.cache_read.input_tokens" => {
+            Role::Tokens(CacheRead)
+        }
+        "llm.token_count.prompt_details.cache_write"
+        | "gen_ai.usage.cache_creation.input_tokens" => Role::Tokens(CacheWrite),
+        "llm.token_count.completion_details.reasoning" | "gen_ai.usage.reasoning.output_tokens" => {
+            Role::Tokens(Reasoning)
+        }
+        "llm.cost.total" | "llm.cost.prompt" | "llm.cost.completion" => Role::CostGiven,
+        "session.id" | "gen_ai.conversation.id" => Role::Context(ContextSlot::Session),
+        "user.id" => Role::Context(ContextSlot::User),
+        "metadata" => Role::Context(ContextSlot::Metadata),
+        "tag.tags" => Role::Context(ContextSlot::Tags),
+        "output.value" => Role::Output,
+        "tool.name" | "gen_ai.tool.name" => Role::ToolName,
+        "error.type" => Role::ErrorType,
+        "retrieval.documents" | "reranker.output_documents" | "gen_ai.retrieval.documents" => {
+            Role::Documents
+        }
+        _ => Role::Other,
+    }
+}
+
+/// What the layer knows about one callsite.
+#[derive(Debug)]
+pub(crate) struct CallsiteInfo {
+    /// The kind inferred from the declared field names, if any namespace matched.
+    pub(crate) inferred: Option<SpanKind>,
+    /// The role of each field, by field index.
+    pub(crate) roles: Box<[Role]>,
+    /// Whether any field has a role other than [`Role::Other`] (else the visitor is skipped).
+    pub(crate) any_role: bool,
+}
+
+impl CallsiteInfo {
+    /// Classifies a callsite from its metadata.
+    pub(crate) fn new(meta: &Metadata<'_>) -> CallsiteInfo {
+        let mut best: Option<(SpanKind, u8)> = None;
+        let roles: Box<[Role]> = meta
+            .fields()
+            .iter()
+            .map(|f| {
+                if let Some((kind, rank)) = SpanKind::from_field_name(f.name()) {
+                    if best.is_none_or(|(_, r)| rank < r) {
+                        best = Some((kind, rank));
+                    }
+                }
+                role_of(f.name())
+            })
+            .collect();
+        let any_role = roles.iter().any(|r| *r != Role::Other);
+        CallsiteInfo {
+            inferred: best.map(|(k, _)| k),
+            roles,
+            any_role,
+        }
+    }
+}
+
+/// Callsite classifications, computed once per callsite and shared.
+#[derive(Debug, Default)]
+pub(crate) struct CallsiteCache {
+    map: parking_lot::RwLock<HashMap<Identifier, Arc<CallsiteInfo>>>,
+}
+
+impl CallsiteCache {
+    /// The classification of the callsite of `meta`, computing it on first sight.
+    pub(crate) fn get(&self, meta: &'static Metadata<'static>) -> Arc<CallsiteInfo> {
+        let id = meta.callsite();
+        if let Some(info) = self.map.read().get(&id) {
+            return Arc::clone(info);
+        }
+        let info = Arc::new(CallsiteInfo::new(meta));
+        self.map.write().entry(id).or_insert(info).clone()
+    }
+}

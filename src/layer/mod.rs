@@ -1,0 +1,402 @@
+//! [`LlmLayer`]: the `tracing` layer that recognizes LLM spans and hands them to OpenTelemetry.
+//!
+//! The layer owns a `tracing-opentelemetry` layer (the *bridge*) and forwards every callback to
+//! it, so `OpenTelemetrySpanExt` keeps working. Before the bridge closes a span, the layer adds
+//! what it derived: the kind, inherited context, `output.value`, token totals, cost and errors.
+//! Mapping to the conventions (flattening JSON, GenAI attributes, masking, limits) happens later,
+//! off the calling thread, in the exporter pipeline.
+
+pub(crate) mod event;
+pub(crate) mod fields;
+pub(crate) mod state;
+pub(crate) mod synthetic;
+
+use crate::handle::LlmHandle;
+use crate::metrics::Metrics;
+use crate::pricing::{PriceTable, TokenUsage};
+use event::{is_return_event, EventFields};
+use fields::{CallsiteCache, ContextSlot};
+use opentelemetry_sdk::trace::Tracer as SdkTracer;
+use state::{ErrorInfo, Inherited, SpanState, StateVisitor};
+use std::any::TypeId;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use synthetic::{field_at, OwnedValue, KEYS};
+use tracing_core::span::{Attributes, Id, Record};
+use tracing_core::{Event, Level, Metadata, Subscriber};
+use tracing_opentelemetry::OpenTelemetryLayer;
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+/// What every span of one layer shares: callsite classifications, prices, metrics.
+#[derive(Debug)]
+pub(crate) struct Core {
+    /// Callsite classifications.
+    pub(crate) callsites: CallsiteCache,
+    /// Model prices for cost.
+    pub(crate) prices: PriceTable,
+    /// GenAI and self metrics.
+    pub(crate) metrics: Metrics,
+}
+
+/// A `tracing` layer that exports LLM, tool, retriever, embedding, reranker and agent spans as
+/// OpenTelemetry spans with OpenInference and GenAI attributes, and records GenAI metrics.
+///
+/// ```
+/// use tracing_openinference::LlmLayer;
+/// use tracing_subscriber::prelude::*;
+///
+/// let layer = LlmLayer::builder().with_console_exporter(false).build();
+/// let handle = layer.handle();
+/// let subscriber = tracing_subscriber::registry().with(layer);
+/// tracing::subscriber::with_default(subscriber, || {
+///     let span = tracing::info_span!("chat", llm.model_name = "gpt-4o-mini", llm.token_count.prompt = 12);
+///     span.in_scope(|| {});
+/// });
+/// handle.shutdown(std::time::Duration::from_secs(5)).unwrap();
+/// ```
+pub struct LlmLayer<S> {
+    bridge: OpenTelemetryLayer<S, SdkTracer>,
+    core: Arc<Core>,
+    handle: LlmHandle,
+    _subscriber: PhantomData<fn(S)>,
+}
+
+impl<S> std::fmt::Debug for LlmLayer<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlmLayer").field("handle", &self.handle).finish_non_exhaustive()
+    }
+}
+
+impl<S> LlmLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    /// A layer configured from the environment (`OTEL_*`, `PHOENIX_*`, `LANGFUSE_*`,
+    /// `OPENINFERENCE_*`). It never panics: a bad setting is warned about once on stderr and
+    /// the layer falls back to printing traces on stderr.
+    ///
+    /// ```
+    /// use tracing_openinference::LlmLayer;
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// let subscriber = tracing_subscriber::registry().with(LlmLayer::new());
+    /// # drop(subscriber);
+    /// ```
+    pub fn new() -> Self {
+        crate::builder::LlmLayerBuilder::from_env().build()
+    }
+
+    /// A builder for every setting in code; it starts from the environment.
+    ///
+    /// ```
+    /// use tracing_openinference::LlmLayer;
+    /// use tracing_subscriber::Registry;
+    ///
+    /// let layer: LlmLayer<Registry> = LlmLayer::builder().with_service_name("my-agent").build();
+    /// # drop(layer);
+    /// ```
+    pub fn builder() -> crate::builder::LlmLayerBuilder {
+        crate::builder::LlmLayerBuilder::from_env()
+    }
+
+    pub(crate) fn from_parts(tracer: SdkTracer, core: Arc<Core>, handle: LlmHandle) -> Self {
+        let bridge = tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_location(false)
+            .with_threads(false)
+            .with_level(false)
+            .with_target(false)
+            .with_tracked_inactivity(false)
+            .with_error_events_to_exceptions(true)
+            .with_error_events_to_status(true)
+            .with_error_fields_to_exceptions(true);
+        LlmLayer {
+            bridge,
+            core,
+            handle,
+            _subscriber: PhantomData,
+        }
+    }
+}
+
+impl<S> Default for LlmLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> LlmLayer<S> {
+    /// A handle to flush and shut the pipeline down; clone it freely.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tracing_openinference::LlmLayer;
+    ///
+    /// let layer: LlmLayer<tracing_subscriber::Registry> = LlmLayer::builder().with_console_exporter(false).build();
+    /// let handle = layer.handle();
+    /// handle.force_flush(Duration::from_secs(1)).unwrap();
+    /// ```
+    pub fn handle(&self) -> LlmHandle {
+        self.handle.clone()
+    }
+}
+
+impl<S> Layer<S> for LlmLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> tracing_core::Interest {
+        if meta.is_span() {
+            self.core.callsites.get(meta);
+        }
+        tracing_core::Interest::always()
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        self.bridge.on_new_span(attrs, id, ctx.clone());
+        let Some(span) = ctx.span(id) else { return };
+        let info = self.core.callsites.get(attrs.metadata());
+        let inherited = span
+            .parent()
+            .and_then(|p| p.extensions().get::<SpanState>().map(SpanState::context_for_children))
+            .unwrap_or_default();
+        let mut state = SpanState::new(info, inherited);
+        if state.info.any_role {
+            attrs.record(&mut StateVisitor { state: &mut state });
+        }
+        span.extensions_mut().insert(state);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        self.bridge.on_record(id, values, ctx.clone());
+        let Some(span) = ctx.span(id) else { return };
+        let mut ext = span.extensions_mut();
+        if let Some(state) = ext.get_mut::<SpanState>() {
+            if state.info.any_role {
+                values.record(&mut StateVisitor { state });
+            }
+        }
+    }
+
+    fn on_follows_from(&self, id: &Id, follows: &Id, ctx: Context<'_, S>) {
+        self.bridge.on_follows_from(id, follows, ctx);
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        let is_return = is_return_event(meta);
+        if is_return || *meta.level() == Level::ERROR {
+            let span = event
+                .parent()
+                .and_then(|id| ctx.span(id))
+                .or_else(|| event.is_contextual().then(|| ctx.lookup_current()).flatten());
+            if let Some(span) = span {
+                let mut fields = EventFields::default();
+                event.record(&mut fields);
+                let mut ext = span.extensions_mut();
+                if let Some(state) = ext.get_mut::<SpanState>() {
+                    if is_return {
+                        state.returned = fields.returned;
+                        // The return value becomes output.value, not a span event.
+                        return;
+                    }
+                    if state.error.is_none() {
+                        let message = fields
+                            .error
+                            .or(fields.message)
+                            .unwrap_or_else(|| meta.name().to_owned());
+                        let kind = fields.error_type.unwrap_or_else(|| "Error".to_owned());
+                        state.error = Some(ErrorInfo { kind, message });
+                    }
+                }
+            }
+        }
+        self.bridge.on_event(event, ctx);
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        self.bridge.on_enter(id, ctx);
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        if std::thread::panicking() {
+            if let Some(span) = ctx.span(id) {
+                if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
+                    state.panicked = true;
+                }
+            }
+        }
+        self.bridge.on_exit(id, ctx);
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        let state = ctx
+            .span(&id)
+            .and_then(|span| span.extensions_mut().remove::<SpanState>());
+        if let Some(mut state) = state {
+            if std::thread::panicking() {
+                state.panicked = true;
+            }
+            let finished = self.core.finish(&mut state);
+            // No extensions lock is held here: the bridge takes its own.
+            synthetic::record_all(&finished.values, |record| {
+                self.bridge.on_record(&id, record, ctx.clone())
+            });
+            self.core.metrics.record_span(&state, &finished);
+        }
+        self.bridge.on_close(id, ctx);
+    }
+
+    fn on_id_change(&self, old: &Id, new: &Id, ctx: Context<'_, S>) {
+        self.bridge.on_id_change(old, new, ctx);
+    }
+
+    // Forwarding the downcast is what lets `tracing_opentelemetry::OpenTelemetrySpanExt`
+    // (`set_parent`, `context()`) reach the bridge inside this layer.
+    #[allow(unsafe_code)]
+    unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
+        if id == TypeId::of::<Self>() {
+            return Some(self as *const Self as *const ());
+        }
+        // SAFETY: the bridge lives as long as `self`; the pointer it returns for `id` points
+        // into it, exactly as when the bridge is used as a layer on its own.
+        unsafe { self.bridge.downcast_raw(id) }
+    }
+}
+
+/// What the layer derived for a span at close.
+#[derive(Debug, Default)]
+pub(crate) struct Finished {
+    /// The values to record on the bridge's span.
+    pub(crate) values: Vec<(tracing_core::field::Field, OwnedValue)>,
+    /// The span's kind.
+    pub(crate) kind: Option<crate::SpanKind>,
+    /// The cost computed or none.
+    pub(crate) cost: Option<crate::pricing::Cost>,
+}
+
+fn key_index(key: &str) -> usize {
+    KEYS.iter().position(|k| *k == key).unwrap_or(0)
+}
+
+/// Pushes `value` under `key` (a member of [`KEYS`]).
+fn push(values: &mut Vec<(tracing_core::field::Field, OwnedValue)>, key: &'static str, value: OwnedValue) {
+    values.push((field_at(key_index(key)), value));
+}
+
+impl Core {
+    /// Derives the values recorded at close: kind, inherited context, output, totals, cost,
+    /// errors and the helpers' pending values.
+    pub(crate) fn finish(&self, state: &mut SpanState) -> Finished {
+        let kind = state.kind();
+        let mut values = Vec::with_capacity(4 + state.pending.len());
+        push(&mut values, "openinference.span.kind", OwnedValue::Static(kind.as_str()));
+
+        for (slot, (own, inherited)) in ContextSlot::ALL
+            .iter()
+            .zip(state.own.0.iter().zip(state.inherited.0.iter()))
+        {
+            if own.is_none() {
+                if let Some(value) = inherited {
+                    push(&mut values, slot.key(), OwnedValue::Str(value.to_string()));
+                }
+            }
+        }
+
+        if !state.output_given {
+            if let Some(returned) = state.returned.take() {
+                push(&mut values, "output.value", OwnedValue::Str(returned));
+            }
+        }
+
+        let t = state.tokens;
+        let total = t.total.or_else(|| match (t.prompt, t.completion) {
+            (None, None) => None,
+            (p, c) => Some(p.unwrap_or(0).saturating_add(c.unwrap_or(0))),
+        });
+        if t.total.is_none() {
+            if let Some(total) = total {
+                push(&mut values, "llm.token_count.total", OwnedValue::I64(clamp_i64(total)));
+            }
+        }
+
+        let mut cost = None;
+        if !state.cost_given && t.any() {
+            if let Some(model) = &state.model {
+                let usage = TokenUsage {
+                    prompt: t.prompt.unwrap_or(0),
+                    completion: t.completion.unwrap_or(0),
+                    cache_read: t.cache_read.unwrap_or(0),
+                    cache_write: t.cache_write.unwrap_or(0),
+                    reasoning: t.reasoning.unwrap_or(0),
+                };
+                cost = self.prices.cost(model, &usage);
+            }
+        }
+        if let Some(c) = cost {
+            for (key, v) in [
+                ("llm.cost.prompt", c.prompt),
+                ("llm.cost.completion", c.completion),
+                ("llm.cost.total", c.total),
+                ("llm.cost.prompt_details.input", c.input),
+                ("llm.cost.prompt_details.cache_read", c.cache_read),
+                ("llm.cost.prompt_details.cache_write", c.cache_write),
+                ("llm.cost.completion_details.output", c.output),
+                ("llm.cost.completion_details.reasoning", c.reasoning),
+            ] {
+                if v > 0.0 || key == "llm.cost.total" {
+                    push(&mut values, key, OwnedValue::F64(v));
+                }
+            }
+        }
+
+        if state.error.is_none() && state.panicked {
+            state.error = Some(ErrorInfo {
+                kind: "panic".to_owned(),
+                message: "a panic unwound through this span".to_owned(),
+            });
+        }
+        if let Some(error) = &state.error {
+            let error_type = state.error_type.clone().unwrap_or_else(|| error.kind.clone());
+            push(&mut values, "error.type", OwnedValue::Str(error_type));
+            push(&mut values, "exception.type", OwnedValue::Str(error.kind.clone()));
+            push(&mut values, "exception.message", OwnedValue::Str(error.message.clone()));
+            push(&mut values, "otel.status_code", OwnedValue::Static("ERROR"));
+            push(&mut values, "otel.status_description", OwnedValue::Str(error.message.clone()));
+        }
+
+        if let Some(first) = state.first_chunk {
+            let ttfc = first.saturating_duration_since(state.start).as_secs_f64();
+            push(&mut values, "gen_ai.response.time_to_first_chunk", OwnedValue::F64(ttfc));
+            push(&mut values, "gen_ai.request.stream", OwnedValue::Bool(true));
+        }
+        if state.stream_incomplete {
+            push(&mut values, "openinference.stream.incomplete", OwnedValue::Bool(true));
+        }
+
+        values.append(&mut state.pending);
+        Finished {
+            values,
+            kind: Some(kind),
+            cost,
+        }
+    }
+}
+
+fn clamp_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl Inherited {
+    /// The value of one slot.
+    #[allow(dead_code)]
+    pub(crate) fn get(&self, slot: ContextSlot) -> Option<&Arc<str>> {
+        let i = ContextSlot::ALL.iter().position(|s| *s == slot)?;
+        self.0[i].as_ref()
+    }
+}

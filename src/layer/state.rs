@@ -1,0 +1,317 @@
+//! The thin state the layer keeps per span, in the registry's span extensions.
+
+use super::fields::{CallsiteInfo, ContextSlot, Role, TokenSlot};
+use super::synthetic::OwnedValue;
+use crate::kind::SpanKind;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+use tracing_core::field::{Field, Visit};
+
+/// Context values a span hands down to its descendants: `session.id`, `user.id`, `metadata`,
+/// `tag.tags` (in [`ContextSlot::ALL`] order). Shared, so a child costs one reference count.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct Inherited(pub(crate) [Option<Arc<str>>; 4]);
+
+/// Token counts seen on a span.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tokens {
+    /// Prompt tokens, cache included.
+    pub(crate) prompt: Option<u64>,
+    /// Completion tokens, reasoning included.
+    pub(crate) completion: Option<u64>,
+    /// Total tokens.
+    pub(crate) total: Option<u64>,
+    /// Prompt tokens read from cache.
+    pub(crate) cache_read: Option<u64>,
+    /// Prompt tokens written to cache.
+    pub(crate) cache_write: Option<u64>,
+    /// Reasoning tokens.
+    pub(crate) reasoning: Option<u64>,
+}
+
+impl Tokens {
+    /// Sets one count.
+    pub(crate) fn set(&mut self, slot: TokenSlot, value: u64) {
+        let place = match slot {
+            TokenSlot::Prompt => &mut self.prompt,
+            TokenSlot::Completion => &mut self.completion,
+            TokenSlot::Total => &mut self.total,
+            TokenSlot::CacheRead => &mut self.cache_read,
+            TokenSlot::CacheWrite => &mut self.cache_write,
+            TokenSlot::Reasoning => &mut self.reasoning,
+        };
+        *place = Some(value);
+    }
+
+    /// Whether any count was seen.
+    pub(crate) fn any(&self) -> bool {
+        self.prompt.is_some() || self.completion.is_some() || self.total.is_some()
+    }
+}
+
+/// An error seen on a span.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ErrorInfo {
+    /// `error.type` / `exception.type`.
+    pub(crate) kind: String,
+    /// `exception.message`.
+    pub(crate) message: String,
+}
+
+/// The layer's per-span state.
+#[derive(Debug)]
+pub(crate) struct SpanState {
+    /// The callsite's classification.
+    pub(crate) info: Arc<CallsiteInfo>,
+    /// An explicit kind (`openinference.span.kind`) or one from `gen_ai.operation.name`.
+    pub(crate) explicit_kind: Option<SpanKind>,
+    /// Whether the explicit kind came from `openinference.span.kind` (it beats the operation).
+    pub(crate) kind_is_oi: bool,
+    /// When the span was created.
+    pub(crate) start: Instant,
+    /// The model, if known.
+    pub(crate) model: Option<Arc<str>>,
+    /// The provider, if known.
+    pub(crate) provider: Option<Arc<str>>,
+    /// The tool name, if known.
+    pub(crate) tool_name: Option<Arc<str>>,
+    /// Token counts.
+    pub(crate) tokens: Tokens,
+    /// Whether the caller gave a cost.
+    pub(crate) cost_given: bool,
+    /// Context values set on this span itself.
+    pub(crate) own: Inherited,
+    /// Context values from the ancestors.
+    pub(crate) inherited: Arc<Inherited>,
+    /// Whether `output.value` was given explicitly.
+    pub(crate) output_given: bool,
+    /// The `return` value from `#[instrument(ret)]`.
+    pub(crate) returned: Option<String>,
+    /// The first error seen.
+    pub(crate) error: Option<ErrorInfo>,
+    /// An `error.type` given as a field.
+    pub(crate) error_type: Option<String>,
+    /// Values recorded through [`crate::LlmSpanExt`], applied at close.
+    pub(crate) pending: Vec<(Field, OwnedValue)>,
+    /// When the first streamed chunk arrived.
+    pub(crate) first_chunk: Option<Instant>,
+    /// Whether the span is a stream that was dropped before its end.
+    pub(crate) stream_incomplete: bool,
+    /// How many documents the span returned, if it recorded any.
+    pub(crate) documents: Option<u64>,
+    /// Whether a panic unwound through the span.
+    pub(crate) panicked: bool,
+}
+
+impl SpanState {
+    /// A fresh state for a span of the given callsite.
+    pub(crate) fn new(info: Arc<CallsiteInfo>, inherited: Arc<Inherited>) -> SpanState {
+        SpanState {
+            info,
+            explicit_kind: None,
+            kind_is_oi: false,
+            start: Instant::now(),
+            model: None,
+            provider: None,
+            tool_name: None,
+            tokens: Tokens::default(),
+            cost_given: false,
+            own: Inherited::default(),
+            inherited,
+            output_given: false,
+            returned: None,
+            error: None,
+            error_type: None,
+            pending: Vec::new(),
+            first_chunk: None,
+            stream_incomplete: false,
+            panicked: false,
+            documents: None,
+        }
+    }
+
+    /// The span's kind: explicit, else by operation, else by field namespace, else CHAIN.
+    pub(crate) fn kind(&self) -> SpanKind {
+        self.explicit_kind
+            .or(self.info.inferred)
+            .unwrap_or(SpanKind::Chain)
+    }
+
+    /// The context this span's children inherit: its own values over its ancestors'.
+    pub(crate) fn context_for_children(&self) -> Arc<Inherited> {
+        if self.own.0.iter().all(Option::is_none) {
+            return Arc::clone(&self.inherited);
+        }
+        let mut merged = (*self.inherited).clone();
+        for (slot, own) in merged.0.iter_mut().zip(&self.own.0) {
+            if own.is_some() {
+                slot.clone_from(own);
+            }
+        }
+        Arc::new(merged)
+    }
+
+    /// Notes a value by its field's role. Used for declared fields and helper records alike.
+    pub(crate) fn note(&mut self, role: Role, value: Seen<'_>) {
+        match role {
+            Role::Kind => {
+                if let Some(kind) = value.as_str().and_then(|s| SpanKind::parse(&s)) {
+                    self.explicit_kind = Some(kind);
+                    self.kind_is_oi = true;
+                }
+            }
+            Role::Operation => {
+                if !self.kind_is_oi {
+                    if let Some(kind) = value.as_str().and_then(|s| SpanKind::from_gen_ai_operation(&s)) {
+                        self.explicit_kind = Some(kind);
+                    }
+                }
+            }
+            Role::Model => {
+                if let Some(s) = value.as_str() {
+                    self.model = Some(Arc::from(&*s));
+                }
+            }
+            Role::Provider => {
+                if let Some(s) = value.as_str() {
+                    if self.provider.is_none() || !s.is_empty() {
+                        self.provider = Some(Arc::from(&*s));
+                    }
+                }
+            }
+            Role::Tokens(slot) => {
+                if let Some(n) = value.as_u64() {
+                    self.tokens.set(slot, n);
+                }
+            }
+            Role::CostGiven => self.cost_given = true,
+            Role::Context(slot) => {
+                let text = match value {
+                    Seen::I64(v) => Some(Arc::from(v.to_string().as_str())),
+                    Seen::U64(v) => Some(Arc::from(v.to_string().as_str())),
+                    other => other.as_str().map(|s| Arc::from(&*s)),
+                };
+                let index = ContextSlot::ALL
+                    .iter()
+                    .position(|s| *s == slot)
+                    .unwrap_or(0);
+                self.own.0[index] = text;
+            }
+            Role::Output => self.output_given = true,
+            Role::ToolName => {
+                if let Some(s) = value.as_str() {
+                    self.tool_name = Some(Arc::from(&*s));
+                }
+            }
+            Role::ErrorType => {
+                if let Some(s) = value.as_str() {
+                    self.error_type = Some(s.into_owned());
+                }
+            }
+            Role::Documents => {
+                if let Some(text) = value.as_str() {
+                    self.documents = count_json_items(&text);
+                }
+            }
+            Role::Other => {}
+        }
+    }
+}
+
+/// The number of items of a JSON array, without building it.
+fn count_json_items(text: &str) -> Option<u64> {
+    serde_json::from_str::<Vec<serde::de::IgnoredAny>>(text)
+        .ok()
+        .map(|v| v.len() as u64)
+}
+
+/// A field value as the visitor saw it.
+#[derive(Clone, Copy)]
+pub(crate) enum Seen<'a> {
+    /// A string.
+    Str(&'a str),
+    /// A value recorded with `?` or `%`.
+    Debug(&'a dyn fmt::Debug),
+    /// A signed integer.
+    I64(i64),
+    /// An unsigned integer.
+    U64(u64),
+    /// A float.
+    F64(f64),
+    /// A boolean (no role reads one yet).
+    Bool,
+}
+
+impl Seen<'_> {
+    /// The value as text: strings as they are, `%`/`?` values formatted (quotes of a
+    /// `?`-recorded string removed). Numbers and booleans are not text.
+    fn as_str(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            Seen::Str(s) => Some(std::borrow::Cow::Borrowed(s)),
+            Seen::Debug(d) => {
+                let s = format!("{d:?}");
+                let unquoted = s
+                    .strip_prefix('"')
+                    .and_then(|r| r.strip_suffix('"'))
+                    .map(str::to_owned);
+                Some(std::borrow::Cow::Owned(unquoted.unwrap_or(s)))
+            }
+            _ => None,
+        }
+    }
+
+    fn as_u64(&self) -> Option<u64> {
+        match *self {
+            Seen::U64(v) => Some(v),
+            Seen::I64(v) => u64::try_from(v).ok(),
+            Seen::F64(v) if v.is_finite() && v >= 0.0 => Some(v as u64),
+            Seen::Str(s) => s.trim().parse().ok(),
+            Seen::Debug(d) => format!("{d:?}").trim().parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+/// Feeds a span's field values into its state, by the roles of its callsite.
+pub(crate) struct StateVisitor<'a> {
+    /// The state to update.
+    pub(crate) state: &'a mut SpanState,
+}
+
+impl StateVisitor<'_> {
+    fn see(&mut self, field: &Field, value: Seen<'_>) {
+        let role = self
+            .state
+            .info
+            .roles
+            .get(field.index())
+            .copied()
+            .unwrap_or(Role::Other);
+        if role != Role::Other {
+            self.state.note(role, value);
+        }
+    }
+}
+
+impl Visit for StateVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.see(field, Seen::Str(value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.see(field, Seen::I64(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.see(field, Seen::U64(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.see(field, Seen::F64(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        let _ = value;
+        self.see(field, Seen::Bool);
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.see(field, Seen::Debug(value));
+    }
+}

@@ -1,0 +1,1545 @@
+//! Flattening of list- and JSON-shaped semantic fields into OpenInference attributes.
+//!
+//! Users hand the layer values such as `llm.input_messages` as a JSON string. This module
+//! takes the parsed JSON and turns it into the flattened, typed attributes the
+//! OpenInference conventions describe (`<prefix>.<i>.<suffix>`), for example
+//! `llm.input_messages.0.message.role` or
+//! `retrieval.documents.2.document.score`.
+//!
+//! Rules that hold for every key:
+//! - Nothing here panics, whatever the JSON. Recursion is bounded by the fixed shape of each
+//!   key; anything nested deeper than the shape is serialized back to a JSON string.
+//! - At most [`MAX_LIST_ITEMS`] items are emitted per list (messages, documents, tools, tool
+//!   calls and content parts of one message, ...). Items of the wrong type are skipped and do
+//!   not take an index, so the emitted indexes are always `0..n` without gaps.
+//! - When the value has no shape the key accepts (or a non-empty list has no usable item),
+//!   nothing is pushed and `false` is returned so the caller can keep the raw string. An empty
+//!   list is an accepted shape: it returns `true` and pushes nothing.
+
+use opentelemetry::{Array, KeyValue, StringValue, Value};
+use serde_json::{Map, Value as Json};
+
+/// The most items flattened from one list: messages, documents, tools, embeddings, tags,
+/// prompts, choices, and per message its tool calls, content parts and tool responses.
+pub(crate) const MAX_LIST_ITEMS: usize = 1000;
+
+/// Flattens the parsed JSON value of a semantic list/JSON field into typed OpenInference attributes,
+/// pushing them onto `out`. Returns false (pushing nothing) when the shape is not one this key accepts,
+/// so the caller can keep the raw string instead.
+pub(crate) fn flatten_semantic(key: &str, json: &Json, out: &mut Vec<KeyValue>) -> bool {
+    let Some((prefix, shape)) = canonical(key) else {
+        return false;
+    };
+    let start = out.len();
+    let accepted = match shape {
+        Shape::Messages => flatten_messages(prefix, json, out),
+        Shape::Documents => flatten_documents(prefix, json, out),
+        Shape::Tools => flatten_tools(prefix, json, out),
+        Shape::Embeddings => flatten_embeddings(prefix, json, out),
+        Shape::Tags => flatten_tags(prefix, json, out),
+        Shape::Prompts => flatten_texts(prefix, "prompt.text", json, out),
+        Shape::Choices => flatten_texts(prefix, "completion.text", json, out),
+    };
+    if !accepted {
+        out.truncate(start);
+    }
+    accepted
+}
+
+/// Whether `key` is one whose value flatten_semantic understands (list or JSON shaped keys).
+pub(crate) fn is_flattened_key(key: &str) -> bool {
+    canonical(key).is_some()
+}
+
+/// The kinds of value shapes this module knows how to flatten.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    /// Chat messages (`llm.input_messages`, `llm.output_messages`).
+    Messages,
+    /// Documents (`retrieval.documents`, `reranker.*_documents`).
+    Documents,
+    /// Tool definitions (`llm.tools`).
+    Tools,
+    /// Embeddings (`embedding.embeddings`).
+    Embeddings,
+    /// A list of strings kept as one attribute (`tag.tags`).
+    Tags,
+    /// Completions-API prompts (`llm.prompts`).
+    Prompts,
+    /// Completions-API choices (`llm.choices`).
+    Choices,
+}
+
+/// Maps a key (or its `gen_ai.*` alias) to the OpenInference prefix it flattens under and
+/// its shape.
+fn canonical(key: &str) -> Option<(&'static str, Shape)> {
+    let found = match key {
+        "llm.input_messages" | "gen_ai.input.messages" => ("llm.input_messages", Shape::Messages),
+        "llm.output_messages" | "gen_ai.output.messages" => {
+            ("llm.output_messages", Shape::Messages)
+        }
+        "retrieval.documents" | "gen_ai.retrieval.documents" => {
+            ("retrieval.documents", Shape::Documents)
+        }
+        "reranker.input_documents" => ("reranker.input_documents", Shape::Documents),
+        "reranker.output_documents" => ("reranker.output_documents", Shape::Documents),
+        "llm.tools" | "gen_ai.tool.definitions" => ("llm.tools", Shape::Tools),
+        "embedding.embeddings" => ("embedding.embeddings", Shape::Embeddings),
+        "tag.tags" => ("tag.tags", Shape::Tags),
+        "llm.prompts" => ("llm.prompts", Shape::Prompts),
+        "llm.choices" => ("llm.choices", Shape::Choices),
+        _ => return None,
+    };
+    Some(found)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------------------------
+
+/// Pushes a string attribute.
+fn push_str(out: &mut Vec<KeyValue>, key: String, value: String) {
+    out.push(KeyValue::new(key, Value::String(StringValue::from(value))));
+}
+
+/// Serializes any JSON value to a string; `None` only if serialization fails (it does not
+/// for values built by serde_json, but the error is not unwrapped).
+fn to_json_string(value: &Json) -> Option<String> {
+    serde_json::to_string(value).ok()
+}
+
+/// A "JSON String" value: strings are kept as they are, null is absent, anything else is
+/// serialized.
+fn json_or_string(value: &Json) -> Option<String> {
+    match value {
+        Json::Null => None,
+        Json::String(s) => Some(s.clone()),
+        other => to_json_string(other),
+    }
+}
+
+/// An identifier as a string: strings as they are, numbers in their JSON form; other types
+/// are not identifiers.
+fn id_string(value: &Json) -> Option<String> {
+    match value {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The first field among `names` that holds a string.
+fn str_field<'a>(obj: &'a Map<String, Json>, names: &[&str]) -> Option<&'a str> {
+    names
+        .iter()
+        .find_map(|name| obj.get(*name).and_then(Json::as_str))
+}
+
+/// The first field among `names` that is present and not null.
+fn non_null_field<'a>(obj: &'a Map<String, Json>, names: &[&str]) -> Option<&'a Json> {
+    names
+        .iter()
+        .find_map(|name| obj.get(*name).filter(|v| !v.is_null()))
+}
+
+/// A URL given either as a string or as an object with a string `url`.
+fn url_of(value: &Json) -> Option<String> {
+    match value {
+        Json::String(s) => Some(s.clone()),
+        Json::Object(obj) => str_field(obj, &["url"]).map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// Builds a `data:` URL from a MIME type (if known) and base64 data.
+fn data_url(mime: Option<&str>, data: &str) -> String {
+    format!(
+        "data:{};base64,{}",
+        mime.unwrap_or("application/octet-stream"),
+        data
+    )
+}
+
+/// A finite f64 from a JSON number, or from a string holding one.
+fn finite_f64(value: &Json) -> Option<f64> {
+    let f = match value {
+        Json::Number(n) => n.as_f64()?,
+        Json::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    f.is_finite().then_some(f)
+}
+
+/// Treats a single object as a one-element list; a list as itself; anything else as no list.
+fn as_items(json: &Json) -> Option<&[Json]> {
+    match json {
+        Json::Array(items) => Some(items.as_slice()),
+        Json::Object(_) => Some(std::slice::from_ref(json)),
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+// ---------------------------------------------------------------------------------------------
+
+/// A tool call, from an OpenAI `tool_calls` entry, an Anthropic `tool_use` part or a GenAI
+/// `tool_call` part.
+#[derive(Clone, Debug, Default)]
+struct ToolCall {
+    /// `tool_call.id`.
+    id: Option<String>,
+    /// `tool_call.function.name`.
+    name: Option<String>,
+    /// `tool_call.function.arguments`, always a JSON string.
+    arguments: Option<String>,
+}
+
+/// A tool result carried inside a message's parts (GenAI `tool_call_response`, Anthropic
+/// `tool_result`).
+#[derive(Clone, Debug, Default)]
+struct ToolResponse {
+    /// Becomes `message.tool_call_id`.
+    id: Option<String>,
+    /// Becomes `message.content`.
+    content: Option<String>,
+}
+
+/// One ordered content part of a message (`message.contents.K`).
+#[derive(Clone, Debug)]
+enum Part {
+    /// `message_content.type = text`.
+    Text(String),
+    /// `message_content.type = image`, with the image URL.
+    Image(String),
+    /// `message_content.type = audio`.
+    Audio {
+        /// `audio.url` (possibly a `data:` URL).
+        url: String,
+        /// `audio.mime_type`, when known.
+        mime_type: Option<String>,
+    },
+    /// `message_content.type = reasoning`.
+    Reasoning(Reasoning),
+    /// `message_content.type = tool_use`, with the call under `tool_call.*`.
+    ToolUse(ToolCall),
+}
+
+/// The fields of a reasoning (thinking) part.
+#[derive(Clone, Debug, Default)]
+struct Reasoning {
+    /// Visible reasoning or summary text.
+    text: Option<String>,
+    /// Vendor signature (Anthropic `signature`).
+    signature: Option<String>,
+    /// Opaque data (Anthropic `redacted_thinking.data`).
+    data: Option<String>,
+    /// Provider item id (OpenAI reasoning item id).
+    id: Option<String>,
+    /// OpenAI `encrypted_content`.
+    encrypted_content: Option<String>,
+}
+
+impl Reasoning {
+    /// Whether no field is set.
+    fn is_empty(&self) -> bool {
+        self.text.is_none()
+            && self.signature.is_none()
+            && self.data.is_none()
+            && self.id.is_none()
+            && self.encrypted_content.is_none()
+    }
+}
+
+/// A message as read from any of the accepted shapes, before emission.
+#[derive(Clone, Debug, Default)]
+struct Message {
+    /// `message.role`.
+    role: Option<String>,
+    /// `message.name`.
+    name: Option<String>,
+    /// `message.tool_call_id`.
+    tool_call_id: Option<String>,
+    /// `message.content`.
+    content: Option<String>,
+    /// `message.contents.K`.
+    contents: Vec<Part>,
+    /// `message.tool_calls.K`.
+    tool_calls: Vec<ToolCall>,
+    /// Legacy `function_call`: name and arguments.
+    function_call: Option<ToolCall>,
+    /// Tool results found among the parts.
+    responses: Vec<ToolResponse>,
+}
+
+impl Message {
+    /// Whether the message has nothing to emit.
+    fn is_empty(&self) -> bool {
+        self.role.is_none()
+            && self.name.is_none()
+            && self.tool_call_id.is_none()
+            && self.content.is_none()
+            && self.contents.is_empty()
+            && self.tool_calls.is_empty()
+            && self.function_call.is_none()
+    }
+
+    /// Adds a content part, up to the cap.
+    fn add_part(&mut self, part: Part) {
+        if self.contents.len() < MAX_LIST_ITEMS {
+            self.contents.push(part);
+        }
+    }
+
+    /// Adds a tool call, up to the cap.
+    fn add_tool_call(&mut self, call: ToolCall) {
+        if self.tool_calls.len() < MAX_LIST_ITEMS {
+            self.tool_calls.push(call);
+        }
+    }
+
+    /// Adds a tool response, up to the cap.
+    fn add_response(&mut self, response: ToolResponse) {
+        if self.responses.len() < MAX_LIST_ITEMS {
+            self.responses.push(response);
+        }
+    }
+}
+
+/// Flattens a list of messages (or one message object) under `prefix`.
+fn flatten_messages(prefix: &str, json: &Json, out: &mut Vec<KeyValue>) -> bool {
+    let Some(items) = as_items(json) else {
+        return false;
+    };
+    if items.is_empty() {
+        return true;
+    }
+    let mut index = 0usize;
+    for item in items {
+        if index >= MAX_LIST_ITEMS {
+            break;
+        }
+        let Some(obj) = item.as_object() else {
+            continue;
+        };
+        let mut message = parse_message(obj);
+        let responses = std::mem::take(&mut message.responses);
+        let mut responses = responses.into_iter();
+        // The first tool result fills the message itself when it has no content of its own;
+        // any others follow as messages of their own, with the same role.
+        if message.tool_call_id.is_none()
+            && message.content.is_none()
+            && message.contents.is_empty()
+        {
+            if let Some(first) = responses.next() {
+                message.tool_call_id = first.id;
+                message.content = first.content;
+            }
+        }
+        let role = message.role.clone();
+        if !message.is_empty() {
+            emit_message(prefix, index, &message, out);
+            index += 1;
+        }
+        for response in responses {
+            if index >= MAX_LIST_ITEMS {
+                break;
+            }
+            let extra = Message {
+                role: role.clone(),
+                tool_call_id: response.id,
+                content: response.content,
+                ..Message::default()
+            };
+            emit_message(prefix, index, &extra, out);
+            index += 1;
+        }
+    }
+    index > 0
+}
+
+/// Reads one message object in OpenAI, Anthropic or GenAI shape.
+fn parse_message(obj: &Map<String, Json>) -> Message {
+    let mut message = Message {
+        role: str_field(obj, &["role"]).map(str::to_owned),
+        name: str_field(obj, &["name"]).map(str::to_owned),
+        tool_call_id: obj.get("tool_call_id").and_then(id_string),
+        ..Message::default()
+    };
+    match obj.get("content") {
+        None | Some(Json::Null) => {}
+        Some(Json::String(s)) => message.content = Some(s.clone()),
+        Some(Json::Array(parts)) => {
+            for part in parts {
+                parse_part(part, &mut message);
+            }
+        }
+        Some(other) => message.content = to_json_string(other),
+    }
+    if let Some(Json::Array(parts)) = obj.get("parts") {
+        for part in parts {
+            parse_part(part, &mut message);
+        }
+    }
+    if let Some(Json::Array(calls)) = obj.get("tool_calls") {
+        for call in calls {
+            if message.tool_calls.len() >= MAX_LIST_ITEMS {
+                break;
+            }
+            if let Some(call) = call.as_object().and_then(parse_tool_call) {
+                message.add_tool_call(call);
+            }
+        }
+    }
+    if let Some(call) = obj
+        .get("function_call")
+        .and_then(Json::as_object)
+        .and_then(parse_tool_call)
+    {
+        message.function_call = Some(call);
+    }
+    message
+}
+
+/// Reads a tool call: OpenAI `{id, function:{name, arguments}}`, or flat
+/// `{id, name, arguments|args|input}`. `None` when none of id, name or arguments is there.
+fn parse_tool_call(obj: &Map<String, Json>) -> Option<ToolCall> {
+    const ARGUMENT_FIELDS: [&str; 3] = ["arguments", "args", "input"];
+    let function = obj.get("function").and_then(Json::as_object);
+    let name = function
+        .and_then(|f| str_field(f, &["name"]))
+        .or_else(|| str_field(obj, &["name"]))
+        .map(str::to_owned);
+    let arguments = function
+        .and_then(|f| non_null_field(f, &ARGUMENT_FIELDS))
+        .or_else(|| non_null_field(obj, &ARGUMENT_FIELDS))
+        .and_then(json_or_string);
+    let id = obj.get("id").and_then(id_string);
+    if id.is_none() && name.is_none() && arguments.is_none() {
+        return None;
+    }
+    Some(ToolCall {
+        id,
+        name,
+        arguments,
+    })
+}
+
+/// Reads one content part (OpenAI, Anthropic or GenAI) into `message`. Unknown or malformed
+/// parts are skipped.
+fn parse_part(part: &Json, message: &mut Message) {
+    let obj = match part {
+        Json::String(s) => {
+            message.add_part(Part::Text(s.clone()));
+            return;
+        }
+        Json::Object(obj) => obj,
+        _ => return,
+    };
+    let kind = str_field(obj, &["type"]).unwrap_or("");
+    match kind {
+        "text" | "input_text" | "output_text" => {
+            if let Some(text) = part_text(obj) {
+                message.add_part(Part::Text(text));
+            }
+        }
+        "refusal" => {
+            if let Some(text) = str_field(obj, &["refusal", "text"]) {
+                message.add_part(Part::Text(text.to_owned()));
+            }
+        }
+        "image_url" | "input_image" | "image" => {
+            if let Some(url) = image_url(obj) {
+                message.add_part(Part::Image(url));
+            }
+        }
+        "input_audio" | "audio" => {
+            if let Some(part) = audio_part(obj) {
+                message.add_part(part);
+            }
+        }
+        "uri" | "blob" => {
+            if let Some(part) = genai_media_part(kind, obj) {
+                message.add_part(part);
+            }
+        }
+        "thinking" | "reasoning" | "redacted_thinking" => {
+            let reasoning = reasoning_part(obj);
+            if !reasoning.is_empty() {
+                message.add_part(Part::Reasoning(reasoning));
+            }
+        }
+        "tool_use" => {
+            if let Some(call) = parse_tool_call(obj) {
+                message.add_part(Part::ToolUse(call.clone()));
+                message.add_tool_call(call);
+            }
+        }
+        "tool_call" | "function_call" => {
+            if let Some(call) = parse_tool_call(obj) {
+                message.add_tool_call(call);
+            }
+        }
+        "tool_call_response" | "tool_result" | "function_call_output" => {
+            let id = non_null_field(obj, &["id", "tool_use_id", "call_id"]).and_then(id_string);
+            let content =
+                non_null_field(obj, &["response", "content", "output"]).and_then(response_text);
+            if id.is_some() || content.is_some() {
+                message.add_response(ToolResponse { id, content });
+            }
+        }
+        _ => {
+            // Untyped parts (for example Gemini's `{text}`) and unknown types that still
+            // carry text keep that text.
+            if let Some(text) = str_field(obj, &["text"]) {
+                message.add_part(Part::Text(text.to_owned()));
+            }
+        }
+    }
+}
+
+/// The text of a text part: `text` as a string (or an object with a string `value`, as the
+/// Assistants API sends), else GenAI's `content`.
+fn part_text(obj: &Map<String, Json>) -> Option<String> {
+    match obj.get("text") {
+        Some(Json::String(s)) => return Some(s.clone()),
+        Some(Json::Object(inner)) => {
+            if let Some(value) = str_field(inner, &["value"]) {
+                return Some(value.to_owned());
+            }
+        }
+        _ => {}
+    }
+    str_field(obj, &["content"]).map(str::to_owned)
+}
+
+/// The URL of an image part: OpenAI `image_url` (string or `{url}`), a plain `url`, or an
+/// Anthropic `source` (`base64` or `url`).
+fn image_url(obj: &Map<String, Json>) -> Option<String> {
+    if let Some(url) = obj.get("image_url").and_then(url_of) {
+        return Some(url);
+    }
+    if let Some(url) = str_field(obj, &["url"]) {
+        return Some(url.to_owned());
+    }
+    let source = obj.get("source").and_then(Json::as_object)?;
+    match str_field(source, &["type"]) {
+        Some("url") => str_field(source, &["url"]).map(str::to_owned),
+        _ => {
+            let data = str_field(source, &["data"])?;
+            Some(data_url(str_field(source, &["media_type"]), data))
+        }
+    }
+}
+
+/// The MIME type for an OpenAI `input_audio.format`.
+fn audio_mime(format: &str) -> String {
+    match format {
+        "mp3" => "audio/mpeg".to_owned(),
+        other => format!("audio/{other}"),
+    }
+}
+
+/// An audio part: OpenAI `input_audio:{data, format}` becomes a `data:` URL; otherwise an
+/// `audio_url` (string or `{url}`) or a plain `url`.
+fn audio_part(obj: &Map<String, Json>) -> Option<Part> {
+    if let Some(input) = obj.get("input_audio").and_then(Json::as_object) {
+        let data = str_field(input, &["data"])?;
+        let mime_type = str_field(input, &["format"]).map(audio_mime);
+        return Some(Part::Audio {
+            url: data_url(mime_type.as_deref(), data),
+            mime_type,
+        });
+    }
+    let url = obj
+        .get("audio_url")
+        .and_then(url_of)
+        .or_else(|| str_field(obj, &["url"]).map(str::to_owned))?;
+    Some(Part::Audio {
+        url,
+        mime_type: str_field(obj, &["mime_type"]).map(str::to_owned),
+    })
+}
+
+/// A GenAI `uri` or `blob` part with `modality` image or audio. Blobs (base64 in `content`,
+/// or `data` in older drafts) become `data:` URLs. Other modalities are skipped.
+fn genai_media_part(kind: &str, obj: &Map<String, Json>) -> Option<Part> {
+    let mime_type = str_field(obj, &["mime_type"]);
+    let url = if kind == "uri" {
+        str_field(obj, &["uri"])?.to_owned()
+    } else {
+        data_url(mime_type, str_field(obj, &["content", "data"])?)
+    };
+    let modality = str_field(obj, &["modality"])
+        .or_else(|| mime_type.and_then(|m| m.split('/').next()))
+        .unwrap_or("");
+    match modality {
+        "image" => Some(Part::Image(url)),
+        "audio" => Some(Part::Audio {
+            url,
+            mime_type: mime_type.map(str::to_owned),
+        }),
+        _ => None,
+    }
+}
+
+/// A reasoning part: `text`, `thinking` or GenAI `content` as the text (else the OpenAI
+/// `summary` texts joined by newlines), plus the replay fields.
+fn reasoning_part(obj: &Map<String, Json>) -> Reasoning {
+    let text = str_field(obj, &["text", "thinking", "content"])
+        .map(str::to_owned)
+        .or_else(|| {
+            let summary = obj.get("summary")?.as_array()?;
+            let texts: Vec<&str> = summary
+                .iter()
+                .take(MAX_LIST_ITEMS)
+                .filter_map(|item| match item {
+                    Json::String(s) => Some(s.as_str()),
+                    Json::Object(o) => str_field(o, &["text"]),
+                    _ => None,
+                })
+                .collect();
+            (!texts.is_empty()).then(|| texts.join("\n"))
+        });
+    Reasoning {
+        text,
+        signature: str_field(obj, &["signature"]).map(str::to_owned),
+        data: str_field(obj, &["data"]).map(str::to_owned),
+        id: str_field(obj, &["id"]).map(str::to_owned),
+        encrypted_content: str_field(obj, &["encrypted_content"]).map(str::to_owned),
+    }
+}
+
+/// The content of a tool result: a string as is; a list of text parts joined; anything else
+/// serialized as JSON.
+fn response_text(value: &Json) -> Option<String> {
+    if let Json::Array(items) = value {
+        let texts: Option<Vec<&str>> = items
+            .iter()
+            .map(|item| {
+                let obj = item.as_object()?;
+                if str_field(obj, &["type"]) != Some("text") {
+                    return None;
+                }
+                str_field(obj, &["text", "content"])
+            })
+            .collect();
+        if let Some(texts) = texts.filter(|t| !t.is_empty()) {
+            return Some(texts.concat());
+        }
+    }
+    json_or_string(value)
+}
+
+/// Pushes the attributes of one tool call under `base` (which ends with `.`).
+fn emit_tool_call(base: &str, call: &ToolCall, out: &mut Vec<KeyValue>) {
+    if let Some(id) = &call.id {
+        push_str(out, format!("{base}tool_call.id"), id.clone());
+    }
+    if let Some(name) = &call.name {
+        push_str(out, format!("{base}tool_call.function.name"), name.clone());
+    }
+    if let Some(arguments) = &call.arguments {
+        push_str(
+            out,
+            format!("{base}tool_call.function.arguments"),
+            arguments.clone(),
+        );
+    }
+}
+
+/// Pushes the attributes of one message at `prefix.index`.
+fn emit_message(prefix: &str, index: usize, message: &Message, out: &mut Vec<KeyValue>) {
+    let base = format!("{prefix}.{index}.message.");
+    if let Some(role) = &message.role {
+        push_str(out, format!("{base}role"), role.clone());
+    }
+    if let Some(name) = &message.name {
+        push_str(out, format!("{base}name"), name.clone());
+    }
+    if let Some(id) = &message.tool_call_id {
+        push_str(out, format!("{base}tool_call_id"), id.clone());
+    }
+    if let Some(content) = &message.content {
+        push_str(out, format!("{base}content"), content.clone());
+    }
+    if let Some(call) = &message.function_call {
+        if let Some(name) = &call.name {
+            push_str(out, format!("{base}function_call_name"), name.clone());
+        }
+        if let Some(arguments) = &call.arguments {
+            push_str(
+                out,
+                format!("{base}function_call_arguments_json"),
+                arguments.clone(),
+            );
+        }
+    }
+    for (k, part) in message.contents.iter().enumerate() {
+        let part_base = format!("{base}contents.{k}.");
+        let mc = format!("{part_base}message_content.");
+        match part {
+            Part::Text(text) => {
+                push_str(out, format!("{mc}type"), "text".to_owned());
+                push_str(out, format!("{mc}text"), text.clone());
+            }
+            Part::Image(url) => {
+                push_str(out, format!("{mc}type"), "image".to_owned());
+                push_str(out, format!("{mc}image.image.url"), url.clone());
+            }
+            Part::Audio { url, mime_type } => {
+                push_str(out, format!("{mc}type"), "audio".to_owned());
+                push_str(out, format!("{mc}audio.audio.url"), url.clone());
+                if let Some(mime) = mime_type {
+                    push_str(out, format!("{mc}audio.audio.mime_type"), mime.clone());
+                }
+            }
+            Part::Reasoning(r) => {
+                push_str(out, format!("{mc}type"), "reasoning".to_owned());
+                let fields = [
+                    ("text", &r.text),
+                    ("signature", &r.signature),
+                    ("data", &r.data),
+                    ("id", &r.id),
+                    ("encrypted_content", &r.encrypted_content),
+                ];
+                for (suffix, value) in fields {
+                    if let Some(value) = value {
+                        push_str(out, format!("{mc}{suffix}"), value.clone());
+                    }
+                }
+            }
+            Part::ToolUse(call) => {
+                push_str(out, format!("{mc}type"), "tool_use".to_owned());
+                emit_tool_call(&part_base, call, out);
+            }
+        }
+    }
+    for (k, call) in message.tool_calls.iter().enumerate() {
+        emit_tool_call(&format!("{base}tool_calls.{k}."), call, out);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Documents
+// ---------------------------------------------------------------------------------------------
+
+/// Flattens documents (`{id, content|page_content|text, score|relevance_score, metadata}` or
+/// bare strings) under `prefix`.
+fn flatten_documents(prefix: &str, json: &Json, out: &mut Vec<KeyValue>) -> bool {
+    let Some(items) = as_items(json) else {
+        return false;
+    };
+    if items.is_empty() {
+        return true;
+    }
+    let mut index = 0usize;
+    for item in items {
+        if index >= MAX_LIST_ITEMS {
+            break;
+        }
+        let base = format!("{prefix}.{index}.document.");
+        let before = out.len();
+        match item {
+            Json::String(s) => push_str(out, format!("{base}content"), s.clone()),
+            Json::Object(obj) => emit_document(&base, obj, out),
+            _ => {}
+        }
+        if out.len() > before {
+            index += 1;
+        }
+    }
+    index > 0
+}
+
+/// Pushes the attributes of one document object under `base` (which ends with `.`).
+fn emit_document(base: &str, obj: &Map<String, Json>, out: &mut Vec<KeyValue>) {
+    match obj.get("id") {
+        None | Some(Json::Null) => {}
+        Some(Json::Number(n)) if n.as_i64().is_some() => {
+            if let Some(id) = n.as_i64() {
+                out.push(KeyValue::new(format!("{base}id"), Value::I64(id)));
+            }
+        }
+        Some(other) => {
+            if let Some(id) = json_or_string(other) {
+                push_str(out, format!("{base}id"), id);
+            }
+        }
+    }
+    if let Some(content) =
+        non_null_field(obj, &["content", "page_content", "text"]).and_then(json_or_string)
+    {
+        push_str(out, format!("{base}content"), content);
+    }
+    if let Some(score) = non_null_field(obj, &["score", "relevance_score"]).and_then(finite_f64) {
+        out.push(KeyValue::new(format!("{base}score"), Value::F64(score)));
+    }
+    if let Some(metadata) = obj.get("metadata").and_then(json_or_string) {
+        push_str(out, format!("{base}metadata"), metadata);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tools, embeddings, tags, prompts and choices
+// ---------------------------------------------------------------------------------------------
+
+/// Flattens tool definitions: each object becomes `tool.json_schema` (serialized). A string
+/// item is kept if it already holds a JSON object.
+fn flatten_tools(prefix: &str, json: &Json, out: &mut Vec<KeyValue>) -> bool {
+    let Json::Array(items) = json else {
+        return false;
+    };
+    if items.is_empty() {
+        return true;
+    }
+    let mut index = 0usize;
+    for item in items {
+        if index >= MAX_LIST_ITEMS {
+            break;
+        }
+        let schema = match item {
+            Json::Object(_) => to_json_string(item),
+            Json::String(s) => serde_json::from_str::<Json>(s)
+                .ok()
+                .filter(Json::is_object)
+                .map(|_| s.clone()),
+            _ => None,
+        };
+        if let Some(schema) = schema {
+            push_str(out, format!("{prefix}.{index}.tool.json_schema"), schema);
+            index += 1;
+        }
+    }
+    index > 0
+}
+
+/// A vector from a JSON array whose items are all numbers; `None` if any item is not a
+/// number (or not finite), or the array is empty.
+fn vector_of(value: &Json) -> Option<Vec<f64>> {
+    let items = value.as_array()?;
+    if items.is_empty() {
+        return None;
+    }
+    items.iter().map(finite_number).collect()
+}
+
+/// A finite f64 from a JSON number only (strings are not vector components).
+fn finite_number(value: &Json) -> Option<f64> {
+    value.as_f64().filter(|f| f.is_finite())
+}
+
+/// Flattens embeddings: `{text, vector|embedding}` objects, vectors (arrays of numbers) or
+/// texts (strings). A single object, or a single flat vector, counts as one embedding.
+fn flatten_embeddings(prefix: &str, json: &Json, out: &mut Vec<KeyValue>) -> bool {
+    let items: &[Json] = match json {
+        Json::Array(items) if items.is_empty() => return true,
+        Json::Array(items) if items.iter().all(Json::is_number) => std::slice::from_ref(json),
+        Json::Array(items) => items.as_slice(),
+        Json::Object(_) => std::slice::from_ref(json),
+        _ => return false,
+    };
+    let mut index = 0usize;
+    for item in items {
+        if index >= MAX_LIST_ITEMS {
+            break;
+        }
+        let (text, vector) = match item {
+            Json::String(s) => (Some(s.clone()), None),
+            Json::Array(_) => (None, vector_of(item)),
+            Json::Object(obj) => (
+                str_field(obj, &["text"]).map(str::to_owned),
+                non_null_field(obj, &["vector", "embedding"]).and_then(vector_of),
+            ),
+            _ => (None, None),
+        };
+        if text.is_none() && vector.is_none() {
+            continue;
+        }
+        let base = format!("{prefix}.{index}.embedding.");
+        if let Some(text) = text {
+            push_str(out, format!("{base}text"), text);
+        }
+        if let Some(vector) = vector {
+            out.push(KeyValue::new(
+                format!("{base}vector"),
+                Value::Array(Array::F64(vector)),
+            ));
+        }
+        index += 1;
+    }
+    index > 0
+}
+
+/// Flattens tags into one string-array attribute. Strings are kept, numbers and booleans
+/// stringified, objects and arrays serialized, nulls dropped. A bare string is one tag.
+fn flatten_tags(key: &str, json: &Json, out: &mut Vec<KeyValue>) -> bool {
+    let items: &[Json] = match json {
+        Json::Array(items) if items.is_empty() => return true,
+        Json::Array(items) => items.as_slice(),
+        Json::String(_) => std::slice::from_ref(json),
+        _ => return false,
+    };
+    let tags: Vec<StringValue> = items
+        .iter()
+        .filter_map(json_or_string)
+        .take(MAX_LIST_ITEMS)
+        .map(StringValue::from)
+        .collect();
+    if tags.is_empty() {
+        return false;
+    }
+    out.push(KeyValue::new(
+        key.to_owned(),
+        Value::Array(Array::String(tags)),
+    ));
+    true
+}
+
+/// Flattens `llm.prompts` / `llm.choices`: strings or `{text}` objects, each under
+/// `<prefix>.<i>.<suffix>`. A bare string is one item.
+fn flatten_texts(prefix: &str, suffix: &str, json: &Json, out: &mut Vec<KeyValue>) -> bool {
+    let items: &[Json] = match json {
+        Json::Array(items) if items.is_empty() => return true,
+        Json::Array(items) => items.as_slice(),
+        Json::String(_) => std::slice::from_ref(json),
+        _ => return false,
+    };
+    let mut index = 0usize;
+    for item in items {
+        if index >= MAX_LIST_ITEMS {
+            break;
+        }
+        let text = match item {
+            Json::String(s) => Some(s.as_str()),
+            Json::Object(obj) => str_field(obj, &["text", "prompt"]),
+            _ => None,
+        };
+        if let Some(text) = text {
+            push_str(out, format!("{prefix}.{index}.{suffix}"), text.to_owned());
+            index += 1;
+        }
+    }
+    index > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+    use std::collections::HashMap;
+
+    /// Flattens and returns (accepted, attributes by key).
+    fn run(key: &str, json: &Json) -> (bool, HashMap<String, Value>) {
+        let mut out = Vec::new();
+        let ok = flatten_semantic(key, json, &mut out);
+        let len = out.len();
+        let map: HashMap<String, Value> = out
+            .into_iter()
+            .map(|kv| (kv.key.as_str().to_owned(), kv.value))
+            .collect();
+        assert_eq!(map.len(), len, "duplicate keys emitted");
+        (ok, map)
+    }
+
+    /// A string attribute value.
+    fn s(v: &str) -> Value {
+        Value::String(StringValue::from(v.to_owned()))
+    }
+
+    #[test]
+    fn key_recognition() {
+        for key in [
+            "llm.input_messages",
+            "llm.output_messages",
+            "gen_ai.input.messages",
+            "gen_ai.output.messages",
+            "retrieval.documents",
+            "gen_ai.retrieval.documents",
+            "reranker.input_documents",
+            "reranker.output_documents",
+            "llm.tools",
+            "gen_ai.tool.definitions",
+            "embedding.embeddings",
+            "tag.tags",
+            "llm.prompts",
+            "llm.choices",
+        ] {
+            assert!(is_flattened_key(key), "{key}");
+        }
+        for key in [
+            "llm.function_call",
+            "llm.invocation_parameters",
+            "embedding.invocation_parameters",
+            "metadata",
+            "tool.parameters",
+            "llm.prompt_template.variables",
+            "input.value",
+            "",
+        ] {
+            assert!(!is_flattened_key(key), "{key}");
+            let mut out = Vec::new();
+            assert!(!flatten_semantic(key, &json!([{"a": 1}]), &mut out));
+            assert!(out.is_empty());
+        }
+    }
+
+    #[test]
+    fn openai_message_with_tool_calls() {
+        let v = json!([
+            {"role": "system", "content": "be brief"},
+            {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "call_1", "type": "function",
+                 "function": {"name": "weather", "arguments": "{\"city\":\"Paris\"}"}},
+                {"id": "call_2", "type": "function",
+                 "function": {"name": "time", "arguments": {"tz": "UTC"}}}
+            ]},
+            {"role": "tool", "tool_call_id": "call_1", "name": "weather", "content": "22C"}
+        ]);
+        let (ok, m) = run("llm.input_messages", &v);
+        assert!(ok);
+        let p = "llm.input_messages";
+        assert_eq!(m[&format!("{p}.0.message.role")], s("system"));
+        assert_eq!(m[&format!("{p}.0.message.content")], s("be brief"));
+        assert_eq!(m[&format!("{p}.1.message.role")], s("assistant"));
+        assert!(!m.contains_key(&format!("{p}.1.message.content")));
+        let tc = format!("{p}.1.message.tool_calls");
+        assert_eq!(m[&format!("{tc}.0.tool_call.id")], s("call_1"));
+        assert_eq!(m[&format!("{tc}.0.tool_call.function.name")], s("weather"));
+        assert_eq!(
+            m[&format!("{tc}.0.tool_call.function.arguments")],
+            s("{\"city\":\"Paris\"}")
+        );
+        assert_eq!(
+            m[&format!("{tc}.1.tool_call.function.arguments")],
+            s("{\"tz\":\"UTC\"}")
+        );
+        assert_eq!(m[&format!("{p}.2.message.tool_call_id")], s("call_1"));
+        assert_eq!(m[&format!("{p}.2.message.name")], s("weather"));
+        assert_eq!(m[&format!("{p}.2.message.content")], s("22C"));
+        assert_eq!(m.len(), 13);
+    }
+
+    #[test]
+    fn multipart_content_with_image_and_audio() {
+        let v = json!([{"role": "user", "content": [
+            {"type": "text", "text": "what is this?"},
+            {"type": "image_url", "image_url": {"url": "https://x/y.png", "detail": "low"}},
+            {"type": "image_url", "image_url": "data:image/png;base64,AAA"},
+            {"type": "input_audio", "input_audio": {"data": "UklG", "format": "wav"}},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": "QQ"}},
+            42,
+            {"type": "unknown_thing"},
+            "plain"
+        ]}]);
+        let (ok, m) = run("gen_ai.input.messages", &v);
+        assert!(ok);
+        let c = "llm.input_messages.0.message.contents";
+        assert_eq!(m[&format!("{c}.0.message_content.type")], s("text"));
+        assert_eq!(
+            m[&format!("{c}.0.message_content.text")],
+            s("what is this?")
+        );
+        assert_eq!(m[&format!("{c}.1.message_content.type")], s("image"));
+        assert_eq!(
+            m[&format!("{c}.1.message_content.image.image.url")],
+            s("https://x/y.png")
+        );
+        assert_eq!(
+            m[&format!("{c}.2.message_content.image.image.url")],
+            s("data:image/png;base64,AAA")
+        );
+        assert_eq!(m[&format!("{c}.3.message_content.type")], s("audio"));
+        assert_eq!(
+            m[&format!("{c}.3.message_content.audio.audio.url")],
+            s("data:audio/wav;base64,UklG")
+        );
+        assert_eq!(
+            m[&format!("{c}.4.message_content.image.image.url")],
+            s("data:image/jpeg;base64,QQ")
+        );
+        assert_eq!(m[&format!("{c}.5.message_content.text")], s("plain"));
+        assert!(!m.contains_key(&format!("{c}.6.message_content.type")));
+        assert!(!m.contains_key("llm.input_messages.0.message.content"));
+    }
+
+    #[test]
+    fn all_text_parts_use_contents_only() {
+        let v = json!({"role": "user", "content": [
+            {"type": "text", "text": "a"}, {"type": "text", "text": "b"}
+        ]});
+        let (ok, m) = run("llm.input_messages", &v);
+        assert!(ok);
+        assert!(!m.contains_key("llm.input_messages.0.message.content"));
+        assert_eq!(
+            m["llm.input_messages.0.message.contents.1.message_content.text"],
+            s("b")
+        );
+    }
+
+    #[test]
+    fn anthropic_tool_use_thinking_and_tool_result() {
+        let v = json!([
+            {"role": "assistant", "content": [
+                {"type": "thinking", "thinking": "hmm", "signature": "sig"},
+                {"type": "redacted_thinking", "data": "opaque"},
+                {"type": "text", "text": "checking"},
+                {"type": "tool_use", "id": "tu_1", "name": "weather", "input": {"city": "Oslo"}}
+            ]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "tu_1",
+                 "content": [{"type": "text", "text": "cold"}]},
+                {"type": "tool_result", "tool_use_id": "tu_2", "content": "warm"}
+            ]}
+        ]);
+        let (ok, m) = run("llm.output_messages", &v);
+        assert!(ok);
+        let c = "llm.output_messages.0.message.contents";
+        assert_eq!(m[&format!("{c}.0.message_content.type")], s("reasoning"));
+        assert_eq!(m[&format!("{c}.0.message_content.text")], s("hmm"));
+        assert_eq!(m[&format!("{c}.0.message_content.signature")], s("sig"));
+        assert_eq!(m[&format!("{c}.1.message_content.data")], s("opaque"));
+        assert_eq!(m[&format!("{c}.3.message_content.type")], s("tool_use"));
+        assert_eq!(m[&format!("{c}.3.tool_call.id")], s("tu_1"));
+        assert_eq!(
+            m[&format!("{c}.3.tool_call.function.arguments")],
+            s("{\"city\":\"Oslo\"}")
+        );
+        let tc = "llm.output_messages.0.message.tool_calls.0.tool_call";
+        assert_eq!(m[&format!("{tc}.function.name")], s("weather"));
+        // The two tool results: the first fills message 1, the second follows as message 2.
+        assert_eq!(m["llm.output_messages.1.message.role"], s("user"));
+        assert_eq!(m["llm.output_messages.1.message.tool_call_id"], s("tu_1"));
+        assert_eq!(m["llm.output_messages.1.message.content"], s("cold"));
+        assert_eq!(m["llm.output_messages.2.message.role"], s("user"));
+        assert_eq!(m["llm.output_messages.2.message.tool_call_id"], s("tu_2"));
+        assert_eq!(m["llm.output_messages.2.message.content"], s("warm"));
+        assert!(!m.contains_key("llm.output_messages.3.message.role"));
+    }
+
+    #[test]
+    fn genai_parts_format() {
+        let v = json!([
+            {"role": "user", "parts": [{"type": "text", "content": "weather in Paris?"}]},
+            {"role": "assistant", "parts": [
+                {"type": "reasoning", "content": "need a tool"},
+                {"type": "tool_call", "id": "c1", "name": "weather", "arguments": {"city": "Paris"}}
+            ]},
+            {"role": "tool", "parts": [
+                {"type": "tool_call_response", "id": "c1", "response": {"temp": 22}}
+            ]},
+            {"role": "user", "parts": [
+                {"type": "uri", "modality": "image", "uri": "https://img"},
+                {"type": "blob", "modality": "image", "mime_type": "image/png", "content": "AA=="},
+                {"type": "uri", "modality": "video", "uri": "https://vid"}
+            ]}
+        ]);
+        let (ok, m) = run("gen_ai.input.messages", &v);
+        assert!(ok);
+        let p = "llm.input_messages";
+        assert_eq!(
+            m[&format!("{p}.0.message.contents.0.message_content.text")],
+            s("weather in Paris?")
+        );
+        assert_eq!(
+            m[&format!("{p}.1.message.contents.0.message_content.type")],
+            s("reasoning")
+        );
+        assert_eq!(
+            m[&format!("{p}.1.message.tool_calls.0.tool_call.function.arguments")],
+            s("{\"city\":\"Paris\"}")
+        );
+        assert_eq!(m[&format!("{p}.2.message.tool_call_id")], s("c1"));
+        assert_eq!(m[&format!("{p}.2.message.content")], s("{\"temp\":22}"));
+        assert_eq!(
+            m[&format!("{p}.3.message.contents.0.message_content.image.image.url")],
+            s("https://img")
+        );
+        assert_eq!(
+            m[&format!("{p}.3.message.contents.1.message_content.image.image.url")],
+            s("data:image/png;base64,AA==")
+        );
+        assert!(!m.contains_key(&format!("{p}.3.message.contents.2.message_content.type")));
+        // Output messages carry finish_reason, which is accepted and not emitted.
+        let out = json!([{"role": "assistant", "finish_reason": "stop",
+                          "parts": [{"type": "text", "content": "hi"}]}]);
+        let (ok, m) = run("gen_ai.output.messages", &out);
+        assert!(ok);
+        assert_eq!(m["llm.output_messages.0.message.role"], s("assistant"));
+        assert_eq!(m.len(), 3);
+    }
+
+    #[test]
+    fn message_odd_content_and_skips() {
+        let v = json!([
+            7,
+            {"role": "user", "content": {"k": [1, 2]}},
+            null,
+            {"unrelated": true},
+            {"role": "user", "content": 3.5},
+            {"role": "assistant", "function_call": {"name": "f", "arguments": "{}"}}
+        ]);
+        let (ok, m) = run("llm.input_messages", &v);
+        assert!(ok);
+        assert_eq!(
+            m["llm.input_messages.0.message.content"],
+            s("{\"k\":[1,2]}")
+        );
+        assert_eq!(m["llm.input_messages.1.message.content"], s("3.5"));
+        assert_eq!(m["llm.input_messages.2.message.function_call_name"], s("f"));
+        assert_eq!(
+            m["llm.input_messages.2.message.function_call_arguments_json"],
+            s("{}")
+        );
+        assert_eq!(m.len(), 7);
+    }
+
+    #[test]
+    fn deep_nesting_is_serialized() {
+        let mut text = String::new();
+        for _ in 0..120 {
+            text.push_str("{\"a\":");
+        }
+        text.push('1');
+        for _ in 0..120 {
+            text.push('}');
+        }
+        let nested: Json = serde_json::from_str(&text).unwrap_or(Json::Null);
+        assert!(nested.is_object());
+        let v = json!([{"role": "user", "content": nested.clone(),
+                        "tool_calls": [{"id": "x", "function": {"name": "f", "arguments": nested}}]}]);
+        let (ok, m) = run("llm.input_messages", &v);
+        assert!(ok);
+        assert_eq!(m["llm.input_messages.0.message.content"], s(&text));
+    }
+
+    #[test]
+    fn lists_are_capped_and_contiguous() {
+        let mut messages = Vec::new();
+        for i in 0..(MAX_LIST_ITEMS + 500) {
+            if i % 3 == 0 {
+                messages.push(json!("not a message"));
+            }
+            messages.push(json!({"role": "user", "content": format!("m{i}")}));
+        }
+        let (ok, m) = run("llm.input_messages", &Json::Array(messages));
+        assert!(ok);
+        assert_eq!(m.len(), 2 * MAX_LIST_ITEMS);
+        for i in 0..MAX_LIST_ITEMS {
+            assert_eq!(
+                m[&format!("llm.input_messages.{i}.message.content")],
+                s(&format!("m{i}"))
+            );
+        }
+        let parts: Vec<Json> = (0..(MAX_LIST_ITEMS + 5))
+            .map(|i| json!({"type": "text", "text": i.to_string()}))
+            .collect();
+        let calls: Vec<Json> = (0..(MAX_LIST_ITEMS + 5))
+            .map(|i| json!({"id": i.to_string()}))
+            .collect();
+        let v = json!({"role": "user", "content": parts, "tool_calls": calls});
+        let (ok, m) = run("llm.input_messages", &v);
+        assert!(ok);
+        assert_eq!(m.len(), 1 + 2 * MAX_LIST_ITEMS + MAX_LIST_ITEMS);
+        let tags: Vec<Json> = (0..5000).map(Json::from).collect();
+        let (ok, m) = run("tag.tags", &Json::Array(tags));
+        assert!(ok);
+        match &m["tag.tags"] {
+            Value::Array(Array::String(v)) => assert_eq!(v.len(), MAX_LIST_ITEMS),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn documents() {
+        let v = json!([
+            {"id": 7, "content": "alpha", "score": 1, "metadata": {"source": "wiki"}},
+            {"id": "doc-2", "page_content": "beta", "score": 0.25},
+            "gamma",
+            true,
+            {"id": 1.5, "text": "delta", "score": "0.5", "metadata": "{\"a\":1}"},
+            {"id": 18446744073709551615u64, "relevance_score": 2}
+        ]);
+        let (ok, m) = run("retrieval.documents", &v);
+        assert!(ok);
+        let p = "retrieval.documents";
+        assert_eq!(m[&format!("{p}.0.document.id")], Value::I64(7));
+        assert_eq!(m[&format!("{p}.0.document.score")], Value::F64(1.0));
+        assert_eq!(m[&format!("{p}.0.document.content")], s("alpha"));
+        assert_eq!(
+            m[&format!("{p}.0.document.metadata")],
+            s("{\"source\":\"wiki\"}")
+        );
+        assert_eq!(m[&format!("{p}.1.document.id")], s("doc-2"));
+        assert_eq!(m[&format!("{p}.1.document.content")], s("beta"));
+        assert_eq!(m[&format!("{p}.1.document.score")], Value::F64(0.25));
+        assert_eq!(m[&format!("{p}.2.document.content")], s("gamma"));
+        assert_eq!(m[&format!("{p}.3.document.id")], s("1.5"));
+        assert_eq!(m[&format!("{p}.3.document.score")], Value::F64(0.5));
+        assert_eq!(m[&format!("{p}.3.document.metadata")], s("{\"a\":1}"));
+        assert_eq!(m[&format!("{p}.4.document.id")], s("18446744073709551615"));
+        assert_eq!(m[&format!("{p}.4.document.score")], Value::F64(2.0));
+        let (ok, m) = run(
+            "gen_ai.retrieval.documents",
+            &json!([{"id": "a", "score": 3}]),
+        );
+        assert!(ok);
+        assert_eq!(m["retrieval.documents.0.document.score"], Value::F64(3.0));
+        let (ok, m) = run("reranker.output_documents", &json!({"id": 1}));
+        assert!(ok);
+        assert_eq!(m["reranker.output_documents.0.document.id"], Value::I64(1));
+    }
+
+    #[test]
+    fn tools() {
+        let v = json!([
+            {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}},
+            "{\"name\":\"g\"}",
+            "not json",
+            5
+        ]);
+        let (ok, m) = run("gen_ai.tool.definitions", &v);
+        assert!(ok);
+        assert_eq!(
+            m["llm.tools.0.tool.json_schema"],
+            s("{\"function\":{\"name\":\"f\",\"parameters\":{\"type\":\"object\"}},\"type\":\"function\"}")
+        );
+        assert_eq!(m["llm.tools.1.tool.json_schema"], s("{\"name\":\"g\"}"));
+        assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn embeddings() {
+        let v = json!([
+            {"text": "hello", "vector": [1, 2.5, -3]},
+            {"object": "embedding", "embedding": [0.5]},
+            [4, 5],
+            "just text",
+            [1, "x"],
+            {}
+        ]);
+        let (ok, m) = run("embedding.embeddings", &v);
+        assert!(ok);
+        let p = "embedding.embeddings";
+        assert_eq!(m[&format!("{p}.0.embedding.text")], s("hello"));
+        assert_eq!(
+            m[&format!("{p}.0.embedding.vector")],
+            Value::Array(Array::F64(vec![1.0, 2.5, -3.0]))
+        );
+        assert_eq!(
+            m[&format!("{p}.1.embedding.vector")],
+            Value::Array(Array::F64(vec![0.5]))
+        );
+        assert_eq!(
+            m[&format!("{p}.2.embedding.vector")],
+            Value::Array(Array::F64(vec![4.0, 5.0]))
+        );
+        assert_eq!(m[&format!("{p}.3.embedding.text")], s("just text"));
+        assert_eq!(m.len(), 5);
+        let (ok, m) = run("embedding.embeddings", &json!([0.1, 2]));
+        assert!(ok);
+        assert_eq!(
+            m[&format!("{p}.0.embedding.vector")],
+            Value::Array(Array::F64(vec![0.1, 2.0]))
+        );
+    }
+
+    #[test]
+    fn tags_prompts_choices() {
+        let (ok, m) = run("tag.tags", &json!(["a", 1, true, null, {"x": 1}]));
+        assert!(ok);
+        assert_eq!(
+            m["tag.tags"],
+            Value::Array(Array::String(vec![
+                StringValue::from("a"),
+                StringValue::from("1"),
+                StringValue::from("true"),
+                StringValue::from("{\"x\":1}"),
+            ]))
+        );
+        let (ok, m) = run("llm.prompts", &json!(["p0", 3, "p1"]));
+        assert!(ok);
+        assert_eq!(m["llm.prompts.0.prompt.text"], s("p0"));
+        assert_eq!(m["llm.prompts.1.prompt.text"], s("p1"));
+        let (ok, m) = run("llm.choices", &json!([{"text": "c0", "index": 0}, "c1"]));
+        assert!(ok);
+        assert_eq!(m["llm.choices.0.completion.text"], s("c0"));
+        assert_eq!(m["llm.choices.1.completion.text"], s("c1"));
+    }
+
+    #[test]
+    fn wrong_shapes_return_false_and_push_nothing() {
+        let cases = [
+            ("llm.input_messages", json!(42)),
+            ("llm.input_messages", json!("hello")),
+            ("llm.input_messages", json!([1, "x", null, []])),
+            ("llm.input_messages", json!({"foo": "bar"})),
+            ("llm.output_messages", json!([{"content": [7, null]}])),
+            ("retrieval.documents", json!(3)),
+            ("retrieval.documents", json!([1, null, {"other": 1}])),
+            ("llm.tools", json!({"type": "function"})),
+            ("llm.tools", json!([1, 2])),
+            ("embedding.embeddings", json!("text")),
+            ("embedding.embeddings", json!([[], ["a"], {"vector": "x"}])),
+            ("tag.tags", json!({"a": 1})),
+            ("tag.tags", json!([null])),
+            ("llm.prompts", json!(1)),
+            ("llm.choices", json!([{"no": "text"}])),
+        ];
+        for (key, v) in cases {
+            let mut out = vec![KeyValue::new("keep", 1)];
+            assert!(!flatten_semantic(key, &v, &mut out), "{key} {v}");
+            assert_eq!(out.len(), 1, "{key} {v}");
+        }
+        // An empty list is accepted and pushes nothing.
+        let mut out = Vec::new();
+        assert!(flatten_semantic("llm.input_messages", &json!([]), &mut out));
+        assert!(out.is_empty());
+    }
+
+    /// Object keys the flattener looks at, so generated objects often hit real paths.
+    const FIELD_NAMES: &[&str] = &[
+        "role",
+        "content",
+        "parts",
+        "type",
+        "text",
+        "tool_calls",
+        "function",
+        "arguments",
+        "args",
+        "input",
+        "id",
+        "name",
+        "image_url",
+        "url",
+        "input_audio",
+        "audio_url",
+        "data",
+        "format",
+        "source",
+        "media_type",
+        "response",
+        "tool_call_id",
+        "tool_use_id",
+        "thinking",
+        "signature",
+        "summary",
+        "score",
+        "relevance_score",
+        "metadata",
+        "page_content",
+        "vector",
+        "embedding",
+        "modality",
+        "uri",
+        "mime_type",
+        "function_call",
+        "value",
+        "output",
+        "call_id",
+        "finish_reason",
+    ];
+
+    /// String values that select branches of the flattener.
+    const TYPE_NAMES: &[&str] = &[
+        "text",
+        "input_text",
+        "refusal",
+        "image_url",
+        "input_image",
+        "image",
+        "input_audio",
+        "audio",
+        "uri",
+        "blob",
+        "thinking",
+        "reasoning",
+        "redacted_thinking",
+        "tool_use",
+        "tool_call",
+        "function_call",
+        "tool_call_response",
+        "tool_result",
+        "base64",
+        "url",
+        "user",
+        "mp3",
+        "image/png",
+    ];
+
+    /// Arbitrary JSON, biased towards the field names and type values the flattener reads.
+    fn arb_json() -> impl Strategy<Value = Json> {
+        let leaf = prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::Bool),
+            any::<i64>().prop_map(Json::from),
+            any::<u64>().prop_map(Json::from),
+            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f)
+                .map(Json::Number)
+                .unwrap_or(Json::Null)),
+            prop::sample::select(TYPE_NAMES).prop_map(Json::from),
+            ".{0,8}".prop_map(Json::String),
+        ];
+        leaf.prop_recursive(6, 96, 8, |inner| {
+            let key = prop_oneof![
+                3 => prop::sample::select(FIELD_NAMES).prop_map(str::to_owned),
+                1 => "[a-z_]{0,6}",
+            ];
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(Json::Array),
+                prop::collection::vec((key, inner), 0..8)
+                    .prop_map(|kv| Json::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Every key flatten_semantic accepts.
+    const ALL_KEYS: &[&str] = &[
+        "llm.input_messages",
+        "llm.output_messages",
+        "gen_ai.input.messages",
+        "gen_ai.output.messages",
+        "retrieval.documents",
+        "gen_ai.retrieval.documents",
+        "reranker.input_documents",
+        "reranker.output_documents",
+        "llm.tools",
+        "gen_ai.tool.definitions",
+        "embedding.embeddings",
+        "tag.tags",
+        "llm.prompts",
+        "llm.choices",
+        "metadata",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn never_panics_on_any_json(v in arb_json()) {
+            for key in ALL_KEYS {
+                let mut out = vec![KeyValue::new("sentinel", true)];
+                let ok = flatten_semantic(key, &v, &mut out);
+                if !ok {
+                    prop_assert_eq!(out.len(), 1);
+                }
+                let prefix = canonical(key).map(|(p, _)| p).unwrap_or("");
+                let mut seen = std::collections::HashSet::new();
+                for kv in &out[1..] {
+                    prop_assert!(kv.key.as_str().starts_with(prefix));
+                    prop_assert!(seen.insert(kv.key.as_str().to_owned()));
+                    if let Value::F64(f) = kv.value {
+                        prop_assert!(f.is_finite());
+                    }
+                }
+            }
+            // Wrapping the value in a list or a message must not panic either.
+            let wrapped = json!([{"role": "user", "content": [v.clone()], "parts": [v.clone()],
+                                  "tool_calls": [v.clone()]}, v]);
+            let mut out = Vec::new();
+            prop_assert!(flatten_semantic("llm.input_messages", &wrapped, &mut out));
+        }
+    }
+}

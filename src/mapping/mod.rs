@@ -1,0 +1,236 @@
+//! From the bridge's raw span to the conventions, on the export thread.
+//!
+//! The bridge exports every field of a span verbatim. [`Mapper::map_span`] turns that into
+//! what Phoenix and Langfuse read:
+//!
+//! - JSON fields (`llm.input_messages`, `retrieval.documents`, `llm.tools`, ...) are parsed and
+//!   flattened (`llm.input_messages.0.message.role`); the raw string is not kept. JSON that does
+//!   not parse, or has a shape the key does not accept, is kept as the string it was.
+//! - Bare fields (no dot in the name: the arguments `#[instrument]` records) become
+//!   `input.value`: one argument as text, several as a JSON object. They are not exported
+//!   separately. An explicit `input.value` wins, and then the arguments stay as attributes.
+//! - Dotted fields outside the conventions (`http.route`, ...) pass through unchanged.
+//! - GenAI attributes are added next to the OpenInference ones ([`genai::enrich`]).
+//! - An error becomes one `exception` event with `exception.type` and `exception.message`.
+//! - Privacy masks and size limits apply last ([`crate::privacy`]).
+
+pub(crate) mod flatten;
+pub(crate) mod genai;
+
+use crate::kind::SpanKind;
+use crate::privacy::Privacy;
+use opentelemetry::trace::{Event, Status};
+use opentelemetry::{KeyValue, Value};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use opentelemetry_sdk::Resource;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Maps raw spans to the conventions.
+#[derive(Debug, Default)]
+pub(crate) struct Mapper {
+    /// Masks and limits.
+    pub(crate) privacy: Privacy,
+}
+
+impl Mapper {
+    /// Maps one span in place.
+    pub(crate) fn map_span(&self, span: &mut SpanData) {
+        let raw = dedupe_last_wins(std::mem::take(&mut span.attributes));
+        let mut out: Vec<KeyValue> = Vec::with_capacity(raw.len() + 16);
+        let mut args: Vec<KeyValue> = Vec::new();
+        let mut kind = SpanKind::Chain;
+        for kv in raw {
+            let key = kv.key.as_str();
+            if key == "openinference.span.kind" {
+                if let Value::String(s) = &kv.value {
+                    kind = SpanKind::parse(s.as_str()).unwrap_or(SpanKind::Chain);
+                }
+                out.push(kv);
+            } else if !key.contains('.') {
+                args.push(kv);
+            } else if flatten::is_flattened_key(key) {
+                if let Value::String(s) = &kv.value {
+                    if let Ok(json) = serde_json::from_str::<serde_json::Value>(s.as_str()) {
+                        if flatten::flatten_semantic(key, &json, &mut out) {
+                            continue;
+                        }
+                    }
+                }
+                out.push(kv);
+            } else {
+                out.push(kv);
+            }
+        }
+        if !out.iter().any(|kv| kv.key.as_str() == "openinference.span.kind") {
+            out.push(KeyValue::new("openinference.span.kind", kind.as_str()));
+        }
+
+        if genai::get(&out, "input.value").is_some() {
+            out.append(&mut args);
+        } else if let Some(input) = input_from_args(&args) {
+            out.push(KeyValue::new("input.value", input.0));
+            out.push(KeyValue::new("input.mime_type", input.1));
+        }
+        add_mime_type(&mut out, "output.value", "output.mime_type");
+        add_mime_type(&mut out, "input.value", "input.mime_type");
+
+        genai::enrich(&mut out, kind);
+        normalize_error(span, &mut out);
+        self.privacy.apply(&mut out, &mut span.events.events);
+        span.attributes = out;
+    }
+}
+
+/// Keeps the last value of each key (a field recorded twice), in first-seen order.
+fn dedupe_last_wins(mut attrs: Vec<KeyValue>) -> Vec<KeyValue> {
+    if attrs.len() < 2 {
+        return attrs;
+    }
+    let mut seen: HashSet<opentelemetry::Key> = HashSet::with_capacity(attrs.len());
+    let mut keep = vec![false; attrs.len()];
+    for (i, kv) in attrs.iter().enumerate().rev() {
+        keep[i] = seen.insert(kv.key.clone());
+    }
+    if keep.iter().all(|k| *k) {
+        return attrs;
+    }
+    let mut i = 0;
+    attrs.retain(|_| {
+        let k = keep[i];
+        i += 1;
+        k
+    });
+    attrs
+}
+
+/// `input.value` and its mime type from the bare arguments.
+fn input_from_args(args: &[KeyValue]) -> Option<(String, &'static str)> {
+    match args {
+        [] => None,
+        [one] => Some(match &one.value {
+            Value::String(s) => (s.as_str().to_owned(), "text/plain"),
+            other => (other.to_string(), "text/plain"),
+        }),
+        many => {
+            let mut map = serde_json::Map::with_capacity(many.len());
+            for kv in many {
+                map.insert(kv.key.as_str().to_owned(), to_json(&kv.value));
+            }
+            Some((serde_json::Value::Object(map).to_string(), "application/json"))
+        }
+    }
+}
+
+/// An attribute value as JSON.
+fn to_json(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::I64(i) => serde_json::Value::from(*i),
+        Value::F64(f) => serde_json::Number::from_f64(*f)
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null),
+        Value::String(s) => serde_json::Value::String(s.as_str().to_owned()),
+        other => serde_json::Value::String(other.to_string()),
+    }
+}
+
+/// Sets `mime_key` to `application/json` or `text/plain` for `value_key` when not given.
+fn add_mime_type(attrs: &mut Vec<KeyValue>, value_key: &str, mime_key: &'static str) {
+    if genai::get(attrs, mime_key).is_some() {
+        return;
+    }
+    let Some(value) = genai::get(attrs, value_key) else { return };
+    let mime = match value {
+        Value::String(s) if looks_like_json(s.as_str()) => "application/json",
+        _ => "text/plain",
+    };
+    attrs.push(KeyValue::new(mime_key, mime));
+}
+
+/// Whether `s` is a JSON object or array.
+pub(crate) fn looks_like_json(s: &str) -> bool {
+    let t = s.trim_start();
+    (t.starts_with('{') || t.starts_with('['))
+        && serde_json::from_str::<serde::de::IgnoredAny>(s).is_ok()
+}
+
+/// One `exception` event per failed span, with `exception.type` and `exception.message`; the
+/// span keeps `error.type` and its Error status.
+fn normalize_error(span: &mut SpanData, attrs: &mut Vec<KeyValue>) {
+    let take = |attrs: &mut Vec<KeyValue>, key: &str| {
+        let i = attrs.iter().position(|kv| kv.key.as_str() == key)?;
+        Some(attrs.remove(i).value)
+    };
+    let ex_type = take(attrs, "exception.type");
+    let ex_message = take(attrs, "exception.message");
+    let failed = matches!(span.status, Status::Error { .. });
+    if !failed {
+        return;
+    }
+    let ex_type = ex_type.unwrap_or_else(|| Value::from("Error"));
+    if genai::get(attrs, "error.type").is_none() {
+        attrs.push(KeyValue::new("error.type", ex_type.clone()));
+    }
+    let events = &mut span.events.events;
+    if let Some(event) = events.iter_mut().find(|e| e.name == "exception") {
+        if !event.attributes.iter().any(|kv| kv.key.as_str() == "exception.type") {
+            event.attributes.push(KeyValue::new("exception.type", ex_type));
+        }
+        return;
+    }
+    let message = ex_message.unwrap_or_else(|| match &span.status {
+        Status::Error { description } => Value::from(description.to_string()),
+        _ => Value::from(""),
+    });
+    events.push(Event::new(
+        "exception",
+        span.end_time,
+        vec![
+            KeyValue::new("exception.type", ex_type),
+            KeyValue::new("exception.message", message),
+        ],
+        0,
+    ));
+}
+
+/// An exporter that maps each span with a [`Mapper`] before handing the batch on.
+#[derive(Debug)]
+pub(crate) struct MappingExporter<E> {
+    inner: E,
+    mapper: Arc<Mapper>,
+}
+
+impl<E> MappingExporter<E> {
+    /// Wraps `inner`.
+    pub(crate) fn new(inner: E, mapper: Arc<Mapper>) -> Self {
+        MappingExporter { inner, mapper }
+    }
+}
+
+impl<E: SpanExporter> SpanExporter for MappingExporter<E> {
+    fn export(
+        &self,
+        mut batch: Vec<SpanData>,
+    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+        for span in &mut batch {
+            self.mapper.map_span(span);
+        }
+        self.mapper.privacy.fit_batch(&mut batch);
+        self.inner.export(batch)
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}

@@ -1,0 +1,243 @@
+//! GenAI metrics, recorded by the layer at span close from every recognized span, whatever
+//! the sampling decision.
+//!
+//! | instrument | kind | unit | attributes |
+//! |---|---|---|---|
+//! | `gen_ai.client.operation.duration` | histogram | s | operation, provider, model, `error.type` |
+//! | `gen_ai.client.token.usage` | histogram | {token} | + `gen_ai.token.type` = input / output |
+//! | `gen_ai.client.operation.time_to_first_chunk` | histogram | s | operation, provider, model |
+//! | `openinference.llm.tokens` | counter | {token} | provider, model, `gen_ai.token.type` = input / output / cache_read / cache_write / reasoning |
+//! | `openinference.llm.cost` | counter | USD | provider, model |
+//! | `openinference.llm.calls` | counter | {call} | operation, provider, model, `error.type` |
+//! | `openinference.tool.duration` | histogram | s | `gen_ai.tool.name`, `error.type` |
+//! | `openinference.retrieval.duration` | histogram | s | `error.type` |
+//! | `openinference.retrieval.documents` | histogram | {document} | — |
+//!
+//! Model, provider and tool names are folded into `_OTHER` past [`MAX_LABEL_VALUES`] distinct
+//! values each; no id or content ever becomes an attribute.
+
+use crate::kind::SpanKind;
+use crate::layer::state::SpanState;
+use crate::layer::Finished;
+use opentelemetry::metrics::{Counter, Histogram, Meter};
+use opentelemetry::KeyValue;
+use parking_lot::Mutex;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// How many distinct values of one label (model, provider, tool) are kept before the rest
+/// fold into `_OTHER`.
+pub const MAX_LABEL_VALUES: usize = 64;
+
+/// The bucket boundaries of `gen_ai.client.operation.duration` (seconds).
+pub const DURATION_BUCKETS: [f64; 14] = [
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+
+/// The bucket boundaries of `gen_ai.client.token.usage`.
+pub const TOKEN_BUCKETS: [f64; 14] = [
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0,
+    4194304.0, 16777216.0, 67108864.0,
+];
+
+/// The prefix of the crate's own metrics.
+pub const PREFIX: &str = "openinference";
+
+/// A bounded set of label values: past the limit, new values become `_OTHER`.
+#[derive(Debug, Default)]
+struct LabelFold {
+    seen: Mutex<HashSet<Arc<str>>>,
+}
+
+impl LabelFold {
+    fn fold(&self, value: &Arc<str>) -> Arc<str> {
+        let mut seen = self.seen.lock();
+        if seen.contains(value) {
+            return Arc::clone(value);
+        }
+        if seen.len() < MAX_LABEL_VALUES {
+            seen.insert(Arc::clone(value));
+            return Arc::clone(value);
+        }
+        Arc::from("_OTHER")
+    }
+}
+
+#[derive(Debug)]
+struct Instruments {
+    duration: Histogram<f64>,
+    token_usage: Histogram<u64>,
+    ttfc: Histogram<f64>,
+    tokens: Counter<u64>,
+    cost: Counter<f64>,
+    calls: Counter<u64>,
+    tool_duration: Histogram<f64>,
+    retrieval_duration: Histogram<f64>,
+    documents: Histogram<u64>,
+}
+
+/// The layer's metric instruments, or nothing when metrics are off.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    instruments: Option<Instruments>,
+    models: LabelFold,
+    providers: LabelFold,
+    tools: LabelFold,
+}
+
+impl Metrics {
+    /// No metrics.
+    pub(crate) fn disabled() -> Metrics {
+        Metrics::default()
+    }
+
+    /// Instruments created once from `meter`.
+    pub(crate) fn new(meter: &Meter) -> Metrics {
+        let p = PREFIX;
+        let instruments = Instruments {
+            duration: meter
+                .f64_histogram("gen_ai.client.operation.duration")
+                .with_unit("s")
+                .with_description("GenAI operation duration")
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
+            token_usage: meter
+                .u64_histogram("gen_ai.client.token.usage")
+                .with_unit("{token}")
+                .with_description("Number of input and output tokens used")
+                .with_boundaries(TOKEN_BUCKETS.to_vec())
+                .build(),
+            ttfc: meter
+                .f64_histogram("gen_ai.client.operation.time_to_first_chunk")
+                .with_unit("s")
+                .with_description("Time to receive the first chunk of a streamed response")
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
+            tokens: meter
+                .u64_counter(format!("{p}.llm.tokens"))
+                .with_unit("{token}")
+                .with_description("Tokens by type: input, output, cache_read, cache_write, reasoning")
+                .build(),
+            cost: meter
+                .f64_counter(format!("{p}.llm.cost"))
+                .with_unit("USD")
+                .with_description("Cost of LLM calls in US dollars, from the price table")
+                .build(),
+            calls: meter
+                .u64_counter(format!("{p}.llm.calls"))
+                .with_unit("{call}")
+                .with_description("GenAI operations, with error.type on failures")
+                .build(),
+            tool_duration: meter
+                .f64_histogram(format!("{p}.tool.duration"))
+                .with_unit("s")
+                .with_description("Tool call duration, with error.type on failures")
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
+            retrieval_duration: meter
+                .f64_histogram(format!("{p}.retrieval.duration"))
+                .with_unit("s")
+                .with_description("Retrieval duration, with error.type on failures")
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
+            documents: meter
+                .u64_histogram(format!("{p}.retrieval.documents"))
+                .with_unit("{document}")
+                .with_description("Documents returned per retrieval")
+                .with_boundaries(vec![0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0])
+                .build(),
+        };
+        Metrics {
+            instruments: Some(instruments),
+            ..Metrics::default()
+        }
+    }
+
+    /// Records one finished span.
+    pub(crate) fn record_span(&self, state: &SpanState, finished: &Finished) {
+        let Some(m) = &self.instruments else { return };
+        let Some(kind) = finished.kind else { return };
+        let seconds = state.start.elapsed().as_secs_f64();
+        let error = state
+            .error
+            .as_ref()
+            .map(|e| state.error_type.clone().unwrap_or_else(|| e.kind.clone()));
+        match kind {
+            SpanKind::Llm | SpanKind::Embedding => {
+                let op = kind.gen_ai_operation().unwrap_or("chat");
+                let provider = state
+                    .provider
+                    .as_ref()
+                    .map(|p| self.providers.fold(&crate::mapping::genai::provider_name_arc(p)))
+                    .unwrap_or_else(|| Arc::from("_OTHER"));
+                let mut attrs = vec![
+                    KeyValue::new("gen_ai.operation.name", op),
+                    KeyValue::new("gen_ai.provider.name", provider.to_string()),
+                ];
+                if let Some(model) = &state.model {
+                    attrs.push(KeyValue::new(
+                        "gen_ai.request.model",
+                        self.models.fold(model).to_string(),
+                    ));
+                }
+                let base = attrs.len();
+                if let Some(e) = &error {
+                    attrs.push(KeyValue::new("error.type", e.clone()));
+                }
+                m.duration.record(seconds, &attrs);
+                m.calls.add(1, &attrs);
+                attrs.truncate(base);
+                if let Some(first) = state.first_chunk {
+                    m.ttfc
+                        .record(first.saturating_duration_since(state.start).as_secs_f64(), &attrs);
+                }
+                let t = state.tokens;
+                attrs.push(KeyValue::new("gen_ai.token.type", "input"));
+                if let Some(n) = t.prompt {
+                    m.token_usage.record(n, &attrs);
+                    m.tokens.add(n, &attrs);
+                }
+                for (ty, n) in [
+                    ("output", t.completion),
+                    ("cache_read", t.cache_read),
+                    ("cache_write", t.cache_write),
+                    ("reasoning", t.reasoning),
+                ] {
+                    if let Some(n) = n {
+                        attrs[base] = KeyValue::new("gen_ai.token.type", ty);
+                        if ty == "output" {
+                            m.token_usage.record(n, &attrs);
+                        }
+                        m.tokens.add(n, &attrs);
+                    }
+                }
+                attrs.truncate(base);
+                if let Some(cost) = finished.cost {
+                    m.cost.add(cost.total, &attrs);
+                }
+            }
+            SpanKind::Tool => {
+                let tool = state
+                    .tool_name
+                    .as_ref()
+                    .map(|t| self.tools.fold(t))
+                    .unwrap_or_else(|| Arc::from("_OTHER"));
+                let mut attrs = vec![KeyValue::new("gen_ai.tool.name", tool.to_string())];
+                if let Some(e) = error {
+                    attrs.push(KeyValue::new("error.type", e));
+                }
+                m.tool_duration.record(seconds, &attrs);
+            }
+            SpanKind::Retriever => {
+                let attrs: Vec<KeyValue> = error
+                    .map(|e| vec![KeyValue::new("error.type", e)])
+                    .unwrap_or_default();
+                m.retrieval_duration.record(seconds, &attrs);
+                if let Some(n) = state.documents {
+                    m.documents.record(n, &[]);
+                }
+            }
+            _ => {}
+        }
+    }
+}

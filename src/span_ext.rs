@@ -1,0 +1,491 @@
+//! [`LlmSpanExt`]: record usage, messages, documents and outputs on any span from typed values,
+//! even when the span did not declare the field.
+//!
+//! `Span::record` silently ignores a field the span did not declare. These helpers hand the
+//! value to the layer directly instead, so a recorded semantic value never disappears.
+
+use crate::layer::fields::role_of;
+use crate::layer::state::{Seen, SpanState};
+use crate::layer::synthetic::{self, OwnedValue};
+use serde::Serialize;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Registry;
+
+/// Token usage of one LLM call. `prompt` includes the cache counts; `completion` includes
+/// reasoning.
+///
+/// ```
+/// use tracing_openinference::Usage;
+/// let usage = Usage { prompt: 1200, completion: 80, cache_read: 1000, ..Usage::default() };
+/// assert_eq!(usage.prompt + usage.completion, 1280);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Prompt (input) tokens, cache reads and writes included.
+    pub prompt: u64,
+    /// Completion (output) tokens, reasoning included.
+    pub completion: u64,
+    /// Prompt tokens read from the provider's cache.
+    pub cache_read: u64,
+    /// Prompt tokens written to the provider's cache.
+    pub cache_write: u64,
+    /// Reasoning tokens.
+    pub reasoning: u64,
+}
+
+/// A tool call the model asked for.
+///
+/// ```
+/// use tracing_openinference::ToolCall;
+/// let call = ToolCall::new("call_1", "get_weather", serde_json::json!({"city": "Paris"}));
+/// assert_eq!(call.function.name, "get_weather");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolCall {
+    /// The call id (`tool_call.id`).
+    pub id: String,
+    /// Always `function`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The function called.
+    pub function: FunctionCall,
+}
+
+/// The function of a [`ToolCall`].
+///
+/// ```
+/// let f = tracing_openinference::FunctionCall { name: "add".into(), arguments: "{\"a\":1}".into() };
+/// assert_eq!(f.name, "add");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunctionCall {
+    /// The function name.
+    pub name: String,
+    /// The arguments, as a JSON string.
+    pub arguments: String,
+}
+
+impl ToolCall {
+    /// A function call with JSON arguments.
+    ///
+    /// ```
+    /// let call = tracing_openinference::ToolCall::new("c1", "search", serde_json::json!({"q": "rust"}));
+    /// assert_eq!(call.function.arguments, r#"{"q":"rust"}"#);
+    /// ```
+    pub fn new(id: impl Into<String>, name: impl Into<String>, arguments: serde_json::Value) -> Self {
+        ToolCall {
+            id: id.into(),
+            kind: "function",
+            function: FunctionCall {
+                name: name.into(),
+                arguments: arguments.to_string(),
+            },
+        }
+    }
+}
+
+/// A chat message in the OpenAI shape the layer flattens.
+///
+/// ```
+/// use tracing_openinference::Message;
+/// let m = Message::user("What is Rust?");
+/// assert_eq!(m.role, "user");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Message {
+    /// `system`, `user`, `assistant` or `tool`.
+    pub role: String,
+    /// The text content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// Tool calls the model asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// For a tool result: the call it answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+    /// For a tool result: the function's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl Message {
+    /// A message with a role and text.
+    ///
+    /// ```
+    /// let m = tracing_openinference::Message::new("system", "Be brief.");
+    /// assert_eq!(m.content.as_deref(), Some("Be brief."));
+    /// ```
+    pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
+        Message {
+            role: role.into(),
+            content: Some(content.into()),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            name: None,
+        }
+    }
+
+    /// A `system` message.
+    ///
+    /// ```
+    /// assert_eq!(tracing_openinference::Message::system("x").role, "system");
+    /// ```
+    pub fn system(content: impl Into<String>) -> Self {
+        Self::new("system", content)
+    }
+
+    /// A `user` message.
+    ///
+    /// ```
+    /// assert_eq!(tracing_openinference::Message::user("x").role, "user");
+    /// ```
+    pub fn user(content: impl Into<String>) -> Self {
+        Self::new("user", content)
+    }
+
+    /// An `assistant` message.
+    ///
+    /// ```
+    /// assert_eq!(tracing_openinference::Message::assistant("x").role, "assistant");
+    /// ```
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self::new("assistant", content)
+    }
+
+    /// An `assistant` message that asks for tool calls.
+    ///
+    /// ```
+    /// use tracing_openinference::{Message, ToolCall};
+    /// let m = Message::tool_calls(vec![ToolCall::new("c1", "f", serde_json::json!({}))]);
+    /// assert_eq!(m.tool_calls.len(), 1);
+    /// ```
+    pub fn tool_calls(calls: Vec<ToolCall>) -> Self {
+        Message {
+            role: "assistant".into(),
+            content: None,
+            tool_calls: calls,
+            tool_call_id: None,
+            name: None,
+        }
+    }
+
+    /// A `tool` message carrying a tool's result.
+    ///
+    /// ```
+    /// let m = tracing_openinference::Message::tool_result("c1", "get_weather", "18°C");
+    /// assert_eq!(m.tool_call_id.as_deref(), Some("c1"));
+    /// ```
+    pub fn tool_result(
+        call_id: impl Into<String>,
+        name: impl Into<String>,
+        content: impl Into<String>,
+    ) -> Self {
+        Message {
+            role: "tool".into(),
+            content: Some(content.into()),
+            tool_calls: Vec::new(),
+            tool_call_id: Some(call_id.into()),
+            name: Some(name.into()),
+        }
+    }
+}
+
+/// A retrieved document.
+///
+/// ```
+/// use tracing_openinference::Document;
+/// let d = Document::new("doc-1", "Rust is a systems language.", 0.92);
+/// assert_eq!(d.score, Some(0.92));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Document {
+    /// The document id.
+    pub id: String,
+    /// The content.
+    pub content: String,
+    /// The relevance score.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// Metadata.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl Document {
+    /// A document with an id, content and score.
+    ///
+    /// ```
+    /// let d = tracing_openinference::Document::new("a", "text", 0.5);
+    /// assert_eq!(d.id, "a");
+    /// ```
+    pub fn new(id: impl Into<String>, content: impl Into<String>, score: f64) -> Self {
+        Document {
+            id: id.into(),
+            content: content.into(),
+            score: Some(score),
+            metadata: None,
+        }
+    }
+}
+
+/// Why a helper could not record a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordError {
+    /// The span is disabled, closed, or not handled by an [`crate::LlmLayer`] on a
+    /// `tracing_subscriber::Registry`.
+    NoLayer,
+    /// The key is not one the layer records ([`LlmSpanExt::record_semantic`]).
+    UnknownKey(String),
+    /// The value could not be serialized to JSON.
+    Serialize(String),
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordError::NoLayer => f.write_str("the span is not recorded by an LlmLayer"),
+            RecordError::UnknownKey(k) => write!(f, "`{k}` is not a key the layer records"),
+            RecordError::Serialize(e) => write!(f, "could not serialize the value: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+/// A value for [`LlmSpanExt::record_semantic`].
+///
+/// ```
+/// use tracing_openinference::SemanticValue;
+/// let v: SemanticValue = 42i64.into();
+/// assert_eq!(v, SemanticValue::Int(42));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum SemanticValue {
+    /// Text (or a JSON string for JSON-typed keys).
+    Text(String),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl From<&str> for SemanticValue {
+    fn from(v: &str) -> Self {
+        SemanticValue::Text(v.to_owned())
+    }
+}
+impl From<String> for SemanticValue {
+    fn from(v: String) -> Self {
+        SemanticValue::Text(v)
+    }
+}
+impl From<i64> for SemanticValue {
+    fn from(v: i64) -> Self {
+        SemanticValue::Int(v)
+    }
+}
+impl From<u64> for SemanticValue {
+    fn from(v: u64) -> Self {
+        SemanticValue::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+impl From<f64> for SemanticValue {
+    fn from(v: f64) -> Self {
+        SemanticValue::Float(v)
+    }
+}
+impl From<bool> for SemanticValue {
+    fn from(v: bool) -> Self {
+        SemanticValue::Bool(v)
+    }
+}
+
+/// Records LLM values on a `tracing::Span`, declared or not.
+///
+/// ```
+/// use tracing_openinference::{LlmLayer, LlmSpanExt, Message, Usage};
+/// use tracing_subscriber::prelude::*;
+///
+/// let layer = LlmLayer::builder().with_console_exporter(false).build();
+/// tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+///     let span = tracing::info_span!("chat", llm.model_name = "gpt-4o-mini");
+///     span.record_input_messages(&[Message::user("Hi")]).unwrap();
+///     span.record_output_messages(&[Message::assistant("Hello!")]).unwrap();
+///     span.record_usage(Usage { prompt: 5, completion: 2, ..Usage::default() }).unwrap();
+/// });
+/// ```
+pub trait LlmSpanExt {
+    /// Records one semantic key (any key of the conventions the layer knows, such as
+    /// `llm.model_name`, `tool.name`, `retrieval.documents` as JSON text).
+    ///
+    /// ```
+    /// use tracing_openinference::LlmSpanExt;
+    /// let span = tracing::Span::none();
+    /// assert!(span.record_semantic("llm.model_name", "gpt-4o").is_err()); // no layer here
+    /// ```
+    fn record_semantic(
+        &self,
+        key: &str,
+        value: impl Into<SemanticValue>,
+    ) -> Result<(), RecordError>;
+
+    /// Records token usage (`llm.token_count.*`); cost and metrics follow from it.
+    ///
+    /// ```
+    /// use tracing_openinference::{LlmSpanExt, Usage};
+    /// let _ = tracing::Span::none().record_usage(Usage { prompt: 10, completion: 5, ..Usage::default() });
+    /// ```
+    fn record_usage(&self, usage: Usage) -> Result<(), RecordError> {
+        self.record_semantic("llm.token_count.prompt", usage.prompt)?;
+        self.record_semantic("llm.token_count.completion", usage.completion)?;
+        for (key, n) in [
+            ("llm.token_count.prompt_details.cache_read", usage.cache_read),
+            ("llm.token_count.prompt_details.cache_write", usage.cache_write),
+            ("llm.token_count.completion_details.reasoning", usage.reasoning),
+        ] {
+            if n > 0 {
+                self.record_semantic(key, n)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the messages sent to the model (`llm.input_messages`).
+    ///
+    /// ```
+    /// use tracing_openinference::{LlmSpanExt, Message};
+    /// let _ = tracing::Span::none().record_input_messages(&[Message::user("Hi")]);
+    /// ```
+    fn record_input_messages<T: Serialize + ?Sized>(&self, messages: &T) -> Result<(), RecordError> {
+        self.record_json("llm.input_messages", messages)
+    }
+
+    /// Records the messages the model returned (`llm.output_messages`).
+    ///
+    /// ```
+    /// use tracing_openinference::{LlmSpanExt, Message};
+    /// let _ = tracing::Span::none().record_output_messages(&[Message::assistant("Hello")]);
+    /// ```
+    fn record_output_messages<T: Serialize + ?Sized>(&self, messages: &T) -> Result<(), RecordError> {
+        self.record_json("llm.output_messages", messages)
+    }
+
+    /// Records tool calls the model asked for, as one assistant output message.
+    ///
+    /// ```
+    /// use tracing_openinference::{LlmSpanExt, ToolCall};
+    /// let _ = tracing::Span::none()
+    ///     .record_tool_calls(vec![ToolCall::new("c1", "search", serde_json::json!({"q": "x"}))]);
+    /// ```
+    fn record_tool_calls(&self, calls: Vec<ToolCall>) -> Result<(), RecordError> {
+        self.record_output_messages(&[Message::tool_calls(calls)])
+    }
+
+    /// Records retrieved documents (`retrieval.documents`).
+    ///
+    /// ```
+    /// use tracing_openinference::{Document, LlmSpanExt};
+    /// let _ = tracing::Span::none().record_documents(&[Document::new("d1", "text", 0.8)]);
+    /// ```
+    fn record_documents<T: Serialize + ?Sized>(&self, documents: &T) -> Result<(), RecordError> {
+        self.record_json("retrieval.documents", documents)
+    }
+
+    /// Records the span's output (`output.value`); JSON text is marked `application/json`.
+    ///
+    /// ```
+    /// use tracing_openinference::LlmSpanExt;
+    /// let _ = tracing::Span::none().record_output("42 °C");
+    /// ```
+    fn record_output(&self, output: impl Into<String>) -> Result<(), RecordError> {
+        self.record_semantic("output.value", output.into())
+    }
+
+    /// Records any serializable value as the JSON text of `key`.
+    ///
+    /// ```
+    /// use tracing_openinference::LlmSpanExt;
+    /// let _ = tracing::Span::none().record_json("metadata", &serde_json::json!({"tier": "pro"}));
+    /// ```
+    fn record_json<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), RecordError> {
+        let text = serde_json::to_string(value).map_err(|e| RecordError::Serialize(e.to_string()))?;
+        self.record_semantic(key, text)
+    }
+
+    /// Marks the arrival of the first streamed chunk: time to first token on the span
+    /// (`gen_ai.response.time_to_first_chunk`) and in the metrics. Later calls are ignored.
+    ///
+    /// ```
+    /// use tracing_openinference::LlmSpanExt;
+    /// let _ = tracing::Span::none().mark_first_chunk();
+    /// ```
+    fn mark_first_chunk(&self) -> Result<(), RecordError>;
+
+    /// Marks a stream that ended before its last chunk (dropped or cancelled): the span is
+    /// exported with what it had and `openinference.stream.incomplete = true`.
+    ///
+    /// ```
+    /// use tracing_openinference::LlmSpanExt;
+    /// let _ = tracing::Span::none().mark_stream_incomplete();
+    /// ```
+    fn mark_stream_incomplete(&self) -> Result<(), RecordError>;
+}
+
+/// Runs `f` on the layer's state of `span`, if an [`crate::LlmLayer`] records it.
+fn with_state<R>(span: &tracing::Span, f: impl FnOnce(&mut SpanState) -> R) -> Result<R, RecordError> {
+    let mut f = Some(f);
+    let mut out = None;
+    span.with_subscriber(|(id, dispatch)| {
+        let Some(registry) = dispatch.downcast_ref::<Registry>() else { return };
+        let Some(data) = registry.span(id) else { return };
+        let mut ext = data.extensions_mut();
+        if let (Some(state), Some(f)) = (ext.get_mut::<SpanState>(), f.take()) {
+            out = Some(f(state));
+        }
+    });
+    out.ok_or(RecordError::NoLayer)
+}
+
+impl LlmSpanExt for tracing::Span {
+    fn record_semantic(
+        &self,
+        key: &str,
+        value: impl Into<SemanticValue>,
+    ) -> Result<(), RecordError> {
+        let field = synthetic::field(key).ok_or_else(|| RecordError::UnknownKey(key.to_owned()))?;
+        let value = value.into();
+        with_state(self, |state| {
+            let role = role_of(key);
+            let seen = match &value {
+                SemanticValue::Text(s) => Seen::Str(s),
+                SemanticValue::Int(i) => Seen::I64(*i),
+                SemanticValue::Float(f) => Seen::F64(*f),
+                SemanticValue::Bool(_) => Seen::Bool,
+            };
+            state.note(role, seen);
+            let owned = match value {
+                SemanticValue::Text(s) => OwnedValue::Str(s),
+                SemanticValue::Int(i) => OwnedValue::I64(i),
+                SemanticValue::Float(f) => OwnedValue::F64(f),
+                SemanticValue::Bool(b) => OwnedValue::Bool(b),
+            };
+            state.pending.retain(|(f, _)| *f != field);
+            state.pending.push((field, owned));
+        })
+    }
+
+    fn mark_first_chunk(&self) -> Result<(), RecordError> {
+        with_state(self, |state| {
+            if state.first_chunk.is_none() {
+                state.first_chunk = Some(std::time::Instant::now());
+            }
+        })
+    }
+
+    fn mark_stream_incomplete(&self) -> Result<(), RecordError> {
+        with_state(self, |state| state.stream_incomplete = true)
+    }
+}
