@@ -128,8 +128,6 @@ pub(crate) struct CallsiteInfo {
     pub(crate) inferred: Option<SpanKind>,
     /// The role of each field, by field index.
     pub(crate) roles: Box<[Role]>,
-    /// Whether any field has a role other than [`Role::Other`] (else the visitor is skipped).
-    pub(crate) any_role: bool,
 }
 
 impl CallsiteInfo {
@@ -148,11 +146,9 @@ impl CallsiteInfo {
                 role_of(f.name())
             })
             .collect();
-        let any_role = roles.iter().any(|r| *r != Role::Other);
         CallsiteInfo {
             inferred: best.map(|(k, _)| k),
             roles,
-            any_role,
         }
     }
 }

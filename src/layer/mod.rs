@@ -146,6 +146,27 @@ impl<S> LlmLayer<S> {
     }
 }
 
+impl<S> LlmLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    /// The bridge exports unsigned integers as strings; hand them over again as `i64`, through
+    /// the span's own fields, so token counts and other integers stay integers.
+    fn rerecord_unsigned(
+        &self,
+        id: &Id,
+        meta: &'static Metadata<'static>,
+        unsigned: &[(tracing_core::field::Field, i64)],
+        ctx: &Context<'_, S>,
+    ) {
+        for (field, value) in unsigned {
+            let values = [(field, Some(value as &dyn tracing_core::field::Value))];
+            let set = meta.fields().value_set(&values);
+            self.bridge.on_record(id, &Record::new(&set), ctx.clone());
+        }
+    }
+}
+
 impl<S> Layer<S> for LlmLayer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -166,21 +187,24 @@ where
             .and_then(|p| p.extensions().get::<SpanState>().map(SpanState::context_for_children))
             .unwrap_or_default();
         let mut state = SpanState::new(info, inherited);
-        if state.info.any_role {
-            attrs.record(&mut StateVisitor { state: &mut state });
-        }
+        let mut visitor = StateVisitor::new(&mut state);
+        attrs.record(&mut visitor);
+        let unsigned = visitor.unsigned;
         span.extensions_mut().insert(state);
+        self.rerecord_unsigned(id, attrs.metadata(), &unsigned, &ctx);
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         self.bridge.on_record(id, values, ctx.clone());
         let Some(span) = ctx.span(id) else { return };
-        let mut ext = span.extensions_mut();
-        if let Some(state) = ext.get_mut::<SpanState>() {
-            if state.info.any_role {
-                values.record(&mut StateVisitor { state });
-            }
-        }
+        let unsigned = {
+            let mut ext = span.extensions_mut();
+            let Some(state) = ext.get_mut::<SpanState>() else { return };
+            let mut visitor = StateVisitor::new(state);
+            values.record(&mut visitor);
+            visitor.unsigned
+        };
+        self.rerecord_unsigned(id, span.metadata(), &unsigned, &ctx);
     }
 
     fn on_follows_from(&self, id: &Id, follows: &Id, ctx: Context<'_, S>) {

@@ -273,10 +273,23 @@ impl Seen<'_> {
     }
 }
 
-/// Feeds a span's field values into its state, by the roles of its callsite.
+/// Feeds a span's field values into its state, by the roles of its callsite, and collects the
+/// unsigned integers (the bridge would export them as strings) to re-record as `i64`.
 pub(crate) struct StateVisitor<'a> {
     /// The state to update.
     pub(crate) state: &'a mut SpanState,
+    /// Unsigned integer fields seen, as `i64`.
+    pub(crate) unsigned: Vec<(Field, i64)>,
+}
+
+impl<'a> StateVisitor<'a> {
+    /// A visitor for `state`.
+    pub(crate) fn new(state: &'a mut SpanState) -> Self {
+        StateVisitor {
+            state,
+            unsigned: Vec::new(),
+        }
+    }
 }
 
 impl StateVisitor<'_> {
@@ -302,6 +315,8 @@ impl Visit for StateVisitor<'_> {
         self.see(field, Seen::I64(value));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
+        self.unsigned
+            .push((field.clone(), i64::try_from(value).unwrap_or(i64::MAX)));
         self.see(field, Seen::U64(value));
     }
     fn record_f64(&mut self, field: &Field, value: f64) {

@@ -49,7 +49,7 @@ impl Mapper {
                     kind = SpanKind::parse(s.as_str()).unwrap_or(SpanKind::Chain);
                 }
                 out.push(kv);
-            } else if !key.contains('.') {
+            } else if !key.contains('.') && key != "metadata" {
                 args.push(kv);
             } else if flatten::is_flattened_key(key) {
                 if let Value::String(s) = &kv.value {
