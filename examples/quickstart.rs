@@ -23,7 +23,10 @@ fn main() {
     let handle = layer.handle();
     tracing_subscriber::registry().with(layer).init();
 
-    let answer = support_agent("session-42", "Will it rain in Paris tomorrow, and where is order A-1001?");
+    let answer = support_agent(
+        "session-42",
+        "Will it rain in Paris tomorrow, and where is order A-1001?",
+    );
     println!("{answer}");
 
     if let Err(e) = handle.shutdown(Duration::from_secs(10)) {
@@ -60,8 +63,16 @@ fn support_agent(session: &str, question: &str) -> String {
 #[instrument(fields(retrieval.documents))]
 fn search_docs(query: &str, top_k: usize) -> Vec<Document> {
     let corpus = [
-        ("kb-12", "Orders ship within 2 business days; tracking is emailed.", 0.91),
-        ("kb-7", "Weather questions are answered with the get_weather tool.", 0.84),
+        (
+            "kb-12",
+            "Orders ship within 2 business days; tracking is emailed.",
+            0.91,
+        ),
+        (
+            "kb-7",
+            "Weather questions are answered with the get_weather tool.",
+            0.84,
+        ),
         ("kb-3", "Returns are free within 30 days.", 0.42),
         ("kb-9", "Our office is closed on public holidays.", 0.13),
     ];
@@ -111,7 +122,11 @@ fn simulated_model(messages: &[Message]) -> Message {
     if tool_results.is_empty() {
         Message::tool_calls(vec![
             ToolCall::new("call_1", "get_weather", json!({"city": "Paris"})),
-            ToolCall::new("call_2", "check_order_status", json!({"order_id": "A-1001"})),
+            ToolCall::new(
+                "call_2",
+                "check_order_status",
+                json!({"order_id": "A-1001"}),
+            ),
         ])
     } else {
         Message::assistant(format!(
@@ -143,7 +158,9 @@ enum OrderError {
 impl fmt::Display for OrderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            OrderError::Unavailable(id) => write!(f, "order service unavailable while looking up {id}"),
+            OrderError::Unavailable(id) => {
+                write!(f, "order service unavailable while looking up {id}")
+            }
         }
     }
 }

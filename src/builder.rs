@@ -50,9 +50,16 @@ pub enum BuildError {
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BuildError::InvalidUrl(u) => write!(f, "invalid endpoint URL `{u}` (expected http:// or https:// and a host)"),
-            BuildError::InvalidHeader(h) => write!(f, "invalid OTLP header `{h}` (expected name=value)"),
-            BuildError::InvalidValue { var, value } => write!(f, "invalid value for {var}: `{value}`"),
+            BuildError::InvalidUrl(u) => write!(
+                f,
+                "invalid endpoint URL `{u}` (expected http:// or https:// and a host)"
+            ),
+            BuildError::InvalidHeader(h) => {
+                write!(f, "invalid OTLP header `{h}` (expected name=value)")
+            }
+            BuildError::InvalidValue { var, value } => {
+                write!(f, "invalid value for {var}: `{value}`")
+            }
             BuildError::InvalidRatio(r) => write!(f, "sampling ratio {r} is outside 0..=1"),
             BuildError::PriceFile(e) => write!(f, "price file: {e}"),
             BuildError::Exporter(e) => write!(f, "exporter: {e}"),
@@ -63,6 +70,8 @@ impl fmt::Display for BuildError {
 
 impl std::error::Error for BuildError {}
 
+/// Reads one configuration variable.
+type EnvReader = Box<dyn Fn(&str) -> Option<String> + Send>;
 /// Builds the SDK span processor for a caller's exporter, once the mapper is known.
 type ProcessorFactory = Box<dyn FnOnce(Arc<Mapper>) -> BatchSpanProcessor + Send>;
 /// Adds a caller's metric reader to the meter provider.
@@ -85,7 +94,7 @@ type ReaderFactory = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProviderBuilde
 /// # drop(layer);
 /// ```
 pub struct LlmLayerBuilder {
-    get: Box<dyn Fn(&str) -> Option<String> + Send>,
+    get: EnvReader,
     service_name: Option<String>,
     resource: Vec<KeyValue>,
     otlp_endpoint: Option<String>,
@@ -504,11 +513,13 @@ impl LlmLayerBuilder {
         let metrics = match &meter_provider {
             Some(mp) => {
                 use opentelemetry::metrics::MeterProvider as _;
-                Metrics::new(&mp.meter_with_scope(
-                    InstrumentationScope::builder("tracing-openinference")
-                        .with_version(env!("CARGO_PKG_VERSION"))
-                        .build(),
-                ))
+                Metrics::new(
+                    &mp.meter_with_scope(
+                        InstrumentationScope::builder("tracing-openinference")
+                            .with_version(env!("CARGO_PKG_VERSION"))
+                            .build(),
+                    ),
+                )
             }
             None => Metrics::disabled(),
         };
@@ -526,7 +537,9 @@ impl LlmLayerBuilder {
             if !(0.0..=1.0).contains(&r) || r.is_nan() {
                 return Err(BuildError::InvalidRatio(r));
             }
-            return Ok(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(r))));
+            return Ok(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+                r,
+            ))));
         }
         let arg = || -> Result<f64, BuildError> {
             match get("OTEL_TRACES_SAMPLER_ARG") {

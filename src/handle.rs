@@ -51,10 +51,7 @@ pub struct LlmHandle {
 }
 
 impl LlmHandle {
-    pub(crate) fn new(
-        traces: SdkTracerProvider,
-        metrics: Option<SdkMeterProvider>,
-    ) -> Self {
+    pub(crate) fn new(traces: SdkTracerProvider, metrics: Option<SdkMeterProvider>) -> Self {
         LlmHandle {
             providers: Arc::new(Providers { traces, metrics }),
         }
@@ -94,8 +91,14 @@ impl LlmHandle {
     pub fn force_flush(&self, timeout: Duration) -> Result<(), HandleError> {
         self.run_with_timeout(timeout, |p| {
             let traces = p.traces.force_flush();
-            let metrics = p.metrics.as_ref().map(|m| m.force_flush()).unwrap_or(Ok(()));
-            traces.and(metrics).map_err(|e| HandleError::Pipeline(e.to_string()))
+            let metrics = p
+                .metrics
+                .as_ref()
+                .map(|m| m.force_flush())
+                .unwrap_or(Ok(()));
+            traces
+                .and(metrics)
+                .map_err(|e| HandleError::Pipeline(e.to_string()))
         })
     }
 

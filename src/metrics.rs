@@ -36,8 +36,8 @@ pub const DURATION_BUCKETS: [f64; 14] = [
 
 /// The bucket boundaries of `gen_ai.client.token.usage`.
 pub const TOKEN_BUCKETS: [f64; 14] = [
-    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0,
-    4194304.0, 16777216.0, 67108864.0,
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
+    16777216.0, 67108864.0,
 ];
 
 /// The prefix of the crate's own metrics.
@@ -116,7 +116,9 @@ impl Metrics {
             tokens: meter
                 .u64_counter(format!("{p}.llm.tokens"))
                 .with_unit("{token}")
-                .with_description("Tokens by type: input, output, cache_read, cache_write, reasoning")
+                .with_description(
+                    "Tokens by type: input, output, cache_read, cache_write, reasoning",
+                )
                 .build(),
             cost: meter
                 .f64_counter(format!("{p}.llm.cost"))
@@ -168,7 +170,10 @@ impl Metrics {
                 let provider = state
                     .provider
                     .as_ref()
-                    .map(|p| self.providers.fold(&crate::mapping::genai::provider_name_arc(p)))
+                    .map(|p| {
+                        self.providers
+                            .fold(&crate::mapping::genai::provider_name_arc(p))
+                    })
                     .unwrap_or_else(|| Arc::from("_OTHER"));
                 let mut attrs = vec![
                     KeyValue::new("gen_ai.operation.name", op),
@@ -188,8 +193,10 @@ impl Metrics {
                 m.calls.add(1, &attrs);
                 attrs.truncate(base);
                 if let Some(first) = state.first_chunk {
-                    m.ttfc
-                        .record(first.saturating_duration_since(state.start).as_secs_f64(), &attrs);
+                    m.ttfc.record(
+                        first.saturating_duration_since(state.start).as_secs_f64(),
+                        &attrs,
+                    );
                 }
                 let t = state.tokens;
                 attrs.push(KeyValue::new("gen_ai.token.type", "input"));

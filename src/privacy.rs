@@ -470,8 +470,9 @@ impl Privacy {
         let flag = |name: &str, default: bool| -> Result<bool, String> {
             match read(name) {
                 None => Ok(default),
-                Some(v) => parse_bool(&v)
-                    .ok_or_else(|| format!("{name}: invalid boolean {v:?} (expected true/false/1/0/yes/no)")),
+                Some(v) => parse_bool(&v).ok_or_else(|| {
+                    format!("{name}: invalid boolean {v:?} (expected true/false/1/0/yes/no)")
+                }),
             }
         };
         let int = |name: &str, default: usize| -> Result<usize, String> {
@@ -484,12 +485,18 @@ impl Privacy {
             }
         };
         let d = Privacy::default();
-        let deprecated_vectors = flag("OPENINFERENCE_HIDE_EMBEDDING_VECTORS", d.hide_embeddings_vectors)?;
+        let deprecated_vectors = flag(
+            "OPENINFERENCE_HIDE_EMBEDDING_VECTORS",
+            d.hide_embeddings_vectors,
+        )?;
         Ok(Privacy {
             hide_inputs: flag("OPENINFERENCE_HIDE_INPUTS", d.hide_inputs)?,
             hide_outputs: flag("OPENINFERENCE_HIDE_OUTPUTS", d.hide_outputs)?,
             hide_input_messages: flag("OPENINFERENCE_HIDE_INPUT_MESSAGES", d.hide_input_messages)?,
-            hide_output_messages: flag("OPENINFERENCE_HIDE_OUTPUT_MESSAGES", d.hide_output_messages)?,
+            hide_output_messages: flag(
+                "OPENINFERENCE_HIDE_OUTPUT_MESSAGES",
+                d.hide_output_messages,
+            )?,
             hide_input_text: flag("OPENINFERENCE_HIDE_INPUT_TEXT", d.hide_input_text)?,
             hide_output_text: flag("OPENINFERENCE_HIDE_OUTPUT_TEXT", d.hide_output_text)?,
             hide_input_images: flag("OPENINFERENCE_HIDE_INPUT_IMAGES", d.hide_input_images)?,
@@ -500,10 +507,19 @@ impl Privacy {
             hide_llm_tools: flag("OPENINFERENCE_HIDE_LLM_TOOLS", d.hide_llm_tools)?,
             hide_prompts: flag("OPENINFERENCE_HIDE_PROMPTS", d.hide_prompts)?,
             hide_choices: flag("OPENINFERENCE_HIDE_CHOICES", d.hide_choices)?,
-            hide_embeddings_vectors: flag("OPENINFERENCE_HIDE_EMBEDDINGS_VECTORS", deprecated_vectors)?,
-            hide_embeddings_text: flag("OPENINFERENCE_HIDE_EMBEDDINGS_TEXT", d.hide_embeddings_text)?,
+            hide_embeddings_vectors: flag(
+                "OPENINFERENCE_HIDE_EMBEDDINGS_VECTORS",
+                deprecated_vectors,
+            )?,
+            hide_embeddings_text: flag(
+                "OPENINFERENCE_HIDE_EMBEDDINGS_TEXT",
+                d.hide_embeddings_text,
+            )?,
             hide_all: flag("OPENINFERENCE_HIDE_ALL", d.hide_all)?,
-            base64_image_max_len: int("OPENINFERENCE_BASE64_IMAGE_MAX_LENGTH", d.base64_image_max_len)?,
+            base64_image_max_len: int(
+                "OPENINFERENCE_BASE64_IMAGE_MAX_LENGTH",
+                d.base64_image_max_len,
+            )?,
             max_value_len: int("OPENINFERENCE_MAX_VALUE_LENGTH", d.max_value_len)?,
             ..d
         })
@@ -514,7 +530,9 @@ impl Privacy {
         attrs.retain_mut(|kv| self.process_kv(kv, false));
         for event in events.iter_mut() {
             let redact_strings = self.hide_all && event.name != "exception";
-            event.attributes.retain_mut(|kv| self.process_kv(kv, redact_strings));
+            event
+                .attributes
+                .retain_mut(|kv| self.process_kv(kv, redact_strings));
         }
         trim_to_budget(attrs, events, self.max_span_bytes, 0);
     }
@@ -537,8 +555,14 @@ impl Privacy {
                     continue;
                 }
                 let overhead = span_overhead(span);
-                let dropped = trim_to_budget(&mut span.attributes, &mut span.events.events, level, overhead);
-                span.dropped_attributes_count = span.dropped_attributes_count.saturating_add(dropped);
+                let dropped = trim_to_budget(
+                    &mut span.attributes,
+                    &mut span.events.events,
+                    level,
+                    overhead,
+                );
+                span.dropped_attributes_count =
+                    span.dropped_attributes_count.saturating_add(dropped);
                 let new = span_size(span);
                 shrunk |= new < *size;
                 *size = new;
@@ -593,7 +617,8 @@ impl Privacy {
         let outputs = all || self.hide_outputs;
         let input_messages = inputs || self.hide_input_messages;
         let output_messages = outputs || self.hide_output_messages;
-        let is_text = |k: &str| k.ends_with(".message.content") || k.ends_with(".message_content.text");
+        let is_text =
+            |k: &str| k.ends_with(".message.content") || k.ends_with(".message_content.text");
         let under = |k: &str, prefix: &str| {
             k.strip_prefix(prefix)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
@@ -641,7 +666,8 @@ impl Privacy {
             _ => {}
         }
         if under(key, "llm.input_messages") {
-            if input_messages || (self.hide_input_images && key.contains(".message_content.image")) {
+            if input_messages || (self.hide_input_images && key.contains(".message_content.image"))
+            {
                 return Action::Drop;
             }
             return redact_if(self.hide_input_text && is_text(key));
@@ -701,7 +727,11 @@ impl Privacy {
         }
         let cap = self.max_value_len;
         let cut = cap > 0 && cur.len() > cap;
-        let kept = if cut { &cur[..floor_boundary(&cur, cap)] } else { &cur[..] };
+        let kept = if cut {
+            &cur[..floor_boundary(&cur, cap)]
+        } else {
+            &cur[..]
+        };
         let mut out: Cow<'_, str> = Cow::Borrowed(kept);
         if self.redact_secrets {
             if let Some(new) = scan_tokens(&out, cut) {
@@ -743,9 +773,15 @@ impl Privacy {
 /// Parses `true/false/1/0/yes/no` in any case.
 fn parse_bool(v: &str) -> Option<bool> {
     let v = v.trim();
-    if ["true", "1", "yes"].iter().any(|t| v.eq_ignore_ascii_case(t)) {
+    if ["true", "1", "yes"]
+        .iter()
+        .any(|t| v.eq_ignore_ascii_case(t))
+    {
         Some(true)
-    } else if ["false", "0", "no"].iter().any(|t| v.eq_ignore_ascii_case(t)) {
+    } else if ["false", "0", "no"]
+        .iter()
+        .any(|t| v.eq_ignore_ascii_case(t))
+    {
         Some(false)
     } else {
         None
@@ -828,7 +864,10 @@ fn is_secret_key(key: &str, kind: Kind) -> bool {
         "septoken",
         "specialtoken",
     ];
-    let counted = n.ends_with("tokens") || n.starts_with("max") || n.starts_with("num") || n.starts_with("min");
+    let counted = n.ends_with("tokens")
+        || n.starts_with("max")
+        || n.starts_with("num")
+        || n.starts_with("min");
     let credential_word = ["access", "refresh", "session", "auth", "api", "id"]
         .iter()
         .any(|w| n.contains(w));
@@ -872,8 +911,10 @@ fn contains_secret_word(s: &str) -> bool {
     ];
     let b = s.as_bytes();
     (0..b.len()).any(|i| {
-        matches!(b[i].to_ascii_lowercase(), b'k' | b'a' | b'p' | b's' | b't' | b'c' | b'b')
-            && WORDS.iter().any(|w| starts_with_ci(&b[i..], w))
+        matches!(
+            b[i].to_ascii_lowercase(),
+            b'k' | b'a' | b'p' | b's' | b't' | b'c' | b'b'
+        ) && WORDS.iter().any(|w| starts_with_ci(&b[i..], w))
     })
 }
 
@@ -973,7 +1014,8 @@ fn scan_json(s: &str, secrets: bool, prompt_keys: bool) -> Option<String> {
             b'n' => Kind::Null,
             _ => Kind::Bool,
         };
-        let hit = (prompt_keys && kind != Kind::Null && is_prompt_key(key)) || (secrets && is_secret_key(key, kind));
+        let hit = (prompt_keys && kind != Kind::Null && is_prompt_key(key))
+            || (secrets && is_secret_key(key, kind));
         if hit {
             let value_end = match kind {
                 Kind::Str => skip_string(b, j).0,
@@ -1090,7 +1132,8 @@ fn redact_data_uris(s: &str, max: usize) -> Option<String> {
         let mut j = i + 5;
         while j < n
             && j - start < 256
-            && (b[j].is_ascii_alphanumeric() || matches!(b[j], b'/' | b'+' | b'.' | b'-' | b'_' | b';' | b'='))
+            && (b[j].is_ascii_alphanumeric()
+                || matches!(b[j], b'/' | b'+' | b'.' | b'-' | b'_' | b';' | b'='))
         {
             j += 1;
         }
@@ -1184,9 +1227,9 @@ fn value_size(value: &Value, cap: usize) -> usize {
         Value::Bool(_) => 2,
         Value::I64(_) | Value::F64(_) => 9,
         Value::String(s) => capped_len(s.as_str().len(), cap) + 2,
-        Value::Array(Array::String(v)) => v
-            .iter()
-            .fold(4usize, |a, s| a.saturating_add(capped_len(s.as_str().len(), cap) + 2)),
+        Value::Array(Array::String(v)) => v.iter().fold(4usize, |a, s| {
+            a.saturating_add(capped_len(s.as_str().len(), cap) + 2)
+        }),
         Value::Array(Array::F64(v)) => 4 + numeric_len(v.len(), 9, cap),
         Value::Array(Array::I64(v)) => 4 + numeric_len(v.len(), 9, cap),
         Value::Array(Array::Bool(v)) => 4 + numeric_len(v.len(), 2, cap),
@@ -1211,12 +1254,18 @@ fn event_size(event: &Event, cap: usize) -> usize {
     event
         .attributes
         .iter()
-        .fold(event.name.len() + EVENT_OVERHEAD, |a, kv| a.saturating_add(kv_size(kv, cap)))
+        .fold(event.name.len() + EVENT_OVERHEAD, |a, kv| {
+            a.saturating_add(kv_size(kv, cap))
+        })
 }
 
 fn content_size(attrs: &[KeyValue], events: &[Event], cap: usize) -> usize {
-    let a = attrs.iter().fold(0usize, |a, kv| a.saturating_add(kv_size(kv, cap)));
-    events.iter().fold(a, |a, e| a.saturating_add(event_size(e, cap)))
+    let a = attrs
+        .iter()
+        .fold(0usize, |a, kv| a.saturating_add(kv_size(kv, cap)));
+    events
+        .iter()
+        .fold(a, |a, e| a.saturating_add(event_size(e, cap)))
 }
 
 /// Estimated size of a span apart from its attributes and events.
@@ -1237,7 +1286,11 @@ fn span_overhead(span: &SpanData) -> usize {
 }
 
 fn span_size(span: &SpanData) -> usize {
-    span_overhead(span).saturating_add(content_size(&span.attributes, &span.events.events, usize::MAX))
+    span_overhead(span).saturating_add(content_size(
+        &span.attributes,
+        &span.events.events,
+        usize::MAX,
+    ))
 }
 
 /// The per-span size `level` such that `Σ min(size, level)` fits `budget`.
@@ -1291,7 +1344,12 @@ fn for_each_value(attrs: &mut [KeyValue], events: &mut [Event], mut f: impl FnMu
 /// Trims a span's content to `budget` bytes (with `overhead` bytes of fixed cost): halves the cap on the largest
 /// values, then drops the largest unprotected attributes, then the largest events' attributes. Returns the number of
 /// attributes dropped.
-fn trim_to_budget(attrs: &mut Vec<KeyValue>, events: &mut [Event], budget: usize, overhead: usize) -> u32 {
+fn trim_to_budget(
+    attrs: &mut Vec<KeyValue>,
+    events: &mut [Event],
+    budget: usize,
+    overhead: usize,
+) -> u32 {
     if budget == 0 {
         return 0;
     }
@@ -1303,7 +1361,9 @@ fn trim_to_budget(attrs: &mut Vec<KeyValue>, events: &mut [Event], budget: usize
 
     // 1. Halve the cap on the largest values until the span fits.
     let mut largest = 0usize;
-    for_each_value(attrs, events, |v| largest = largest.max(value_size(v, usize::MAX)));
+    for_each_value(attrs, events, |v| {
+        largest = largest.max(value_size(v, usize::MAX))
+    });
     let mut cap = largest;
     while cap > MIN_TRIM_CAP {
         cap = (cap / 2).max(MIN_TRIM_CAP);
@@ -1379,7 +1439,9 @@ fn trim_to_budget(attrs: &mut Vec<KeyValue>, events: &mut [Event], budget: usize
                 .dropped_attributes_count
                 .saturating_add(u32::try_from(removed).unwrap_or(u32::MAX));
             dropped = dropped.saturating_add(u32::try_from(removed).unwrap_or(u32::MAX));
-            size = size.saturating_sub(sz).saturating_add(event_size(event, usize::MAX));
+            size = size
+                .saturating_sub(sz)
+                .saturating_add(event_size(event, usize::MAX));
         }
     }
 
@@ -1412,7 +1474,10 @@ fn mark_trimmed(attrs: &mut Vec<KeyValue>, dropped: u32, before: usize) {
         "openinference.span.trimmed.dropped_attributes",
         previous_dropped.saturating_add(i64::from(dropped)),
     ));
-    attrs.push(KeyValue::new("openinference.span.trimmed.original_bytes", original));
+    attrs.push(KeyValue::new(
+        "openinference.span.trimmed.original_bytes",
+        original,
+    ));
 }
 
 #[cfg(test)]
@@ -1428,7 +1493,10 @@ mod tests {
     }
 
     fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
-        attrs.iter().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value)
+        attrs
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| &kv.value)
     }
 
     fn get_str(attrs: &[KeyValue], key: &str) -> Option<String> {
@@ -1445,7 +1513,10 @@ mod tests {
             kv("output.mime_type", "text/plain"),
             kv("llm.input_messages.0.message.role", "user"),
             kv("llm.input_messages.0.message.content", "what is 2+2?"),
-            kv("llm.input_messages.1.message.contents.0.message_content.text", "look"),
+            kv(
+                "llm.input_messages.1.message.contents.0.message_content.text",
+                "look",
+            ),
             kv(
                 "llm.input_messages.1.message.contents.1.message_content.image.image.url",
                 "https://x/y.png",
@@ -1455,13 +1526,19 @@ mod tests {
             kv("llm.tools.0.tool.json_schema", r#"{"type":"function"}"#),
             kv("llm.prompts.0.prompt.text", "complete me"),
             kv("llm.choices.0.completion.text", "done"),
-            kv("llm.invocation_parameters", r#"{"temperature":0.2,"max_tokens":100,"messages":[{"content":"hi"}]}"#),
+            kv(
+                "llm.invocation_parameters",
+                r#"{"temperature":0.2,"max_tokens":100,"messages":[{"content":"hi"}]}"#,
+            ),
             kv("embedding.embeddings.0.embedding.text", "embed me"),
             kv("embedding.embeddings.0.embedding.vector", vec![0.1f64, 0.2]),
             kv("retrieval.documents.0.document.id", "d1"),
             kv("retrieval.documents.0.document.content", "secret plans"),
             kv("retrieval.documents.0.document.score", 0.9),
-            kv("retrieval.documents.0.document.metadata", r#"{"source":"wiki"}"#),
+            kv(
+                "retrieval.documents.0.document.metadata",
+                r#"{"source":"wiki"}"#,
+            ),
             kv("tool.parameters", r#"{"city":"Paris"}"#),
             kv("gen_ai.tool.call.arguments", r#"{"city":"Paris"}"#),
             kv("gen_ai.tool.call.result", "sunny"),
@@ -1492,17 +1569,27 @@ mod tests {
         let out = run(&Privacy::default().with_hide_inputs(true), sample());
         assert!(redacted(&out, "input.value"));
         assert!(get(&out, "input.mime_type").is_none());
-        assert!(!out.iter().any(|kv| kv.key.as_str().starts_with("llm.input_messages.")));
-        assert!(!out.iter().any(|kv| kv.key.as_str().starts_with("llm.tools.")));
+        assert!(!out
+            .iter()
+            .any(|kv| kv.key.as_str().starts_with("llm.input_messages.")));
+        assert!(!out
+            .iter()
+            .any(|kv| kv.key.as_str().starts_with("llm.tools.")));
         assert!(redacted(&out, "llm.prompts.0.prompt.text"));
         assert!(redacted(&out, "gen_ai.tool.call.arguments"));
         assert!(get(&out, "gen_ai.input.messages").is_none());
         // The prompt inside the invocation parameters is hidden too; the parameters stay.
         let params = get_str(&out, "llm.invocation_parameters").unwrap();
-        assert_eq!(params, r#"{"temperature":0.2,"max_tokens":100,"messages":"__REDACTED__"}"#);
+        assert_eq!(
+            params,
+            r#"{"temperature":0.2,"max_tokens":100,"messages":"__REDACTED__"}"#
+        );
         // Outputs untouched.
         assert_eq!(get_str(&out, "output.value").unwrap(), "4");
-        assert_eq!(get_str(&out, "llm.choices.0.completion.text").unwrap(), "done");
+        assert_eq!(
+            get_str(&out, "llm.choices.0.completion.text").unwrap(),
+            "done"
+        );
     }
 
     #[test]
@@ -1510,7 +1597,9 @@ mod tests {
         let out = run(&Privacy::default().with_hide_outputs(true), sample());
         assert!(redacted(&out, "output.value"));
         assert!(get(&out, "output.mime_type").is_none());
-        assert!(!out.iter().any(|kv| kv.key.as_str().starts_with("llm.output_messages.")));
+        assert!(!out
+            .iter()
+            .any(|kv| kv.key.as_str().starts_with("llm.output_messages.")));
         assert!(redacted(&out, "llm.choices.0.completion.text"));
         assert!(redacted(&out, "gen_ai.tool.call.result"));
         assert_eq!(get_str(&out, "input.value").unwrap(), "what is 2+2?");
@@ -1519,33 +1608,63 @@ mod tests {
     #[test]
     fn hide_messages_text_images() {
         let out = run(&Privacy::default().with_hide_input_messages(true), sample());
-        assert!(!out.iter().any(|kv| kv.key.as_str().starts_with("llm.input_messages.")));
+        assert!(!out
+            .iter()
+            .any(|kv| kv.key.as_str().starts_with("llm.input_messages.")));
         assert!(get(&out, "llm.output_messages.0.message.content").is_some());
         assert!(get(&out, "input.value").is_some());
 
-        let out = run(&Privacy::default().with_hide_output_messages(true), sample());
-        assert!(!out.iter().any(|kv| kv.key.as_str().starts_with("llm.output_messages.")));
+        let out = run(
+            &Privacy::default().with_hide_output_messages(true),
+            sample(),
+        );
+        assert!(!out
+            .iter()
+            .any(|kv| kv.key.as_str().starts_with("llm.output_messages.")));
         assert!(get(&out, "llm.input_messages.0.message.content").is_some());
 
         let out = run(&Privacy::default().with_hide_input_text(true), sample());
         assert!(redacted(&out, "llm.input_messages.0.message.content"));
-        assert!(redacted(&out, "llm.input_messages.1.message.contents.0.message_content.text"));
-        assert_eq!(get_str(&out, "llm.input_messages.0.message.role").unwrap(), "user");
-        assert_eq!(get_str(&out, "llm.output_messages.0.message.content").unwrap(), "4");
+        assert!(redacted(
+            &out,
+            "llm.input_messages.1.message.contents.0.message_content.text"
+        ));
+        assert_eq!(
+            get_str(&out, "llm.input_messages.0.message.role").unwrap(),
+            "user"
+        );
+        assert_eq!(
+            get_str(&out, "llm.output_messages.0.message.content").unwrap(),
+            "4"
+        );
         assert!(redacted(&out, "gen_ai.input.messages"));
 
         let out = run(&Privacy::default().with_hide_output_text(true), sample());
         assert!(redacted(&out, "llm.output_messages.0.message.content"));
-        assert_eq!(get_str(&out, "llm.input_messages.0.message.content").unwrap(), "what is 2+2?");
+        assert_eq!(
+            get_str(&out, "llm.input_messages.0.message.content").unwrap(),
+            "what is 2+2?"
+        );
 
         let out = run(&Privacy::default().with_hide_input_images(true), sample());
-        assert!(get(&out, "llm.input_messages.1.message.contents.1.message_content.image.image.url").is_none());
-        assert!(get(&out, "llm.input_messages.1.message.contents.0.message_content.text").is_some());
+        assert!(get(
+            &out,
+            "llm.input_messages.1.message.contents.1.message_content.image.image.url"
+        )
+        .is_none());
+        assert!(get(
+            &out,
+            "llm.input_messages.1.message.contents.0.message_content.text"
+        )
+        .is_some());
     }
 
     #[test]
     fn hide_params_tools_prompts_choices_embeddings() {
-        let out = run(&Privacy::default().with_hide_llm_invocation_parameters(true), sample());
+        let out = run(
+            &Privacy::default().with_hide_llm_invocation_parameters(true),
+            sample(),
+        );
         assert!(get(&out, "llm.invocation_parameters").is_none());
 
         let out = run(&Privacy::default().with_hide_llm_tools(true), sample());
@@ -1560,11 +1679,17 @@ mod tests {
         assert!(redacted(&out, "llm.choices.0.completion.text"));
         assert!(!redacted(&out, "llm.prompts.0.prompt.text"));
 
-        let out = run(&Privacy::default().with_hide_embeddings_vectors(true), sample());
+        let out = run(
+            &Privacy::default().with_hide_embeddings_vectors(true),
+            sample(),
+        );
         assert!(redacted(&out, "embedding.embeddings.0.embedding.vector"));
         assert!(!redacted(&out, "embedding.embeddings.0.embedding.text"));
 
-        let out = run(&Privacy::default().with_hide_embeddings_text(true), sample());
+        let out = run(
+            &Privacy::default().with_hide_embeddings_text(true),
+            sample(),
+        );
         assert!(redacted(&out, "embedding.embeddings.0.embedding.text"));
         assert!(matches!(
             get(&out, "embedding.embeddings.0.embedding.vector"),
@@ -1580,10 +1705,18 @@ mod tests {
             Event::new(
                 "exception",
                 SystemTime::UNIX_EPOCH,
-                vec![kv("exception.type", "IoError"), kv("exception.message", "boom")],
+                vec![
+                    kv("exception.type", "IoError"),
+                    kv("exception.message", "boom"),
+                ],
                 0,
             ),
-            Event::new("log", SystemTime::UNIX_EPOCH, vec![kv("message", "user said hi"), kv("n", 3i64)], 0),
+            Event::new(
+                "log",
+                SystemTime::UNIX_EPOCH,
+                vec![kv("message", "user said hi"), kv("n", 3i64)],
+                0,
+            ),
         ];
         p.apply(&mut attrs, &mut events);
         for key in [
@@ -1602,12 +1735,19 @@ mod tests {
         ] {
             assert!(redacted(&attrs, key), "{key} not redacted");
         }
-        for key in ["input.mime_type", "output.mime_type", "llm.invocation_parameters", "gen_ai.input.messages"] {
+        for key in [
+            "input.mime_type",
+            "output.mime_type",
+            "llm.invocation_parameters",
+            "gen_ai.input.messages",
+        ] {
             assert!(get(&attrs, key).is_none(), "{key} not dropped");
         }
         assert!(!attrs.iter().any(|kv| {
             let k = kv.key.as_str();
-            k.starts_with("llm.input_messages") || k.starts_with("llm.output_messages") || k.starts_with("llm.tools")
+            k.starts_with("llm.input_messages")
+                || k.starts_with("llm.output_messages")
+                || k.starts_with("llm.tools")
         }));
         for key in [
             "openinference.span.kind",
@@ -1615,11 +1755,20 @@ mod tests {
             "retrieval.documents.0.document.id",
             "session.id",
         ] {
-            assert!(get(&attrs, key).is_some() && !redacted(&attrs, key), "{key} lost");
+            assert!(
+                get(&attrs, key).is_some() && !redacted(&attrs, key),
+                "{key} lost"
+            );
         }
-        assert_eq!(get(&attrs, "retrieval.documents.0.document.score"), Some(&Value::F64(0.9)));
+        assert_eq!(
+            get(&attrs, "retrieval.documents.0.document.score"),
+            Some(&Value::F64(0.9))
+        );
         assert_eq!(get(&attrs, "llm.token_count.prompt"), Some(&Value::I64(10)));
-        assert_eq!(get_str(&events[0].attributes, "exception.message").unwrap(), "boom");
+        assert_eq!(
+            get_str(&events[0].attributes, "exception.message").unwrap(),
+            "boom"
+        );
         assert!(redacted(&events[1].attributes, "message"));
         assert_eq!(get(&events[1].attributes, "n"), Some(&Value::I64(3)));
     }
@@ -1632,15 +1781,28 @@ mod tests {
                 "llm.invocation_parameters",
                 r#"{"model":"gpt-4o","api_key":"abc123","max_tokens":256,"extra_headers":{"Authorization":"Basic xyz","X-Api-Key":"k"},"prompt_tokens":3,"access_token":"tok","tokens":5}"#,
             ),
-            kv("metadata", r#"{"user":"ann","password":"hunter2","db":{"client_secret":{"a":[1,2]}}}"#),
-            kv("llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments", r#"{"session_token":"s3cr3t","limit":5}"#),
-            kv("gen_ai.tool.call.arguments", r#"{"Private-Key":"-----BEGIN"}"#),
-            kv("retrieval.documents.0.document.metadata", r#"{"cookie":"c=1","max_token_count":4}"#),
+            kv(
+                "metadata",
+                r#"{"user":"ann","password":"hunter2","db":{"client_secret":{"a":[1,2]}}}"#,
+            ),
+            kv(
+                "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments",
+                r#"{"session_token":"s3cr3t","limit":5}"#,
+            ),
+            kv(
+                "gen_ai.tool.call.arguments",
+                r#"{"Private-Key":"-----BEGIN"}"#,
+            ),
+            kv(
+                "retrieval.documents.0.document.metadata",
+                r#"{"cookie":"c=1","max_token_count":4}"#,
+            ),
             kv("http.request.header.authorization", "Basic Zm9vOmJhcg=="),
             kv("tag.tags", vec![StringValue::from("x")]),
         ];
         let out = run(&p, attrs);
-        let params: serde_json::Value = serde_json::from_str(&get_str(&out, "llm.invocation_parameters").unwrap()).unwrap();
+        let params: serde_json::Value =
+            serde_json::from_str(&get_str(&out, "llm.invocation_parameters").unwrap()).unwrap();
         assert_eq!(params["api_key"], REDACTED);
         assert_eq!(params["max_tokens"], 256);
         assert_eq!(params["prompt_tokens"], 3);
@@ -1649,13 +1811,21 @@ mod tests {
         assert_eq!(params["extra_headers"]["Authorization"], REDACTED);
         assert_eq!(params["extra_headers"]["X-Api-Key"], REDACTED);
         assert_eq!(params["model"], "gpt-4o");
-        let meta: serde_json::Value = serde_json::from_str(&get_str(&out, "metadata").unwrap()).unwrap();
+        let meta: serde_json::Value =
+            serde_json::from_str(&get_str(&out, "metadata").unwrap()).unwrap();
         assert_eq!(meta["password"], REDACTED);
         assert_eq!(meta["db"]["client_secret"], REDACTED);
         assert_eq!(meta["user"], "ann");
-        let args = get_str(&out, "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments").unwrap();
+        let args = get_str(
+            &out,
+            "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments",
+        )
+        .unwrap();
         assert_eq!(args, r#"{"session_token":"__REDACTED__","limit":5}"#);
-        assert_eq!(get_str(&out, "gen_ai.tool.call.arguments").unwrap(), r#"{"Private-Key":"__REDACTED__"}"#);
+        assert_eq!(
+            get_str(&out, "gen_ai.tool.call.arguments").unwrap(),
+            r#"{"Private-Key":"__REDACTED__"}"#
+        );
         assert_eq!(
             get_str(&out, "retrieval.documents.0.document.metadata").unwrap(),
             r#"{"cookie":"__REDACTED__","max_token_count":4}"#
@@ -1664,7 +1834,10 @@ mod tests {
 
         // Off: untouched.
         let plain = r#"{"api_key":"abc"}"#;
-        let out = run(&Privacy::default().with_redact_secrets(false), vec![kv("metadata", plain)]);
+        let out = run(
+            &Privacy::default().with_redact_secrets(false),
+            vec![kv("metadata", plain)],
+        );
         assert_eq!(get_str(&out, "metadata").unwrap(), plain);
     }
 
@@ -1672,7 +1845,10 @@ mod tests {
     fn secrets_in_plain_text() {
         let key = "sk-proj-AbCdEf0123456789xyzXYZ";
         let msg = format!("Incorrect API key provided: {key}. Header was Bearer eyJhbGciOi.J9x and task-runner-abcdefghijklmnop0");
-        let out = run(&Privacy::default(), vec![kv("exception.message", msg.clone())]);
+        let out = run(
+            &Privacy::default(),
+            vec![kv("exception.message", msg.clone())],
+        );
         let text = get_str(&out, "exception.message").unwrap();
         assert_eq!(
             text,
@@ -1690,23 +1866,35 @@ mod tests {
         let value = format!("{}é{}", "a".repeat(9), "z".repeat(20));
         let out = run(&p, vec![kv("input.value", value.clone())]);
         let text = get_str(&out, "input.value").unwrap();
-        assert_eq!(text, format!("{}…[truncated, {} bytes]", "a".repeat(9), value.len()));
+        assert_eq!(
+            text,
+            format!("{}…[truncated, {} bytes]", "a".repeat(9), value.len())
+        );
         // Emoji (4 bytes) at the cut.
         let value = format!("ab{}", "😀".repeat(5));
         let out = run(&p, vec![kv("output.value", value.clone())]);
-        assert_eq!(get_str(&out, "output.value").unwrap(), format!("ab😀😀…[truncated, {} bytes]", value.len()));
+        assert_eq!(
+            get_str(&out, "output.value").unwrap(),
+            format!("ab😀😀…[truncated, {} bytes]", value.len())
+        );
         // Arrays per element; float vectors by count.
         let out = run(
             &p,
             vec![
-                kv("tag.tags", Value::Array(Array::String(vec!["short".into(), "x".repeat(30).into()]))),
+                kv(
+                    "tag.tags",
+                    Value::Array(Array::String(vec!["short".into(), "x".repeat(30).into()])),
+                ),
                 kv("embedding.embeddings.0.embedding.vector", vec![1.0f64; 100]),
             ],
         );
         match get(&out, "tag.tags") {
             Some(Value::Array(Array::String(v))) => {
                 assert_eq!(v[0].as_str(), "short");
-                assert_eq!(v[1].as_str(), format!("{}…[truncated, 30 bytes]", "x".repeat(10)));
+                assert_eq!(
+                    v[1].as_str(),
+                    format!("{}…[truncated, 30 bytes]", "x".repeat(10))
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -1716,7 +1904,10 @@ mod tests {
         }
         // No cap.
         let long = "y".repeat(100_000);
-        let out = run(&Privacy::default().with_max_value_len(0), vec![kv("input.value", long.clone())]);
+        let out = run(
+            &Privacy::default().with_max_value_len(0),
+            vec![kv("input.value", long.clone())],
+        );
         assert_eq!(get_str(&out, "input.value").unwrap(), long);
     }
 
@@ -1738,19 +1929,36 @@ mod tests {
         let out = run(
             &p,
             vec![
-                kv("llm.input_messages.0.message.contents.0.message_content.image.image.url", big.clone()),
-                kv("llm.input_messages.0.message.contents.1.message_content.image.image.url", small.clone()),
+                kv(
+                    "llm.input_messages.0.message.contents.0.message_content.image.image.url",
+                    big.clone(),
+                ),
+                kv(
+                    "llm.input_messages.0.message.contents.1.message_content.image.image.url",
+                    small.clone(),
+                ),
             ],
         );
-        assert!(redacted(&out, "llm.input_messages.0.message.contents.0.message_content.image.image.url"));
+        assert!(redacted(
+            &out,
+            "llm.input_messages.0.message.contents.0.message_content.image.image.url"
+        ));
         assert_eq!(
-            get_str(&out, "llm.input_messages.0.message.contents.1.message_content.image.image.url").unwrap(),
+            get_str(
+                &out,
+                "llm.input_messages.0.message.contents.1.message_content.image.image.url"
+            )
+            .unwrap(),
             small
         );
         // Inline in a JSON input: the data URI goes, the JSON stays valid.
         let json = format!(r#"{{"messages":[{{"role":"user","image":"{big}","text":"hi"}}]}}"#);
-        let out = run(&Privacy::default().with_max_value_len(0), vec![kv("input.value", json)]);
-        let v: serde_json::Value = serde_json::from_str(&get_str(&out, "input.value").unwrap()).unwrap();
+        let out = run(
+            &Privacy::default().with_max_value_len(0),
+            vec![kv("input.value", json)],
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&get_str(&out, "input.value").unwrap()).unwrap();
         assert_eq!(v["messages"][0]["image"], REDACTED);
         assert_eq!(v["messages"][0]["text"], "hi");
     }
@@ -1772,15 +1980,25 @@ mod tests {
         assert_eq!(get_str(&attrs, "openinference.span.kind").unwrap(), "LLM");
         assert_eq!(get_str(&attrs, "llm.model_name").unwrap(), "gpt-4o");
         assert_eq!(get(&attrs, "llm.token_count.total"), Some(&Value::I64(42)));
-        assert_eq!(get(&attrs, "openinference.span.trimmed"), Some(&Value::Bool(true)));
+        assert_eq!(
+            get(&attrs, "openinference.span.trimmed"),
+            Some(&Value::Bool(true))
+        );
         let input = get_str(&attrs, "input.value").unwrap();
-        assert!(input.ends_with(&format!("…[truncated, {} bytes]", 50 * 1024 * 1024)), "{}", &input[input.len() - 40..]);
+        assert!(
+            input.ends_with(&format!("…[truncated, {} bytes]", 50 * 1024 * 1024)),
+            "{}",
+            &input[input.len() - 40..]
+        );
     }
 
     #[test]
     fn span_budget_drops_largest_when_cutting_is_not_enough() {
         let p = Privacy::default().with_max_span_bytes(4096);
-        let mut attrs = vec![kv("openinference.span.kind", "CHAIN"), kv("error.type", "Timeout")];
+        let mut attrs = vec![
+            kv("openinference.span.kind", "CHAIN"),
+            kv("error.type", "Timeout"),
+        ];
         for i in 0..200 {
             attrs.push(KeyValue::new(format!("custom.attr.{i}"), "v".repeat(50)));
         }
@@ -1825,7 +2043,10 @@ mod tests {
                 ])
             })
             .collect();
-        batch.push(span(vec![kv("openinference.span.kind", "TOOL"), kv("tool.name", "t")]));
+        batch.push(span(vec![
+            kv("openinference.span.kind", "TOOL"),
+            kv("tool.name", "t"),
+        ]));
         let before_small = batch[8].clone();
         p.fit_batch(&mut batch);
         assert_eq!(batch.len(), 9);
@@ -1833,8 +2054,14 @@ mod tests {
         assert!(total <= DEFAULT_MAX_REQUEST_BYTES, "{total}");
         assert_eq!(batch[8], before_small, "small span untouched");
         for s in &batch[..8] {
-            assert_eq!(get_str(&s.attributes, "openinference.span.kind").unwrap(), "LLM");
-            assert_eq!(get(&s.attributes, "openinference.span.trimmed"), Some(&Value::Bool(true)));
+            assert_eq!(
+                get_str(&s.attributes, "openinference.span.kind").unwrap(),
+                "LLM"
+            );
+            assert_eq!(
+                get(&s.attributes, "openinference.span.trimmed"),
+                Some(&Value::Bool(true))
+            );
         }
         // Under budget: nothing changes.
         let mut small = vec![before_small.clone()];
@@ -1856,7 +2083,11 @@ mod tests {
             ("OPENINFERENCE_BASE64_IMAGE_MAX_LENGTH", "1000"),
             ("OPENINFERENCE_MAX_VALUE_LENGTH", "0"),
         ];
-        let get = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+        let get = |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
         let p = Privacy::from_env_with(get).unwrap();
         assert!(p.hide_inputs && p.hide_outputs && p.hide_input_messages);
         assert!(!p.hide_output_messages && !p.hide_input_text && !p.hide_all && !p.hide_prompts);
@@ -1864,14 +2095,25 @@ mod tests {
         assert_eq!(p.base64_image_max_len, 1000);
         assert_eq!(p.max_value_len, 0);
         assert!(p.redact_secrets);
-        assert_eq!(Privacy::from_env_with(|_| None).unwrap(), Privacy::default());
+        assert_eq!(
+            Privacy::from_env_with(|_| None).unwrap(),
+            Privacy::default()
+        );
 
-        let err = Privacy::from_env_with(|n| (n == "OPENINFERENCE_HIDE_LLM_TOOLS").then(|| "sure".to_string()));
+        let err = Privacy::from_env_with(|n| {
+            (n == "OPENINFERENCE_HIDE_LLM_TOOLS").then(|| "sure".to_string())
+        });
         assert!(err.unwrap_err().contains("OPENINFERENCE_HIDE_LLM_TOOLS"));
-        let err = Privacy::from_env_with(|n| (n == "OPENINFERENCE_MAX_VALUE_LENGTH").then(|| "-5".to_string()));
+        let err = Privacy::from_env_with(|n| {
+            (n == "OPENINFERENCE_MAX_VALUE_LENGTH").then(|| "-5".to_string())
+        });
         assert!(err.unwrap_err().contains("OPENINFERENCE_MAX_VALUE_LENGTH"));
-        let err = Privacy::from_env_with(|n| (n == "OPENINFERENCE_BASE64_IMAGE_MAX_LENGTH").then(|| "1e3".to_string()));
-        assert!(err.unwrap_err().contains("OPENINFERENCE_BASE64_IMAGE_MAX_LENGTH"));
+        let err = Privacy::from_env_with(|n| {
+            (n == "OPENINFERENCE_BASE64_IMAGE_MAX_LENGTH").then(|| "1e3".to_string())
+        });
+        assert!(err
+            .unwrap_err()
+            .contains("OPENINFERENCE_BASE64_IMAGE_MAX_LENGTH"));
     }
 
     #[test]
@@ -1880,10 +2122,15 @@ mod tests {
         let broken = r#"{"api_key": "abc", "x": [1, {"password"#;
         let out = run(
             &Privacy::default().with_max_value_len(0),
-            vec![kv("metadata", deep.clone()), kv("llm.invocation_parameters", broken)],
+            vec![
+                kv("metadata", deep.clone()),
+                kv("llm.invocation_parameters", broken),
+            ],
         );
         assert_eq!(get_str(&out, "metadata").unwrap(), deep);
-        assert!(get_str(&out, "llm.invocation_parameters").unwrap().starts_with(r#"{"api_key": "__REDACTED__""#));
+        assert!(get_str(&out, "llm.invocation_parameters")
+            .unwrap()
+            .starts_with(r#"{"api_key": "__REDACTED__""#));
     }
 
     use opentelemetry::StringValue;
@@ -1927,8 +2174,9 @@ mod tests {
             "[a-zA-Z0-9+/=]{0,200}".prop_map(|s| Value::from(format!("data:image/png;base64,{s}"))),
             "[a-zA-Z0-9_-]{0,40}".prop_map(|s| Value::from(format!("Bearer {s} sk-{s}"))),
             prop::collection::vec(any::<f64>(), 0..100).prop_map(Value::from),
-            prop::collection::vec(".{0,80}", 0..8)
-                .prop_map(|v| Value::Array(Array::String(v.into_iter().map(StringValue::from).collect()))),
+            prop::collection::vec(".{0,80}", 0..8).prop_map(|v| Value::Array(Array::String(
+                v.into_iter().map(StringValue::from).collect()
+            ))),
             any::<i64>().prop_map(Value::from),
             Just(Value::F64(f64::NAN)),
         ]
@@ -1941,7 +2189,10 @@ mod tests {
             Just("metadata".to_string()),
             Just("llm.invocation_parameters".to_string()),
             Just("llm.input_messages.0.message.content".to_string()),
-            Just("llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments".to_string()),
+            Just(
+                "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments"
+                    .to_string()
+            ),
             Just("embedding.embeddings.0.embedding.vector".to_string()),
             Just("retrieval.documents.0.document.metadata".to_string()),
             Just("openinference.span.kind".to_string()),
@@ -1953,11 +2204,16 @@ mod tests {
         let mut out = Vec::new();
         let mut push = |v: &Value| match v {
             Value::String(s) => out.push(s.as_str().to_string()),
-            Value::Array(Array::String(items)) => out.extend(items.iter().map(|s| s.as_str().to_string())),
+            Value::Array(Array::String(items)) => {
+                out.extend(items.iter().map(|s| s.as_str().to_string()))
+            }
             _ => {}
         };
         attrs.iter().for_each(|kv| push(&kv.value));
-        events.iter().flat_map(|e| e.attributes.iter()).for_each(|kv| push(&kv.value));
+        events
+            .iter()
+            .flat_map(|e| e.attributes.iter())
+            .for_each(|kv| push(&kv.value));
         out
     }
 

@@ -72,7 +72,11 @@ impl ToolCall {
     /// let call = tracing_openinference::ToolCall::new("c1", "search", serde_json::json!({"q": "rust"}));
     /// assert_eq!(call.function.arguments, r#"{"q":"rust"}"#);
     /// ```
-    pub fn new(id: impl Into<String>, name: impl Into<String>, arguments: serde_json::Value) -> Self {
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        arguments: serde_json::Value,
+    ) -> Self {
         ToolCall {
             id: id.into(),
             kind: "function",
@@ -342,9 +346,18 @@ pub trait LlmSpanExt {
         self.record_semantic("llm.token_count.prompt", usage.prompt)?;
         self.record_semantic("llm.token_count.completion", usage.completion)?;
         for (key, n) in [
-            ("llm.token_count.prompt_details.cache_read", usage.cache_read),
-            ("llm.token_count.prompt_details.cache_write", usage.cache_write),
-            ("llm.token_count.completion_details.reasoning", usage.reasoning),
+            (
+                "llm.token_count.prompt_details.cache_read",
+                usage.cache_read,
+            ),
+            (
+                "llm.token_count.prompt_details.cache_write",
+                usage.cache_write,
+            ),
+            (
+                "llm.token_count.completion_details.reasoning",
+                usage.reasoning,
+            ),
         ] {
             if n > 0 {
                 self.record_semantic(key, n)?;
@@ -359,7 +372,10 @@ pub trait LlmSpanExt {
     /// use tracing_openinference::{LlmSpanExt, Message};
     /// let _ = tracing::Span::none().record_input_messages(&[Message::user("Hi")]);
     /// ```
-    fn record_input_messages<T: Serialize + ?Sized>(&self, messages: &T) -> Result<(), RecordError> {
+    fn record_input_messages<T: Serialize + ?Sized>(
+        &self,
+        messages: &T,
+    ) -> Result<(), RecordError> {
         self.record_json("llm.input_messages", messages)
     }
 
@@ -369,7 +385,10 @@ pub trait LlmSpanExt {
     /// use tracing_openinference::{LlmSpanExt, Message};
     /// let _ = tracing::Span::none().record_output_messages(&[Message::assistant("Hello")]);
     /// ```
-    fn record_output_messages<T: Serialize + ?Sized>(&self, messages: &T) -> Result<(), RecordError> {
+    fn record_output_messages<T: Serialize + ?Sized>(
+        &self,
+        messages: &T,
+    ) -> Result<(), RecordError> {
         self.record_json("llm.output_messages", messages)
     }
 
@@ -411,7 +430,8 @@ pub trait LlmSpanExt {
     /// let _ = tracing::Span::none().record_json("metadata", &serde_json::json!({"tier": "pro"}));
     /// ```
     fn record_json<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<(), RecordError> {
-        let text = serde_json::to_string(value).map_err(|e| RecordError::Serialize(e.to_string()))?;
+        let text =
+            serde_json::to_string(value).map_err(|e| RecordError::Serialize(e.to_string()))?;
         self.record_semantic(key, text)
     }
 
@@ -435,12 +455,19 @@ pub trait LlmSpanExt {
 }
 
 /// Runs `f` on the layer's state of `span`, if an [`crate::LlmLayer`] records it.
-fn with_state<R>(span: &tracing::Span, f: impl FnOnce(&mut SpanState) -> R) -> Result<R, RecordError> {
+fn with_state<R>(
+    span: &tracing::Span,
+    f: impl FnOnce(&mut SpanState) -> R,
+) -> Result<R, RecordError> {
     let mut f = Some(f);
     let mut out = None;
     span.with_subscriber(|(id, dispatch)| {
-        let Some(registry) = dispatch.downcast_ref::<Registry>() else { return };
-        let Some(data) = registry.span(id) else { return };
+        let Some(registry) = dispatch.downcast_ref::<Registry>() else {
+            return;
+        };
+        let Some(data) = registry.span(id) else {
+            return;
+        };
         let mut ext = data.extensions_mut();
         if let (Some(state), Some(f)) = (ext.get_mut::<SpanState>(), f.take()) {
             out = Some(f(state));

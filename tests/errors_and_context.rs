@@ -39,11 +39,27 @@ fn err_sets_status_exception_event_and_error_type() {
     });
     let s = &spans[0];
     assert!(is_error(s));
-    assert_eq!(exception_attr(s, "exception.message").as_deref(), Some("upstream timed out"));
-    assert_eq!(exception_attr(s, "exception.type").as_deref(), Some("Error"));
+    assert_eq!(
+        exception_attr(s, "exception.message").as_deref(),
+        Some("upstream timed out")
+    );
+    assert_eq!(
+        exception_attr(s, "exception.type").as_deref(),
+        Some("Error")
+    );
     assert_eq!(str_attr(s, "error.type"), "Error");
-    assert_eq!(s.events.events.iter().filter(|e| e.name == "exception").count(), 1);
-    assert!(attr(s, "exception.message").is_none(), "exception data lives on the event");
+    assert_eq!(
+        s.events
+            .events
+            .iter()
+            .filter(|e| e.name == "exception")
+            .count(),
+        1
+    );
+    assert!(
+        attr(s, "exception.message").is_none(),
+        "exception data lives on the event"
+    );
 }
 
 #[test]
@@ -61,7 +77,10 @@ fn error_events_and_panics_fail_the_span() {
     let step = span(&spans, "step");
     assert!(is_error(step));
     assert_eq!(str_attr(step, "error.type"), "RateLimited");
-    assert_eq!(exception_attr(step, "exception.message").as_deref(), Some("429 from provider"));
+    assert_eq!(
+        exception_attr(step, "exception.message").as_deref(),
+        Some("429 from provider")
+    );
     let boom = span(&spans, "boom");
     assert!(is_error(boom));
     assert_eq!(str_attr(boom, "error.type"), "panic");
@@ -100,7 +119,10 @@ fn context_is_inherited_by_descendants_unless_overridden() {
 #[test]
 fn context_crosses_await_and_spawned_tasks() {
     let spans = capture(|| {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(
             async {
                 tokio::task::yield_now().await;
@@ -143,11 +165,17 @@ fn traceparent_in_and_out() {
         });
     });
     let s = span(&spans, "handle_request");
-    assert_eq!(s.span_context.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(
+        s.span_context.trace_id().to_string(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
     assert_eq!(s.parent_span_id.to_string(), "00f067aa0ba902b7");
     assert!(s.parent_span_is_remote);
     let out = outgoing.get("traceparent").expect("traceparent injected");
-    assert!(out.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"), "{out}");
+    assert!(
+        out.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{out}"
+    );
     assert!(out.contains(&s.span_context.span_id().to_string()));
 }
 
@@ -157,18 +185,32 @@ fn strict_build_rejects_bad_settings() {
     type L = LlmLayer<tracing_subscriber::Registry>;
     let env = |pairs: &'static [(&'static str, &'static str)]| {
         LlmLayerBuilder::from_env_with(move |k| {
-            pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
         })
     };
-    let e = env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:6006")]).try_build::<tracing_subscriber::Registry>();
-    assert!(matches!(e, Err(BuildError::InvalidUrl(_))));
-    let e = env(&[("OTEL_EXPORTER_OTLP_HEADERS", "no-equals-sign")]).with_otlp_endpoint("http://127.0.0.1:1").try_build::<tracing_subscriber::Registry>();
-    assert!(matches!(e, Err(BuildError::InvalidHeader(_))));
-    let e = env(&[("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "2")])
+    let e = env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:6006")])
         .try_build::<tracing_subscriber::Registry>();
+    assert!(matches!(e, Err(BuildError::InvalidUrl(_))));
+    let e = env(&[("OTEL_EXPORTER_OTLP_HEADERS", "no-equals-sign")])
+        .with_otlp_endpoint("http://127.0.0.1:1")
+        .try_build::<tracing_subscriber::Registry>();
+    assert!(matches!(e, Err(BuildError::InvalidHeader(_))));
+    let e = env(&[
+        ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+        ("OTEL_TRACES_SAMPLER_ARG", "2"),
+    ])
+    .try_build::<tracing_subscriber::Registry>();
     assert!(matches!(e, Err(BuildError::InvalidRatio(_))));
-    assert!(env(&[]).with_sampling_ratio(-0.1).try_build::<tracing_subscriber::Registry>().is_err());
+    assert!(env(&[])
+        .with_sampling_ratio(-0.1)
+        .try_build::<tracing_subscriber::Registry>()
+        .is_err());
     // The lenient build never panics and still works.
-    let layer: L = env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url")]).with_console_exporter(false).build();
+    let layer: L = env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "not a url")])
+        .with_console_exporter(false)
+        .build();
     drop(layer);
 }

@@ -13,10 +13,12 @@ fn every_span_gets_a_kind_and_none_is_unknown() {
         tracing::info_span!("ret", retrieval.documents = Empty).in_scope(|| {});
         tracing::info_span!("rerank", reranker.top_k = 3).in_scope(|| {});
         tracing::info_span!("tool", tool.name = "search").in_scope(|| {});
-        tracing::info_span!("agent", agent.name = "planner", llm.model_name = "gpt-4o").in_scope(|| {});
+        tracing::info_span!("agent", agent.name = "planner", llm.model_name = "gpt-4o")
+            .in_scope(|| {});
         tracing::info_span!("op", gen_ai.operation.name = "execute_tool").in_scope(|| {});
         tracing::info_span!("op_chat", gen_ai.operation.name = "chat").in_scope(|| {});
-        tracing::info_span!("genai_model", gen_ai.request.model = "claude-sonnet-4").in_scope(|| {});
+        tracing::info_span!("genai_model", gen_ai.request.model = "claude-sonnet-4")
+            .in_scope(|| {});
         tracing::info_span!("plain", http.route = "/x").in_scope(|| {});
     });
     let kind = |name: &str| str_attr(span(&spans, name), "openinference.span.kind");
@@ -51,8 +53,12 @@ fn explicit_kind_beats_namespaces_and_operation() {
 #[test]
 fn gen_ai_operation_beats_namespaces() {
     let spans = capture(|| {
-        tracing::info_span!("e", gen_ai.operation.name = "embeddings", llm.token_count.prompt = 3)
-            .in_scope(|| {});
+        tracing::info_span!(
+            "e",
+            gen_ai.operation.name = "embeddings",
+            llm.token_count.prompt = 3
+        )
+        .in_scope(|| {});
     });
     assert_eq!(str_attr(&spans[0], "openinference.span.kind"), "EMBEDDING");
     assert_eq!(str_attr(&spans[0], "gen_ai.operation.name"), "embeddings");

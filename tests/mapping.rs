@@ -26,20 +26,41 @@ fn messages_with_tool_calls_and_parts_are_flattened_with_types() {
     });
     let s = &spans[0];
     assert_eq!(str_attr(s, "llm.input_messages.0.message.role"), "system");
-    assert_eq!(str_attr(s, "llm.input_messages.0.message.content"), "Be brief.");
-    assert_eq!(str_attr(s, "llm.input_messages.1.message.contents.0.message_content.type"), "text");
     assert_eq!(
-        str_attr(s, "llm.input_messages.1.message.contents.1.message_content.image.image.url"),
+        str_attr(s, "llm.input_messages.0.message.content"),
+        "Be brief."
+    );
+    assert_eq!(
+        str_attr(
+            s,
+            "llm.input_messages.1.message.contents.0.message_content.type"
+        ),
+        "text"
+    );
+    assert_eq!(
+        str_attr(
+            s,
+            "llm.input_messages.1.message.contents.1.message_content.image.image.url"
+        ),
         "https://example.com/cat.png"
     );
-    assert_eq!(str_attr(s, "llm.input_messages.2.message.tool_call_id"), "call_1");
+    assert_eq!(
+        str_attr(s, "llm.input_messages.2.message.tool_call_id"),
+        "call_1"
+    );
     assert_eq!(str_attr(s, "llm.input_messages.2.message.name"), "lookup");
     assert_eq!(
-        str_attr(s, "llm.output_messages.0.message.tool_calls.0.tool_call.function.name"),
+        str_attr(
+            s,
+            "llm.output_messages.0.message.tool_calls.0.tool_call.function.name"
+        ),
         "get_weather"
     );
     assert_eq!(
-        str_attr(s, "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments"),
+        str_attr(
+            s,
+            "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments"
+        ),
         r#"{"city":"Paris"}"#
     );
     // No value leaves twice in two shapes.
@@ -59,7 +80,10 @@ fn documents_keep_integer_ids_and_float_scores() {
     let s = &spans[0];
     assert_eq!(int_attr(s, "retrieval.documents.0.document.id"), 7);
     assert_eq!(float_attr(s, "retrieval.documents.0.document.score"), 1.0);
-    assert_eq!(str_attr(s, "retrieval.documents.0.document.metadata"), r#"{"source":"kb"}"#);
+    assert_eq!(
+        str_attr(s, "retrieval.documents.0.document.metadata"),
+        r#"{"source":"kb"}"#
+    );
     assert_eq!(str_attr(s, "retrieval.documents.1.document.id"), "d2");
     assert_eq!(float_attr(s, "retrieval.documents.1.document.score"), 0.5);
     assert!(attr(s, "retrieval.documents").is_none());
@@ -82,26 +106,43 @@ fn tools_embeddings_tags_and_json_strings() {
     });
     let s = &spans[0];
     assert!(str_attr(s, "llm.tools.0.tool.json_schema").contains("\"name\":\"f\""));
-    assert_eq!(str_attr(s, "embedding.embeddings.0.embedding.text"), "hello");
+    assert_eq!(
+        str_attr(s, "embedding.embeddings.0.embedding.text"),
+        "hello"
+    );
     assert_eq!(
         attr(s, "embedding.embeddings.0.embedding.vector"),
         Some(&Value::Array(Array::F64(vec![0.5, 1.0, -2.25])))
     );
     assert_eq!(
         attr(s, "tag.tags"),
-        Some(&Value::Array(Array::String(vec!["prod".into(), "beta".into()])))
+        Some(&Value::Array(Array::String(vec![
+            "prod".into(),
+            "beta".into()
+        ])))
     );
     // JSON-string typed keys stay JSON strings.
-    assert_eq!(str_attr(s, "llm.invocation_parameters"), r#"{"temperature":0.1}"#);
+    assert_eq!(
+        str_attr(s, "llm.invocation_parameters"),
+        r#"{"temperature":0.1}"#
+    );
     assert_eq!(str_attr(s, "metadata"), r#"{"tier":"pro"}"#);
-    assert_eq!(attr(s, "gen_ai.request.temperature"), Some(&Value::F64(0.1)));
+    assert_eq!(
+        attr(s, "gen_ai.request.temperature"),
+        Some(&Value::F64(0.1))
+    );
 }
 
 #[test]
 fn bad_json_is_exported_as_the_raw_string() {
     let spans = capture(|| {
-        tracing::info_span!("chat", llm.model_name = "m", llm.input_messages = "[{not json", retrieval.documents = "42")
-            .in_scope(|| {});
+        tracing::info_span!(
+            "chat",
+            llm.model_name = "m",
+            llm.input_messages = "[{not json",
+            retrieval.documents = "42"
+        )
+        .in_scope(|| {});
     });
     assert_eq!(str_attr(&spans[0], "llm.input_messages"), "[{not json");
     assert_eq!(str_attr(&spans[0], "retrieval.documents"), "42");
@@ -121,9 +162,15 @@ fn arguments_become_input_value_and_ret_becomes_output_value() {
         answer("why", 5);
     });
     let s = &spans[0];
-    assert_eq!(str_attr(s, "input.value"), r#"{"max_words":5,"question":"why"}"#);
+    assert_eq!(
+        str_attr(s, "input.value"),
+        r#"{"max_words":5,"question":"why"}"#
+    );
     assert_eq!(str_attr(s, "input.mime_type"), "application/json");
-    assert_eq!(str_attr(s, "output.value"), "short answer to why in 5 words");
+    assert_eq!(
+        str_attr(s, "output.value"),
+        "short answer to why in 5 words"
+    );
     assert_eq!(str_attr(s, "output.mime_type"), "text/plain");
     // The raw-field rule: bare arguments are not exported separately, and the return value
     // is not a span event.
@@ -134,7 +181,10 @@ fn arguments_become_input_value_and_ret_becomes_output_value() {
     assert_eq!(int_attr(s, "llm.token_count.prompt"), 1000);
     assert_eq!(int_attr(s, "llm.token_count.total"), 1200);
     let cost = float_attr(s, "llm.cost.total");
-    assert!((cost - (1000.0 * 0.15 + 200.0 * 0.6) / 1e6).abs() < 1e-12, "{cost}");
+    assert!(
+        (cost - (1000.0 * 0.15 + 200.0 * 0.6) / 1e6).abs() < 1e-12,
+        "{cost}"
+    );
     // GenAI twins.
     assert_eq!(str_attr(s, "gen_ai.operation.name"), "chat");
     assert_eq!(str_attr(s, "gen_ai.provider.name"), "openai");
@@ -162,7 +212,11 @@ fn single_argument_is_text_and_explicit_values_win() {
     assert_eq!(str_attr(x, "input.value"), "explicit");
     assert_eq!(str_attr(x, "output.value"), "given");
     assert_eq!(float_attr(x, "llm.cost.total"), 9.5);
-    assert_eq!(int_attr(x, "arg"), 3, "with an explicit input.value the argument stays");
+    assert_eq!(
+        int_attr(x, "arg"),
+        3,
+        "with an explicit input.value the argument stays"
+    );
 }
 
 #[test]
@@ -204,23 +258,39 @@ fn cache_and_reasoning_tokens_are_subsets_and_never_summed_onto_parents() {
 fn helpers_record_undeclared_fields() {
     let spans = capture(|| {
         let span = tracing::info_span!("chat", llm.model_name = "gpt-4o-mini");
-        span.record_input_messages(&[Message::system("s"), Message::user("u")]).unwrap();
-        span.record_tool_calls(vec![ToolCall::new("c1", "search", json!({"q": "rust"}))]).unwrap();
-        span.record_usage(Usage { prompt: 10, completion: 4, cache_read: 2, ..Usage::default() }).unwrap();
+        span.record_input_messages(&[Message::system("s"), Message::user("u")])
+            .unwrap();
+        span.record_tool_calls(vec![ToolCall::new("c1", "search", json!({"q": "rust"}))])
+            .unwrap();
+        span.record_usage(Usage {
+            prompt: 10,
+            completion: 4,
+            cache_read: 2,
+            ..Usage::default()
+        })
+        .unwrap();
         let retrieval = tracing::info_span!("retrieve", openinference.span.kind = "RETRIEVER");
-        retrieval.record_documents(&[Document::new("d", "text", 0.75)]).unwrap();
+        retrieval
+            .record_documents(&[Document::new("d", "text", 0.75)])
+            .unwrap();
         retrieval.record_output("1 document").unwrap();
         assert!(span.record_semantic("not.a.key", 1i64).is_err());
     });
     let chat = span(&spans, "chat");
     assert_eq!(str_attr(chat, "llm.input_messages.1.message.content"), "u");
     assert_eq!(
-        str_attr(chat, "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments"),
+        str_attr(
+            chat,
+            "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments"
+        ),
         r#"{"q":"rust"}"#
     );
     assert_eq!(int_attr(chat, "llm.token_count.prompt"), 10);
     assert_eq!(int_attr(chat, "llm.token_count.total"), 14);
-    assert_eq!(int_attr(chat, "llm.token_count.prompt_details.cache_read"), 2);
+    assert_eq!(
+        int_attr(chat, "llm.token_count.prompt_details.cache_read"),
+        2
+    );
     assert!(float_attr(chat, "llm.cost.total") > 0.0);
     let r = span(&spans, "retrieve");
     assert_eq!(float_attr(r, "retrieval.documents.0.document.score"), 0.75);
@@ -230,14 +300,22 @@ fn helpers_record_undeclared_fields() {
 #[test]
 fn macros_declare_the_whole_field_set() {
     let spans = capture(|| {
-        let span = tracing_openinference::llm_span!("chat", model = "gpt-4o", provider = "openai", session.id = "s");
+        let span = tracing_openinference::llm_span!(
+            "chat",
+            model = "gpt-4o",
+            provider = "openai",
+            session.id = "s"
+        );
         span.record("llm.token_count.prompt", 3);
         span.record("llm.token_count.completion", 2);
         span.in_scope(|| {});
         let tool = tracing_openinference::tool_span!("lookup");
         tool.record("output.value", "done");
         let r = tracing_openinference::retriever_span!("search", query = "rust");
-        r.record("retrieval.documents", r#"[{"id":"d1","content":"x","score":0.5}]"#);
+        r.record(
+            "retrieval.documents",
+            r#"[{"id":"d1","content":"x","score":0.5}]"#,
+        );
         let _ = Empty;
     });
     let chat = span(&spans, "chat");
@@ -253,12 +331,17 @@ fn macros_declare_the_whole_field_set() {
 
 #[test]
 fn a_long_conversation_is_not_cut_at_128_attributes() {
-    let messages: Vec<Message> = (0..300).map(|i| Message::user(format!("turn {i}"))).collect();
+    let messages: Vec<Message> = (0..300)
+        .map(|i| Message::user(format!("turn {i}")))
+        .collect();
     let spans = capture(|| {
         let span = tracing::info_span!("chat", llm.model_name = "gpt-4o");
         span.record_input_messages(&messages).unwrap();
     });
-    assert_eq!(str_attr(&spans[0], "llm.input_messages.299.message.content"), "turn 299");
+    assert_eq!(
+        str_attr(&spans[0], "llm.input_messages.299.message.content"),
+        "turn 299"
+    );
     assert!(spans[0].attributes.len() > 600);
     assert_eq!(spans[0].dropped_attributes_count, 0);
 }

@@ -18,7 +18,11 @@ pub(crate) const LANGFUSE_DEFAULT_HOST: &str = "https://cloud.langfuse.com";
 
 /// Joins a base URL and a path with exactly one slash.
 fn join(base: &str, path: &str) -> String {
-    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
 }
 
 /// Checks that `url` is an http(s) URL with a host.
@@ -77,7 +81,11 @@ pub(crate) fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -161,7 +169,10 @@ pub(crate) fn otlp_target(get: Getter<'_>, signal: &str) -> Result<Option<OtlpTa
     if let Some(key) = get("PHOENIX_API_KEY") {
         headers.insert("authorization".to_owned(), format!("Bearer {key}"));
     }
-    for var in ["OTEL_EXPORTER_OTLP_HEADERS".to_owned(), format!("OTEL_EXPORTER_OTLP_{upper}_HEADERS")] {
+    for var in [
+        "OTEL_EXPORTER_OTLP_HEADERS".to_owned(),
+        format!("OTEL_EXPORTER_OTLP_{upper}_HEADERS"),
+    ] {
         if let Some(raw) = get(&var) {
             headers.extend(parse_headers(&raw)?);
         }
@@ -184,12 +195,12 @@ pub(crate) fn otlp_target(get: Getter<'_>, signal: &str) -> Result<Option<OtlpTa
         .or_else(|| get("OTEL_EXPORTER_OTLP_TIMEOUT"))
     {
         None => Duration::from_secs(10),
-        Some(ms) => Duration::from_millis(ms.trim().parse().map_err(|_| {
-            BuildError::InvalidValue {
+        Some(ms) => {
+            Duration::from_millis(ms.trim().parse().map_err(|_| BuildError::InvalidValue {
                 var: "OTEL_EXPORTER_OTLP_TIMEOUT".to_owned(),
                 value: ms.clone(),
-            }
-        })?),
+            })?)
+        }
     };
     let endpoint = if protocol == Protocol::Grpc {
         // gRPC takes the collector's base address, not a signal path.
@@ -222,8 +233,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k: &str| map.get(k).cloned()
     }
 
@@ -241,7 +254,10 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://a:1"),
             ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://b:2/custom"),
         ]);
-        assert_eq!(otlp_target(&get, "traces").unwrap().unwrap().endpoint, "http://b:2/custom");
+        assert_eq!(
+            otlp_target(&get, "traces").unwrap().unwrap().endpoint,
+            "http://b:2/custom"
+        );
     }
 
     #[test]
@@ -252,8 +268,14 @@ mod tests {
             ("LANGFUSE_HOST", "http://127.0.0.1:3000"),
         ]);
         let t = otlp_target(&get, "traces").unwrap().unwrap();
-        assert_eq!(t.endpoint, "http://127.0.0.1:3000/api/public/otel/v1/traces");
-        assert_eq!(t.headers["authorization"], format!("Basic {}", base64(b"pk-lf-1:sk-lf-2")));
+        assert_eq!(
+            t.endpoint,
+            "http://127.0.0.1:3000/api/public/otel/v1/traces"
+        );
+        assert_eq!(
+            t.headers["authorization"],
+            format!("Basic {}", base64(b"pk-lf-1:sk-lf-2"))
+        );
         assert!(otlp_target(&get, "metrics").unwrap().is_none());
     }
 
@@ -270,11 +292,18 @@ mod tests {
 
     #[test]
     fn bad_settings_are_errors() {
-        assert!(otlp_target(&env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318")]), "traces").is_err());
+        assert!(otlp_target(
+            &env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4318")]),
+            "traces"
+        )
+        .is_err());
         assert!(parse_headers("novalue").is_err());
         assert!(parse_headers("a b=c").is_err());
         assert!(otlp_target(
-            &env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://x"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]),
+            &env(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://x"),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+            ]),
             "traces"
         )
         .is_err());

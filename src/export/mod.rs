@@ -37,7 +37,11 @@ pub(crate) fn otlp_span_exporter(
     let target = target.clone();
     std::thread::spawn(move || build_otlp(&target))
         .join()
-        .unwrap_or_else(|_| Err(BuildError::Exporter("exporter construction panicked".into())))
+        .unwrap_or_else(|_| {
+            Err(BuildError::Exporter(
+                "exporter construction panicked".into(),
+            ))
+        })
 }
 
 #[cfg(any(feature = "otlp-http", feature = "grpc"))]
@@ -102,5 +106,9 @@ pub(crate) fn otlp_metric_exporter(
             .map_err(|e| BuildError::Exporter(e.to_string()))
     })
     .join()
-    .unwrap_or_else(|_| Err(BuildError::Exporter("exporter construction panicked".into())))
+    .unwrap_or_else(|_| {
+        Err(BuildError::Exporter(
+            "exporter construction panicked".into(),
+        ))
+    })
 }

@@ -91,8 +91,12 @@ pub(crate) fn role_of(name: &str) -> Role {
     match name {
         "openinference.span.kind" => Role::Kind,
         "gen_ai.operation.name" => Role::Operation,
-        "llm.model_name" | "llm.response.model_name" | "llm.request.model_name"
-        | "gen_ai.request.model" | "gen_ai.response.model" | "embedding.model_name"
+        "llm.model_name"
+        | "llm.response.model_name"
+        | "llm.request.model_name"
+        | "gen_ai.request.model"
+        | "gen_ai.response.model"
+        | "embedding.model_name"
         | "reranker.model_name" => Role::Model,
         "llm.provider" | "gen_ai.provider.name" | "llm.system" | "gen_ai.system" => Role::Provider,
         "llm.token_count.prompt" | "gen_ai.usage.input_tokens" => Role::Tokens(Prompt),

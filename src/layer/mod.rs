@@ -65,7 +65,9 @@ pub struct LlmLayer<S> {
 
 impl<S> std::fmt::Debug for LlmLayer<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LlmLayer").field("handle", &self.handle).finish_non_exhaustive()
+        f.debug_struct("LlmLayer")
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
     }
 }
 
@@ -184,7 +186,11 @@ where
         let info = self.core.callsites.get(attrs.metadata());
         let inherited = span
             .parent()
-            .and_then(|p| p.extensions().get::<SpanState>().map(SpanState::context_for_children))
+            .and_then(|p| {
+                p.extensions()
+                    .get::<SpanState>()
+                    .map(SpanState::context_for_children)
+            })
             .unwrap_or_default();
         let mut state = SpanState::new(info, inherited);
         let mut visitor = StateVisitor::new(&mut state);
@@ -199,7 +205,9 @@ where
         let Some(span) = ctx.span(id) else { return };
         let unsigned = {
             let mut ext = span.extensions_mut();
-            let Some(state) = ext.get_mut::<SpanState>() else { return };
+            let Some(state) = ext.get_mut::<SpanState>() else {
+                return;
+            };
             let mut visitor = StateVisitor::new(state);
             values.record(&mut visitor);
             visitor.unsigned
@@ -215,10 +223,12 @@ where
         let meta = event.metadata();
         let is_return = is_return_event(meta);
         if is_return || *meta.level() == Level::ERROR {
-            let span = event
-                .parent()
-                .and_then(|id| ctx.span(id))
-                .or_else(|| event.is_contextual().then(|| ctx.lookup_current()).flatten());
+            let span = event.parent().and_then(|id| ctx.span(id)).or_else(|| {
+                event
+                    .is_contextual()
+                    .then(|| ctx.lookup_current())
+                    .flatten()
+            });
             if let Some(span) = span {
                 let mut fields = EventFields::default();
                 event.record(&mut fields);
@@ -309,7 +319,11 @@ fn key_index(key: &str) -> usize {
 }
 
 /// Pushes `value` under `key` (a member of [`KEYS`]).
-fn push(values: &mut Vec<(tracing_core::field::Field, OwnedValue)>, key: &'static str, value: OwnedValue) {
+fn push(
+    values: &mut Vec<(tracing_core::field::Field, OwnedValue)>,
+    key: &'static str,
+    value: OwnedValue,
+) {
     values.push((field_at(key_index(key)), value));
 }
 
@@ -319,7 +333,11 @@ impl Core {
     pub(crate) fn finish(&self, state: &mut SpanState) -> Finished {
         let kind = state.kind();
         let mut values = Vec::with_capacity(4 + state.pending.len());
-        push(&mut values, "openinference.span.kind", OwnedValue::Static(kind.as_str()));
+        push(
+            &mut values,
+            "openinference.span.kind",
+            OwnedValue::Static(kind.as_str()),
+        );
 
         for (slot, (own, inherited)) in ContextSlot::ALL
             .iter()
@@ -345,7 +363,11 @@ impl Core {
         });
         if t.total.is_none() {
             if let Some(total) = total {
-                push(&mut values, "llm.token_count.total", OwnedValue::I64(clamp_i64(total)));
+                push(
+                    &mut values,
+                    "llm.token_count.total",
+                    OwnedValue::I64(clamp_i64(total)),
+                );
             }
         }
 
@@ -386,21 +408,44 @@ impl Core {
             });
         }
         if let Some(error) = &state.error {
-            let error_type = state.error_type.clone().unwrap_or_else(|| error.kind.clone());
+            let error_type = state
+                .error_type
+                .clone()
+                .unwrap_or_else(|| error.kind.clone());
             push(&mut values, "error.type", OwnedValue::Str(error_type));
-            push(&mut values, "exception.type", OwnedValue::Str(error.kind.clone()));
-            push(&mut values, "exception.message", OwnedValue::Str(error.message.clone()));
+            push(
+                &mut values,
+                "exception.type",
+                OwnedValue::Str(error.kind.clone()),
+            );
+            push(
+                &mut values,
+                "exception.message",
+                OwnedValue::Str(error.message.clone()),
+            );
             push(&mut values, "otel.status_code", OwnedValue::Static("ERROR"));
-            push(&mut values, "otel.status_description", OwnedValue::Str(error.message.clone()));
+            push(
+                &mut values,
+                "otel.status_description",
+                OwnedValue::Str(error.message.clone()),
+            );
         }
 
         if let Some(first) = state.first_chunk {
             let ttfc = first.saturating_duration_since(state.start).as_secs_f64();
-            push(&mut values, "gen_ai.response.time_to_first_chunk", OwnedValue::F64(ttfc));
+            push(
+                &mut values,
+                "gen_ai.response.time_to_first_chunk",
+                OwnedValue::F64(ttfc),
+            );
             push(&mut values, "gen_ai.request.stream", OwnedValue::Bool(true));
         }
         if state.stream_incomplete {
-            push(&mut values, "openinference.stream.incomplete", OwnedValue::Bool(true));
+            push(
+                &mut values,
+                "openinference.stream.incomplete",
+                OwnedValue::Bool(true),
+            );
         }
 
         values.append(&mut state.pending);

@@ -163,7 +163,10 @@ impl SpanState {
             }
             Role::Operation => {
                 if !self.kind_is_oi {
-                    if let Some(kind) = value.as_str().and_then(|s| SpanKind::from_gen_ai_operation(&s)) {
+                    if let Some(kind) = value
+                        .as_str()
+                        .and_then(|s| SpanKind::from_gen_ai_operation(&s))
+                    {
                         self.explicit_kind = Some(kind);
                     }
                 }

@@ -133,7 +133,10 @@ impl OwnedValue {
 const CHUNK: usize = 16;
 
 /// Hands `values` to `record` in `Record`s of up to [`CHUNK`] values each.
-pub(crate) fn record_all(values: &[(Field, OwnedValue)], mut record: impl FnMut(&tracing_core::span::Record<'_>)) {
+pub(crate) fn record_all(
+    values: &[(Field, OwnedValue)],
+    mut record: impl FnMut(&tracing_core::span::Record<'_>),
+) {
     for chunk in values.chunks(CHUNK) {
         let mut slots: [(&Field, Option<&dyn Value>); CHUNK] = [(&chunk[0].0, None); CHUNK];
         for (slot, (field, value)) in slots.iter_mut().zip(chunk) {

@@ -59,9 +59,18 @@ fn oi_system(provider: &str) -> Option<&'static str> {
 const SAME_VALUE: &[(&str, &str)] = &[
     ("llm.token_count.prompt", "gen_ai.usage.input_tokens"),
     ("llm.token_count.completion", "gen_ai.usage.output_tokens"),
-    ("llm.token_count.prompt_details.cache_read", "gen_ai.usage.cache_read.input_tokens"),
-    ("llm.token_count.prompt_details.cache_write", "gen_ai.usage.cache_creation.input_tokens"),
-    ("llm.token_count.completion_details.reasoning", "gen_ai.usage.reasoning.output_tokens"),
+    (
+        "llm.token_count.prompt_details.cache_read",
+        "gen_ai.usage.cache_read.input_tokens",
+    ),
+    (
+        "llm.token_count.prompt_details.cache_write",
+        "gen_ai.usage.cache_creation.input_tokens",
+    ),
+    (
+        "llm.token_count.completion_details.reasoning",
+        "gen_ai.usage.reasoning.output_tokens",
+    ),
     ("session.id", "gen_ai.conversation.id"),
     ("tool.name", "gen_ai.tool.name"),
     ("tool.description", "gen_ai.tool.description"),
@@ -75,7 +84,11 @@ const REQUEST_PARAMS: &[(&str, &str, bool)] = &[
     ("temperature", "gen_ai.request.temperature", false),
     ("top_p", "gen_ai.request.top_p", false),
     ("top_k", "gen_ai.request.top_k", false),
-    ("frequency_penalty", "gen_ai.request.frequency_penalty", false),
+    (
+        "frequency_penalty",
+        "gen_ai.request.frequency_penalty",
+        false,
+    ),
     ("presence_penalty", "gen_ai.request.presence_penalty", false),
     ("max_tokens", "gen_ai.request.max_tokens", true),
     ("max_completion_tokens", "gen_ai.request.max_tokens", true),
@@ -84,7 +97,10 @@ const REQUEST_PARAMS: &[(&str, &str, bool)] = &[
 
 /// The value of `key` in `attrs`, if present.
 pub(crate) fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
-    attrs.iter().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value)
+    attrs
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| &kv.value)
 }
 
 fn has(attrs: &[KeyValue], key: &str) -> bool {
@@ -143,7 +159,10 @@ pub(crate) fn enrich(attrs: &mut Vec<KeyValue>, kind: SpanKind) {
         .and_then(text);
     let oi_provider_name = match (&provider, &gen_ai_provider_name) {
         (Some(p), None) => {
-            add.push(KeyValue::new("gen_ai.provider.name", gen_ai_provider(p).to_owned()));
+            add.push(KeyValue::new(
+                "gen_ai.provider.name",
+                gen_ai_provider(p).to_owned(),
+            ));
             Some(p.clone())
         }
         (None, Some(g)) => {
@@ -218,16 +237,40 @@ mod tests {
             KeyValue::new("llm.provider", "mistralai"),
             KeyValue::new("llm.token_count.prompt", 10i64),
             KeyValue::new("gen_ai.usage.output_tokens", 5i64),
-            KeyValue::new("llm.invocation_parameters", r#"{"temperature":0.2,"max_tokens":100}"#),
+            KeyValue::new(
+                "llm.invocation_parameters",
+                r#"{"temperature":0.2,"max_tokens":100}"#,
+            ),
         ];
         enrich(&mut attrs, SpanKind::Llm);
-        assert_eq!(get(&attrs, "gen_ai.usage.input_tokens"), Some(&Value::I64(10)));
-        assert_eq!(get(&attrs, "llm.token_count.completion"), Some(&Value::I64(5)));
-        assert_eq!(get(&attrs, "gen_ai.provider.name"), Some(&Value::from("mistral_ai")));
-        assert_eq!(get(&attrs, "gen_ai.request.model"), Some(&Value::from("gpt-4o")));
-        assert_eq!(get(&attrs, "gen_ai.operation.name"), Some(&Value::from("chat")));
-        assert_eq!(get(&attrs, "gen_ai.request.temperature"), Some(&Value::F64(0.2)));
-        assert_eq!(get(&attrs, "gen_ai.request.max_tokens"), Some(&Value::I64(100)));
+        assert_eq!(
+            get(&attrs, "gen_ai.usage.input_tokens"),
+            Some(&Value::I64(10))
+        );
+        assert_eq!(
+            get(&attrs, "llm.token_count.completion"),
+            Some(&Value::I64(5))
+        );
+        assert_eq!(
+            get(&attrs, "gen_ai.provider.name"),
+            Some(&Value::from("mistral_ai"))
+        );
+        assert_eq!(
+            get(&attrs, "gen_ai.request.model"),
+            Some(&Value::from("gpt-4o"))
+        );
+        assert_eq!(
+            get(&attrs, "gen_ai.operation.name"),
+            Some(&Value::from("chat"))
+        );
+        assert_eq!(
+            get(&attrs, "gen_ai.request.temperature"),
+            Some(&Value::F64(0.2))
+        );
+        assert_eq!(
+            get(&attrs, "gen_ai.request.max_tokens"),
+            Some(&Value::I64(100))
+        );
         assert_eq!(get(&attrs, "llm.system"), Some(&Value::from("mistralai")));
     }
 
@@ -243,6 +286,9 @@ mod tests {
             Some(&Value::from("text-embedding-3-small"))
         );
         assert_eq!(get(&attrs, "llm.provider"), Some(&Value::from("google")));
-        assert_eq!(get(&attrs, "gen_ai.operation.name"), Some(&Value::from("embeddings")));
+        assert_eq!(
+            get(&attrs, "gen_ai.operation.name"),
+            Some(&Value::from("embeddings"))
+        );
     }
 }

@@ -64,7 +64,10 @@ impl Mapper {
                 out.push(kv);
             }
         }
-        if !out.iter().any(|kv| kv.key.as_str() == "openinference.span.kind") {
+        if !out
+            .iter()
+            .any(|kv| kv.key.as_str() == "openinference.span.kind")
+        {
             out.push(KeyValue::new("openinference.span.kind", kind.as_str()));
         }
 
@@ -119,7 +122,10 @@ fn input_from_args(args: &[KeyValue]) -> Option<(String, &'static str)> {
             for kv in many {
                 map.insert(kv.key.as_str().to_owned(), to_json(&kv.value));
             }
-            Some((serde_json::Value::Object(map).to_string(), "application/json"))
+            Some((
+                serde_json::Value::Object(map).to_string(),
+                "application/json",
+            ))
         }
     }
 }
@@ -142,7 +148,9 @@ fn add_mime_type(attrs: &mut Vec<KeyValue>, value_key: &str, mime_key: &'static 
     if genai::get(attrs, mime_key).is_some() {
         return;
     }
-    let Some(value) = genai::get(attrs, value_key) else { return };
+    let Some(value) = genai::get(attrs, value_key) else {
+        return;
+    };
     let mime = match value {
         Value::String(s) if looks_like_json(s.as_str()) => "application/json",
         _ => "text/plain",
@@ -176,8 +184,14 @@ fn normalize_error(span: &mut SpanData, attrs: &mut Vec<KeyValue>) {
     }
     let events = &mut span.events.events;
     if let Some(event) = events.iter_mut().find(|e| e.name == "exception") {
-        if !event.attributes.iter().any(|kv| kv.key.as_str() == "exception.type") {
-            event.attributes.push(KeyValue::new("exception.type", ex_type));
+        if !event
+            .attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == "exception.type")
+        {
+            event
+                .attributes
+                .push(KeyValue::new("exception.type", ex_type));
         }
         return;
     }

@@ -30,22 +30,30 @@ pub fn capture(f: impl FnOnce()) -> Vec<SpanData> {
 
 /// The span named `name`.
 pub fn span<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
-    spans
-        .iter()
-        .find(|s| s.name == name)
-        .unwrap_or_else(|| panic!("no span {name}; have {:?}", spans.iter().map(|s| &s.name).collect::<Vec<_>>()))
+    spans.iter().find(|s| s.name == name).unwrap_or_else(|| {
+        panic!(
+            "no span {name}; have {:?}",
+            spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+        )
+    })
 }
 
 /// The value of attribute `key` on `span`.
 pub fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
-    span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value)
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| &kv.value)
 }
 
 /// Attribute `key` as a string, panicking when absent or not a string.
 pub fn str_attr(span: &SpanData, key: &str) -> String {
     match attr(span, key) {
         Some(Value::String(s)) => s.as_str().to_owned(),
-        other => panic!("{key} on {}: expected a string, got {other:?}\nall: {:#?}", span.name, span.attributes),
+        other => panic!(
+            "{key} on {}: expected a string, got {other:?}\nall: {:#?}",
+            span.name, span.attributes
+        ),
     }
 }
 
