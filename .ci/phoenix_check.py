@@ -1,0 +1,378 @@
+#!/usr/bin/env python3
+"""End-to-end check: the quickstart example's trace, as Arize Phoenix stored it.
+
+Stdlib only (urllib, json). Polls Phoenix's REST API, bounded in time, until the
+quickstart's trace (root `support_agent`) has arrived, then asserts the OpenInference
+shape of every span. Each check prints one line as it passes or fails; on a failure the
+offending span JSON is printed (truncated) and the exit code is 1.
+
+    python3 .ci/phoenix_check.py --url http://127.0.0.1:6006 [--timeout 60]
+
+The REST API (`GET /v1/projects/{project}/spans`) moves `openinference.span.kind`
+out of `attributes` into `span_kind`, and returns attributes as a flat dict with
+dotted keys (Phoenix 20.x). Older or newer versions may nest them
+(`{"llm": {"model_name": ...}}`, lists of messages): both are flattened here into
+dotted keys (`llm.input_messages.0.message.role`) before any check.
+"""
+
+import argparse
+import json
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+SESSION_ID = "session-42"
+ROOT_NAME = "support_agent"
+FAILING_TOOL = "check_order_status"
+REQUIRED_KINDS = ("AGENT", "RETRIEVER", "LLM", "TOOL")
+EXPECTED_SCORES = [0.91, 0.84, 0.42]
+MIN_SPANS = 6
+MAX_PAGES = 20  # bound on pagination per poll
+SPAN_JSON_LIMIT = 2000  # characters of span JSON shown on a failure
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def flatten(value, prefix=""):
+    """Nested dicts and lists -> one flat dict with dotted keys. Flat input stays as is."""
+    out = {}
+    if isinstance(value, dict):
+        for k, v in value.items():
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(v, (dict, list)) and v:
+                out.update(flatten(v, key))
+            else:
+                out[key] = v
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            key = f"{prefix}.{i}" if prefix else str(i)
+            if isinstance(v, (dict, list)) and v:
+                out.update(flatten(v, key))
+            else:
+                out[key] = v
+    else:
+        out[prefix] = value
+    return out
+
+
+def get_json(url, timeout=10):
+    req = urllib.request.Request(url, headers={"Accept": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.loads(resp.read().decode("utf-8"))
+
+
+def fetch_spans(base, project, limit):
+    """All spans of the project (follows next_cursor, at most MAX_PAGES pages)."""
+    spans = []
+    cursor = None
+    for _ in range(MAX_PAGES):
+        query = {"limit": str(limit)}
+        if cursor:
+            query["cursor"] = cursor
+        url = f"{base}/v1/projects/{urllib.parse.quote(project)}/spans?{urllib.parse.urlencode(query)}"
+        body = get_json(url)
+        if isinstance(body, list):  # tolerate a bare list
+            spans.extend(body)
+            break
+        spans.extend(body.get("data") or [])
+        cursor = body.get("next_cursor")
+        if not cursor:
+            break
+    return spans
+
+
+def trace_id(span):
+    ctx = span.get("context") or {}
+    return ctx.get("trace_id") or span.get("trace_id")
+
+
+def span_id(span):
+    ctx = span.get("context") or {}
+    return ctx.get("span_id") or span.get("span_id")
+
+
+def pick_trace(spans):
+    """The spans of the newest trace whose root is `support_agent`."""
+    roots = [s for s in spans if s.get("name") == ROOT_NAME and not s.get("parent_id")]
+    if not roots:
+        return []
+    root = max(roots, key=lambda s: s.get("start_time") or "")
+    tid = trace_id(root)
+    return [s for s in spans if trace_id(s) == tid]
+
+
+def normalize(span):
+    """Adds `_attrs` (flattened attributes) and `_kind` to a copy of the span."""
+    s = dict(span)
+    attrs = flatten(span.get("attributes") or {})
+    s["_attrs"] = attrs
+    kind = span.get("span_kind") or attrs.get("openinference.span.kind") or "UNKNOWN"
+    s["_kind"] = str(kind).upper()
+    return s
+
+
+def show(span):
+    raw = {k: v for k, v in span.items() if not k.startswith("_")}
+    text = json.dumps(raw, indent=1, sort_keys=True, ensure_ascii=False)
+    if len(text) > SPAN_JSON_LIMIT:
+        text = text[:SPAN_JSON_LIMIT] + f"\n... ({len(text) - SPAN_JSON_LIMIT} more characters)"
+    return text
+
+
+class Checker:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, ok, detail="", offenders=()):
+        if ok:
+            self.passed += 1
+            log(f"  PASS  {name}")
+        else:
+            self.failed += 1
+            log(f"  FAIL  {name}" + (f": {detail}" if detail else ""))
+            for sp in list(offenders)[:3]:
+                log(f"  offending span {sp.get('name')!r} [{sp.get('_kind')}]:")
+                for line in show(sp).splitlines():
+                    log(f"    {line}")
+            if len(offenders) > 3:
+                log(f"  ... and {len(offenders) - 3} more offending spans")
+
+
+def is_int(v):
+    return type(v) is int  # not bool, not float, not str
+
+
+def is_float(v):
+    return type(v) is float
+
+
+def run_checks(spans):
+    c = Checker()
+    spans = [normalize(s) for s in spans]
+    by_kind = {}
+    for s in spans:
+        by_kind.setdefault(s["_kind"], []).append(s)
+    llms = by_kind.get("LLM", [])
+
+    # --- the trace and its shape ------------------------------------------------------
+    c.check(f"trace has at least {MIN_SPANS} spans (got {len(spans)})", len(spans) >= MIN_SPANS)
+
+    root = [s for s in spans if s.get("name") == ROOT_NAME and not s.get("parent_id")]
+    root_ok = len(root) == 1 and root[0]["_kind"] == "AGENT"
+    children_bad = []
+    if root_ok:
+        rid = span_id(root[0])
+        children_bad = [s for s in spans if s is not root[0] and s.get("parent_id") != rid]
+    c.check(
+        f"'{ROOT_NAME}' is the AGENT root and every other span is its child",
+        root_ok and not children_bad,
+        "root missing or not AGENT" if not root_ok else "spans not parented to the root",
+        root if not root_ok else children_bad,
+    )
+
+    unknown = [s for s in spans if s["_kind"] in ("UNKNOWN", "")]
+    c.check("no span has span_kind UNKNOWN", not unknown, f"{len(unknown)} UNKNOWN spans", unknown)
+
+    missing = [k for k in REQUIRED_KINDS if k not in by_kind]
+    c.check(
+        "span kinds AGENT, RETRIEVER, LLM, TOOL all present "
+        f"(seen: {', '.join(sorted(f'{k}x{len(v)}' for k, v in by_kind.items()))})",
+        not missing,
+        f"missing {missing}",
+    )
+
+    # --- LLM spans --------------------------------------------------------------------
+    c.check("at least one LLM span", bool(llms), "no LLM span")
+
+    bad = [s for s in llms if not isinstance(s["_attrs"].get("llm.model_name"), str) or not s["_attrs"]["llm.model_name"]]
+    c.check("every LLM span has llm.model_name", bool(llms) and not bad, "llm.model_name missing", bad)
+
+    token_keys = ("llm.token_count.prompt", "llm.token_count.completion", "llm.token_count.total")
+    bad = [s for s in llms if not all(is_int(s["_attrs"].get(k)) for k in token_keys)]
+    detail = ""
+    if bad:
+        a = bad[0]["_attrs"]
+        detail = ", ".join(f"{k}={a.get(k)!r} ({type(a.get(k)).__name__})" for k in token_keys)
+    c.check(
+        "every LLM span has integer llm.token_count.prompt/completion/total",
+        bool(llms) and not bad,
+        detail,
+        bad,
+    )
+
+    def has_prefix(s, prefix):
+        return any(k.startswith(prefix) for k in s["_attrs"])
+
+    bad = [s for s in llms if not (has_prefix(s, "llm.input_messages.") and has_prefix(s, "llm.output_messages."))]
+    c.check(
+        "every LLM span has flattened llm.input_messages.* and llm.output_messages.*",
+        bool(llms) and not bad,
+        "messages missing",
+        bad,
+    )
+
+    def output_tool_call(s):
+        return any(
+            k.startswith("llm.output_messages.")
+            and k.endswith(".message.tool_calls.0.tool_call.function.name")
+            and s["_attrs"][k]
+            for k in s["_attrs"]
+        )
+
+    with_calls = [s for s in llms if output_tool_call(s)]
+    c.check(
+        "an LLM span's output messages carry a tool call (...tool_calls.0.tool_call.function.name)",
+        bool(with_calls),
+        "no output tool call on any LLM span",
+        llms,
+    )
+
+    def positive_number(v):
+        return type(v) in (int, float) and v > 0
+
+    bad = [s for s in llms if not positive_number(s["_attrs"].get("llm.cost.total"))]
+    c.check("every LLM span has llm.cost.total > 0", bool(llms) and not bad, "llm.cost.total missing or not > 0", bad)
+
+    bad = [
+        s
+        for s in llms
+        if not s["_attrs"].get("gen_ai.request.model") or not is_int(s["_attrs"].get("gen_ai.usage.input_tokens"))
+    ]
+    c.check(
+        "every LLM span has the GenAI twins gen_ai.request.model and integer gen_ai.usage.input_tokens",
+        bool(llms) and not bad,
+        "GenAI attributes missing",
+        bad,
+    )
+
+    # --- RETRIEVER --------------------------------------------------------------------
+    retrievers = by_kind.get("RETRIEVER", [])
+    bad = []
+    detail = "no RETRIEVER span"
+    for s in retrievers:
+        a = s["_attrs"]
+        scores, contents, i = [], [], 0
+        while f"retrieval.documents.{i}.document.score" in a or f"retrieval.documents.{i}.document.content" in a:
+            scores.append(a.get(f"retrieval.documents.{i}.document.score"))
+            contents.append(a.get(f"retrieval.documents.{i}.document.content"))
+            i += 1
+        problems = []
+        if not scores:
+            problems.append("no retrieval.documents.N.document.* keys")
+        if not all(is_float(v) for v in scores):
+            problems.append("scores not all float: " + ", ".join(f"{v!r} ({type(v).__name__})" for v in scores))
+        if not all(isinstance(v, str) and v for v in contents):
+            problems.append("document.content missing or empty")
+        if problems:
+            bad.append(s)
+            detail = "; ".join(problems)
+    c.check(
+        "the RETRIEVER span has float retrieval.documents.N.document.score and document.content",
+        bool(retrievers) and not bad,
+        detail,
+        bad,
+    )
+    if retrievers and not bad:
+        a = retrievers[0]["_attrs"]
+        got = [a.get(f"retrieval.documents.{i}.document.score") for i in range(len(EXPECTED_SCORES) + 1)]
+        got = [v for v in got if v is not None]
+        c.check(
+            f"the RETRIEVER span holds the 3 documents with scores {EXPECTED_SCORES}",
+            len(got) == len(EXPECTED_SCORES) and all(abs(g - e) < 1e-9 for g, e in zip(got, EXPECTED_SCORES)),
+            f"scores {got}",
+            retrievers,
+        )
+
+    # --- session ----------------------------------------------------------------------
+    bad = [s for s in spans if s["_attrs"].get("session.id") != SESSION_ID]
+    c.check(f"session.id == {SESSION_ID!r} on every span of the trace", not bad, f"{len(bad)} spans without it", bad)
+
+    # --- errors -----------------------------------------------------------------------
+    errors = [s for s in spans if str(s.get("status_code", "")).upper() == "ERROR"]
+    c.check(
+        f"exactly one span has status_code ERROR, the tool '{FAILING_TOOL}'",
+        len(errors) == 1 and errors[0].get("name") == FAILING_TOOL and errors[0]["_kind"] == "TOOL",
+        f"ERROR spans: {[s.get('name') for s in errors]}",
+        errors or [s for s in spans if s.get("name") == FAILING_TOOL],
+    )
+    failing = [s for s in spans if s.get("name") == FAILING_TOOL]
+
+    def exception_event(s):
+        for ev in s.get("events") or []:
+            if ev.get("name") == "exception":
+                attrs = flatten(ev.get("attributes") or {})
+                if attrs.get("exception.message"):
+                    return True
+        return False
+
+    c.check(
+        f"'{FAILING_TOOL}' has an 'exception' event with exception.message",
+        bool(failing) and all(exception_event(s) for s in failing),
+        "no exception event with a message",
+        failing,
+    )
+    return c
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--url", default="http://127.0.0.1:6006", help="Phoenix base URL")
+    ap.add_argument("--project", default="default")
+    ap.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the spans (max)")
+    ap.add_argument("--limit", type=int, default=1000)
+    ap.add_argument("--summary-file", help="write 'PASSED FAILED' here")
+    ap.add_argument("--dump", help="write the raw spans JSON of the trace here")
+    args = ap.parse_args()
+    base = args.url.rstrip("/")
+
+    log(f"Waiting (at most {args.timeout:.0f} s) for the quickstart trace in project '{args.project}' at {base} ...")
+    deadline = time.monotonic() + args.timeout
+    trace, last_err, polls = [], None, 0
+    max_polls = int(args.timeout) + 5  # bound by count as well as by time
+    while polls < max_polls:
+        polls += 1
+        try:
+            trace = pick_trace(fetch_spans(base, args.project, args.limit))
+            last_err = None
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            last_err = e
+            trace = []
+        if len(trace) >= MIN_SPANS or time.monotonic() >= deadline:
+            break
+        time.sleep(1)
+    if trace:
+        # Let stragglers of the same trace land, then read it once more.
+        time.sleep(1)
+        try:
+            again = pick_trace(fetch_spans(base, args.project, args.limit))
+            if len(again) >= len(trace):
+                trace = again
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            log(f"  (re-read failed, keeping the first read: {e})")
+    log(f"Found {len(trace)} spans of the '{ROOT_NAME}' trace after {polls} polls.")
+    if last_err is not None:
+        log(f"  last HTTP error: {last_err}")
+    if args.dump:
+        with open(args.dump, "w", encoding="utf-8") as f:
+            json.dump(trace, f, indent=1, ensure_ascii=False)
+
+    if not trace:
+        log(f"  FAIL  the '{ROOT_NAME}' trace never arrived in Phoenix")
+        passed, failed = 0, 1
+    else:
+        c = run_checks(trace)
+        passed, failed = c.passed, c.failed
+    log(f"Phoenix checks: {passed} passed, {failed} failed")
+    if args.summary_file:
+        with open(args.summary_file, "w", encoding="utf-8") as f:
+            f.write(f"{passed} {failed}\n")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
