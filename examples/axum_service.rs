@@ -20,8 +20,8 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use std::collections::HashMap;
 use std::time::Duration;
 use tracing::Instrument;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_openinference::{LlmLayer, LlmSpanExt, Message, Usage};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::prelude::*;
 
 #[tokio::main]
@@ -31,7 +31,9 @@ async fn main() {
     tracing_subscriber::registry().with(layer).init();
 
     let app = Router::new().route("/ask", get(ask));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let addr = listener.local_addr().expect("address");
     eprintln!("listening on http://{addr}");
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
@@ -48,13 +50,20 @@ async fn main() {
 }
 
 /// `GET /ask?q=...`: continues the caller's trace and answers with a simulated model.
-async fn ask(headers: HeaderMap, Query(params): Query<HashMap<String, String>>) -> impl IntoResponse {
+async fn ask(
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> impl IntoResponse {
     let carrier: HashMap<String, String> = headers
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
     let parent = TraceContextPropagator::new().extract(&carrier);
-    let span = tracing::info_span!("POST /ask", http.route = "/ask", session.id = "http-session");
+    let span = tracing::info_span!(
+        "POST /ask",
+        http.route = "/ask",
+        session.id = "http-session"
+    );
     let _ = span.set_parent(parent);
     let trace_id = span.context().span().span_context().trace_id().to_string();
 
@@ -76,7 +85,11 @@ async fn answer(question: String) -> String {
     let _ = span.record_input_messages(&[Message::user(question.clone())]);
     let reply = format!("You asked: {question}");
     let _ = span.record_output_messages(&[Message::assistant(reply.clone())]);
-    let _ = span.record_usage(Usage { prompt: 9, completion: 6, ..Usage::default() });
+    let _ = span.record_usage(Usage {
+        prompt: 9,
+        completion: 6,
+        ..Usage::default()
+    });
     reply
 }
 
@@ -89,7 +102,10 @@ async fn self_test(addr: std::net::SocketAddr) -> String {
                    connection: close\r\n\r\n";
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut response = String::new();
-    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut response));
+    let read = tokio::time::timeout(
+        Duration::from_secs(10),
+        stream.read_to_string(&mut response),
+    );
     read.await.expect("response in time").expect("read");
     response
         .lines()

@@ -108,7 +108,7 @@ fn chat(model: &str, messages: &[Message]) -> Message {
         cache_read: if messages.len() > 2 { prompt / 2 } else { 0 },
         ..Usage::default()
     });
-    let _ = span.record_output_messages(&[reply.clone()]);
+    let _ = span.record_output_messages(std::slice::from_ref(&reply));
     reply
 }
 

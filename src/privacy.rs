@@ -8,6 +8,11 @@
 //!    attribute is dropped, exactly as the OpenInference reference does; [`Privacy::hide_all`] hides every content
 //!    value at once. Event attributes get the same treatment; with `hide_all` the string values of events other
 //!    than `exception` are redacted too.
+//!    While any input-hiding flag is set (`hide_inputs`, `hide_input_messages`, `hide_input_text`,
+//!    `hide_input_images`, `hide_prompts`), the prompt-carrying keys inside `llm.invocation_parameters` and
+//!    `embedding.invocation_parameters` (`messages`, `prompt`, `prompts`, `input`, `inputs`, `system`,
+//!    `instructions`, `contents`, `system_instruction`, `system_prompt`, at any depth) are redacted too, so the
+//!    prompt cannot leak through the request parameters; a non-JSON parameters value is redacted whole.
 //! 2. **Base64 data**: a value that starts with `data:image/`, contains `base64` and is longer than
 //!    [`Privacy::base64_image_max_len`] becomes [`REDACTED`] (the reference behaviour). Inside longer strings (a JSON
 //!    `input.value` carrying a message with an inline file), any `data:<mime>;base64,<payload>` URI longer than that
@@ -635,7 +640,11 @@ impl Privacy {
                 if all || (self.hide_llm_invocation_parameters && key.starts_with("llm.")) {
                     return Action::Drop;
                 }
-                if input_messages || self.hide_input_text || self.hide_prompts {
+                if input_messages
+                    || self.hide_input_text
+                    || self.hide_input_images
+                    || self.hide_prompts
+                {
                     return Action::RedactPromptKeys;
                 }
                 return Action::Keep;
@@ -699,7 +708,7 @@ impl Privacy {
             && (key.ends_with(".document.content")
                 || key.ends_with(".document.metadata")
                 || is_text(key)
-                || key.contains("message_content.")
+                || (key.contains("message_content.") && !key.ends_with(".type"))
                 || key.ends_with(".function.arguments")
                 || key.ends_with(".function_call_arguments_json")
                 || key.ends_with("audio.transcript")
@@ -738,17 +747,19 @@ impl Privacy {
                 out = Cow::Owned(new);
             }
         }
-        let json = match scan {
-            JsonScan::None => false,
-            JsonScan::Secrets => looks_json(&out) && contains_secret_word(&out),
-            JsonScan::PromptKeys => true,
+        let (json, secrets) = match scan {
+            JsonScan::None => (false, false),
+            JsonScan::Secrets => {
+                let hit = looks_json(&out) && contains_secret_word(&out);
+                (hit, hit)
+            }
+            JsonScan::PromptKeys => (true, self.redact_secrets && contains_secret_word(&out)),
         };
         if json {
             if !looks_json(&out) {
                 // Prompt keys requested but the value is not JSON: hide it whole.
                 return Some(REDACTED.to_string());
             }
-            let secrets = self.redact_secrets && contains_secret_word(&out);
             if let Some(new) = scan_json(&out, secrets, scan == JsonScan::PromptKeys) {
                 out = Cow::Owned(new);
             }
@@ -1531,7 +1542,10 @@ mod tests {
                 r#"{"temperature":0.2,"max_tokens":100,"messages":[{"content":"hi"}]}"#,
             ),
             kv("embedding.embeddings.0.embedding.text", "embed me"),
-            kv("embedding.embeddings.0.embedding.vector", vec![0.1f64, 0.2]),
+            kv(
+                "embedding.embeddings.0.embedding.vector",
+                Value::Array(vec![0.1f64, 0.2].into()),
+            ),
             kv("retrieval.documents.0.document.id", "d1"),
             kv("retrieval.documents.0.document.content", "secret plans"),
             kv("retrieval.documents.0.document.score", 0.9),
@@ -1798,7 +1812,10 @@ mod tests {
                 r#"{"cookie":"c=1","max_token_count":4}"#,
             ),
             kv("http.request.header.authorization", "Basic Zm9vOmJhcg=="),
-            kv("tag.tags", vec![StringValue::from("x")]),
+            kv(
+                "tag.tags",
+                Value::Array(vec![StringValue::from("x")].into()),
+            ),
         ];
         let out = run(&p, attrs);
         let params: serde_json::Value =
@@ -1885,7 +1902,10 @@ mod tests {
                     "tag.tags",
                     Value::Array(Array::String(vec!["short".into(), "x".repeat(30).into()])),
                 ),
-                kv("embedding.embeddings.0.embedding.vector", vec![1.0f64; 100]),
+                kv(
+                    "embedding.embeddings.0.embedding.vector",
+                    Value::Array(vec![1.0f64; 100].into()),
+                ),
             ],
         );
         match get(&out, "tag.tags") {
@@ -2173,7 +2193,7 @@ mod tests {
             json_value().prop_map(|v| Value::from(v.to_string())),
             "[a-zA-Z0-9+/=]{0,200}".prop_map(|s| Value::from(format!("data:image/png;base64,{s}"))),
             "[a-zA-Z0-9_-]{0,40}".prop_map(|s| Value::from(format!("Bearer {s} sk-{s}"))),
-            prop::collection::vec(any::<f64>(), 0..100).prop_map(Value::from),
+            prop::collection::vec(any::<f64>(), 0..100).prop_map(|v| Value::Array(v.into())),
             prop::collection::vec(".{0,80}", 0..8).prop_map(|v| Value::Array(Array::String(
                 v.into_iter().map(StringValue::from).collect()
             ))),

@@ -33,7 +33,10 @@ fn run_workload() -> Vec<ResourceMetrics> {
     exporter.get_finished_metrics().unwrap()
 }
 
-fn histogram_counts(metrics: &[ResourceMetrics], name: &str) -> Vec<(Vec<String>, u64, f64, Vec<f64>)> {
+fn histogram_counts(
+    metrics: &[ResourceMetrics],
+    name: &str,
+) -> Vec<(Vec<String>, u64, f64, Vec<f64>)> {
     let mut out = Vec::new();
     for rm in metrics {
         for sm in rm.scope_metrics() {
@@ -41,13 +44,19 @@ fn histogram_counts(metrics: &[ResourceMetrics], name: &str) -> Vec<(Vec<String>
                 match m.data() {
                     AggregatedMetrics::F64(MetricData::Histogram(h)) => {
                         for p in h.data_points() {
-                            let attrs = p.attributes().map(|kv| format!("{}={}", kv.key, kv.value)).collect();
+                            let attrs = p
+                                .attributes()
+                                .map(|kv| format!("{}={}", kv.key, kv.value))
+                                .collect();
                             out.push((attrs, p.count(), p.sum(), p.bounds().collect()));
                         }
                     }
                     AggregatedMetrics::U64(MetricData::Histogram(h)) => {
                         for p in h.data_points() {
-                            let attrs = p.attributes().map(|kv| format!("{}={}", kv.key, kv.value)).collect();
+                            let attrs = p
+                                .attributes()
+                                .map(|kv| format!("{}={}", kv.key, kv.value))
+                                .collect();
                             out.push((attrs, p.count(), p.sum() as f64, p.bounds().collect()));
                         }
                     }
@@ -75,10 +84,19 @@ fn known_workload_gives_exact_counts_sums_and_attributes() {
     assert_eq!(ok, 3);
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].1, 1);
-    assert!(failed[0].0.contains(&"gen_ai.request.model=gpt-4o".to_string()));
-    assert!(failed[0].0.contains(&"gen_ai.provider.name=openai".to_string()));
-    assert!(failed[0].0.contains(&"gen_ai.operation.name=chat".to_string()));
-    assert_eq!(durations[0].3, tracing_openinference::metrics::DURATION_BUCKETS.to_vec());
+    assert!(failed[0]
+        .0
+        .contains(&"gen_ai.request.model=gpt-4o".to_string()));
+    assert!(failed[0]
+        .0
+        .contains(&"gen_ai.provider.name=openai".to_string()));
+    assert!(failed[0]
+        .0
+        .contains(&"gen_ai.operation.name=chat".to_string()));
+    assert_eq!(
+        durations[0].3,
+        tracing_openinference::metrics::DURATION_BUCKETS.to_vec()
+    );
 
     let tokens = histogram_counts(&metrics, "gen_ai.client.token.usage");
     let input = tokens
@@ -91,7 +109,10 @@ fn known_workload_gives_exact_counts_sums_and_attributes() {
         .find(|(a, ..)| a.contains(&"gen_ai.token.type=output".to_string()))
         .expect("output tokens");
     assert_eq!((output.1, output.2), (3, 60.0));
-    assert_eq!(input.3, tracing_openinference::metrics::TOKEN_BUCKETS.to_vec());
+    assert_eq!(
+        input.3,
+        tracing_openinference::metrics::TOKEN_BUCKETS.to_vec()
+    );
 
     let tools = histogram_counts(&metrics, "openinference.tool.duration");
     assert_eq!(tools.len(), 1);
