@@ -345,9 +345,9 @@ impl LlmLayerBuilder {
     ///
     /// ```
     /// use tracing_openinference::{BuildError, LlmLayer};
-    /// let err = LlmLayer::<tracing_subscriber::Registry>::builder()
+    /// let err = LlmLayer::builder()
     ///     .with_sampling_ratio(1.5)
-    ///     .try_build()
+    ///     .try_build::<tracing_subscriber::Registry>()
     ///     .unwrap_err();
     /// assert_eq!(err, BuildError::InvalidRatio(1.5));
     /// ```

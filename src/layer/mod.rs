@@ -90,19 +90,6 @@ where
         crate::builder::LlmLayerBuilder::from_env().build()
     }
 
-    /// A builder for every setting in code; it starts from the environment.
-    ///
-    /// ```
-    /// use tracing_openinference::LlmLayer;
-    /// use tracing_subscriber::Registry;
-    ///
-    /// let layer: LlmLayer<Registry> = LlmLayer::builder().with_service_name("my-agent").build();
-    /// # drop(layer);
-    /// ```
-    pub fn builder() -> crate::builder::LlmLayerBuilder {
-        crate::builder::LlmLayerBuilder::from_env()
-    }
-
     pub(crate) fn from_parts(tracer: SdkTracer, core: Arc<Core>, handle: LlmHandle) -> Self {
         let bridge = tracing_opentelemetry::layer()
             .with_tracer(tracer)
@@ -120,6 +107,21 @@ where
             handle,
             _subscriber: PhantomData,
         }
+    }
+}
+
+impl LlmLayer<tracing_subscriber::Registry> {
+    /// A builder for every setting in code; it starts from the environment.
+    ///
+    /// ```
+    /// use tracing_openinference::LlmLayer;
+    /// use tracing_subscriber::Registry;
+    ///
+    /// let layer: LlmLayer<Registry> = LlmLayer::builder().with_service_name("my-agent").build();
+    /// # drop(layer);
+    /// ```
+    pub fn builder() -> crate::builder::LlmLayerBuilder {
+        crate::builder::LlmLayerBuilder::from_env()
     }
 }
 
