@@ -601,7 +601,10 @@ impl LlmLayerBuilder {
         }
         let wants_otlp = named.as_ref().is_some_and(|l| l.contains(&Named::Otlp));
         let target = env::otlp_target(get, "metrics")?;
-        if (wants_otlp || named.is_none()) && target.is_some() {
+        // Metrics go over OTLP only when asked for: Phoenix and Langfuse take no metrics, so a
+        // base endpoint alone must not make every flush fail.
+        let asked = wants_otlp || get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT").is_some();
+        if asked && target.is_some() {
             #[cfg(feature = "otlp-http")]
             if let Some(t) = &target {
                 let exporter = crate::export::otlp_metric_exporter(t)?;
