@@ -39,6 +39,7 @@ mod layer;
 mod macros;
 mod mapping;
 pub mod metrics;
+mod pipeline;
 pub mod pricing;
 pub mod privacy;
 mod span_ext;
@@ -47,6 +48,7 @@ pub use builder::{BuildError, LlmLayerBuilder};
 pub use handle::{HandleError, LlmHandle};
 pub use kind::SpanKind;
 pub use layer::LlmLayer;
+pub use pipeline::PipelineSnapshot;
 pub use span_ext::{
     Document, FunctionCall, LlmSpanExt, Message, RecordError, SemanticValue, ToolCall, Usage,
 };

@@ -12,6 +12,15 @@
 //! | `openinference.tool.duration` | histogram | s | `gen_ai.tool.name`, `error.type` |
 //! | `openinference.retrieval.duration` | histogram | s | `error.type` |
 //! | `openinference.retrieval.documents` | histogram | {document} | — |
+//! | `openinference.spans.exported` | counter | {span} | — |
+//! | `openinference.spans.dropped` | counter | {span} | `reason` = queue_full / buffer_full / export_failed / sampled_out / shutdown |
+//! | `openinference.traces.kept` | counter | {trace} | `reason` = ratio / parent / error / slow |
+//! | `openinference.traces.dropped` | counter | {trace} | `reason` = sampled_out / buffer_full |
+//! | `openinference.buffer.bytes` | gauge | By | `buffer` = queue / sampling |
+//!
+//! The `openinference.spans.*`, `openinference.traces.*` and `openinference.buffer.bytes`
+//! instruments observe the export pipeline (see [`crate::PipelineSnapshot`]); they are read at
+//! collection time and cost nothing per span.
 //!
 //! Model, provider and tool names are folded into `_OTHER` past [`MAX_LABEL_VALUES`] distinct
 //! values each; no id or content ever becomes an attribute.
@@ -19,7 +28,8 @@
 use crate::kind::SpanKind;
 use crate::layer::state::SpanState;
 use crate::layer::Finished;
-use opentelemetry::metrics::{Counter, Histogram, Meter};
+use crate::pipeline::stats::{DropReason, KeepReason, PipelineStats};
+use opentelemetry::metrics::{Counter, Histogram, Meter, ObservableCounter, ObservableGauge};
 use opentelemetry::KeyValue;
 use parking_lot::Mutex;
 use std::collections::HashSet;
@@ -74,6 +84,92 @@ struct Instruments {
     tool_duration: Histogram<f64>,
     retrieval_duration: Histogram<f64>,
     documents: Histogram<u64>,
+    _pipeline: PipelineInstruments,
+}
+
+/// The self-observation instruments; kept alive with the layer.
+#[derive(Debug)]
+struct PipelineInstruments {
+    _exported: ObservableCounter<u64>,
+    _dropped: ObservableCounter<u64>,
+    _kept: ObservableCounter<u64>,
+    _traces_dropped: ObservableCounter<u64>,
+    _bytes: ObservableGauge<u64>,
+}
+
+impl PipelineInstruments {
+    fn new(meter: &Meter, stats: Arc<PipelineStats>) -> Self {
+        let p = PREFIX;
+        let s = Arc::clone(&stats);
+        let exported = meter
+            .u64_observable_counter(format!("{p}.spans.exported"))
+            .with_unit("{span}")
+            .with_description("Spans handed to the exporters successfully")
+            .with_callback(move |o| {
+                o.observe(
+                    s.spans_exported.load(std::sync::atomic::Ordering::Relaxed),
+                    &[],
+                )
+            })
+            .build();
+        let s = Arc::clone(&stats);
+        let dropped = meter
+            .u64_observable_counter(format!("{p}.spans.dropped"))
+            .with_unit("{span}")
+            .with_description("Spans not exported, by reason")
+            .with_callback(move |o| {
+                for r in DropReason::ALL {
+                    o.observe(s.dropped(r), &[KeyValue::new("reason", r.as_str())]);
+                }
+            })
+            .build();
+        let s = Arc::clone(&stats);
+        let kept = meter
+            .u64_observable_counter(format!("{p}.traces.kept"))
+            .with_unit("{trace}")
+            .with_description("Traces exported, by the reason they were kept")
+            .with_callback(move |o| {
+                for r in KeepReason::ALL {
+                    o.observe(s.kept(r), &[KeyValue::new("reason", r.as_str())]);
+                }
+            })
+            .build();
+        let s = Arc::clone(&stats);
+        let traces_dropped = meter
+            .u64_observable_counter(format!("{p}.traces.dropped"))
+            .with_unit("{trace}")
+            .with_description("Traces not exported, by reason")
+            .with_callback(move |o| {
+                for r in [DropReason::SampledOut, DropReason::BufferFull] {
+                    o.observe(s.traces_dropped(r), &[KeyValue::new("reason", r.as_str())]);
+                }
+            })
+            .build();
+        let s = stats;
+        let bytes = meter
+            .u64_observable_gauge(format!("{p}.buffer.bytes"))
+            .with_unit("By")
+            .with_description("Bytes waiting in the export queue and the sampling buffer")
+            .with_callback(move |o| {
+                use std::sync::atomic::Ordering::Relaxed;
+                o.observe(
+                    s.queue_bytes.load(Relaxed),
+                    &[KeyValue::new("buffer", "queue")],
+                );
+                o.observe(
+                    s.buffer_bytes.load(Relaxed),
+                    &[KeyValue::new("buffer", "sampling")],
+                );
+            })
+            .build();
+        PipelineInstruments {
+            _exported: exported,
+            _dropped: dropped,
+            _kept: kept,
+            _traces_dropped: traces_dropped,
+            _bytes: bytes,
+        }
+    }
 }
 
 /// The layer's metric instruments, or nothing when metrics are off.
@@ -91,8 +187,8 @@ impl Metrics {
         Metrics::default()
     }
 
-    /// Instruments created once from `meter`.
-    pub(crate) fn new(meter: &Meter) -> Metrics {
+    /// Instruments created once from `meter`; the pipeline's are read from `stats`.
+    pub(crate) fn new(meter: &Meter, stats: Arc<PipelineStats>) -> Metrics {
         let p = PREFIX;
         let instruments = Instruments {
             duration: meter
@@ -148,6 +244,7 @@ impl Metrics {
                 .with_description("Documents returned per retrieval")
                 .with_boundaries(vec![0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0])
                 .build(),
+            _pipeline: PipelineInstruments::new(meter, stats),
         };
         Metrics {
             instruments: Some(instruments),

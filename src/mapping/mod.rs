@@ -21,12 +21,8 @@ use crate::kind::SpanKind;
 use crate::privacy::Privacy;
 use opentelemetry::trace::{Event, Status};
 use opentelemetry::{KeyValue, Value};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SpanData, SpanExporter};
-use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SpanData;
 use std::collections::HashSet;
-use std::sync::Arc;
-use std::time::Duration;
 
 /// Maps raw spans to the conventions.
 #[derive(Debug, Default)]
@@ -208,43 +204,4 @@ fn normalize_error(span: &mut SpanData, attrs: &mut Vec<KeyValue>) {
         ],
         0,
     ));
-}
-
-/// An exporter that maps each span with a [`Mapper`] before handing the batch on.
-#[derive(Debug)]
-pub(crate) struct MappingExporter<E> {
-    inner: E,
-    mapper: Arc<Mapper>,
-}
-
-impl<E> MappingExporter<E> {
-    /// Wraps `inner`.
-    pub(crate) fn new(inner: E, mapper: Arc<Mapper>) -> Self {
-        MappingExporter { inner, mapper }
-    }
-}
-
-impl<E: SpanExporter> SpanExporter for MappingExporter<E> {
-    fn export(
-        &self,
-        mut batch: Vec<SpanData>,
-    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
-        for span in &mut batch {
-            self.mapper.map_span(span);
-        }
-        self.mapper.privacy.fit_batch(&mut batch);
-        self.inner.export(batch)
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
-    }
 }
