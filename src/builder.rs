@@ -15,7 +15,7 @@ use crate::privacy::Privacy;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::metrics::{MeterProviderBuilder, SdkMeterProvider};
-use opentelemetry_sdk::trace::{SdkTracerProvider, SpanExporter, SpanLimits};
+use opentelemetry_sdk::trace::{IdGenerator, SdkTracerProvider, SpanExporter, SpanLimits};
 use opentelemetry_sdk::Resource;
 use std::fmt;
 use std::path::PathBuf;
@@ -110,6 +110,7 @@ pub struct LlmLayerBuilder {
     buffer_bytes: Option<usize>,
     buffer_spans: Option<usize>,
     queue_spans: Option<usize>,
+    id_generator: Option<Box<dyn IdGenerator>>,
     prices: PriceTable,
     price_file: Option<PathBuf>,
     privacy: Option<Privacy>,
@@ -174,6 +175,7 @@ impl LlmLayerBuilder {
             buffer_bytes: None,
             buffer_spans: None,
             queue_spans: None,
+            id_generator: None,
             prices: PriceTable::builtin(),
             price_file: None,
             privacy: None,
@@ -359,6 +361,20 @@ impl LlmLayerBuilder {
     /// ```
     pub fn with_queue_capacity(mut self, spans: usize) -> Self {
         self.queue_spans = Some(spans);
+        self
+    }
+
+    /// Generates trace and span ids with `generator` instead of the SDK's random one (for
+    /// ids that must follow a scheme, or deterministic ids in tests).
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::RandomIdGenerator;
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env()
+    ///     .with_id_generator(RandomIdGenerator::default());
+    /// # drop(b);
+    /// ```
+    pub fn with_id_generator(mut self, generator: impl IdGenerator + 'static) -> Self {
+        self.id_generator = Some(Box::new(generator));
         self
     }
 
@@ -576,6 +592,9 @@ impl LlmLayerBuilder {
             .with_sampler(sampler)
             .with_span_limits(span_limits())
             .with_resource(resource);
+        if let Some(ids) = self.id_generator.take() {
+            provider = provider.with_id_generator(BoxedIds(ids));
+        }
         if !exporters.is_empty() {
             let processor =
                 LlmSpanProcessor::start(pipeline, mapper, exporters, Arc::clone(&stats))
@@ -801,5 +820,19 @@ where
             core,
             LlmHandle::new(provider, None, Arc::new(PipelineStats::default())),
         )
+    }
+}
+
+/// A boxed id generator, as the SDK's builder takes a sized one.
+#[derive(Debug)]
+struct BoxedIds(Box<dyn IdGenerator>);
+
+impl IdGenerator for BoxedIds {
+    fn new_trace_id(&self) -> opentelemetry::trace::TraceId {
+        self.0.new_trace_id()
+    }
+
+    fn new_span_id(&self) -> opentelemetry::trace::SpanId {
+        self.0.new_span_id()
     }
 }
