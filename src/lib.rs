@@ -50,7 +50,8 @@ pub use kind::SpanKind;
 pub use layer::LlmLayer;
 pub use pipeline::PipelineSnapshot;
 pub use span_ext::{
-    Document, FunctionCall, LlmSpanExt, Message, RecordError, SemanticValue, ToolCall, Usage,
+    Document, FunctionCall, LlmSpanExt, Message, RecordError, SemanticValue, StreamGuard, ToolCall,
+    Usage,
 };
 
 /// The OpenTelemetry crates this crate was built against, so versions always match.
