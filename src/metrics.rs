@@ -22,17 +22,18 @@
 //! instruments observe the export pipeline (see [`crate::PipelineSnapshot`]); they are read at
 //! collection time and cost nothing per span.
 //!
-//! Model, provider and tool names are folded into `_OTHER` past [`MAX_LABEL_VALUES`] distinct
-//! values each; no id or content ever becomes an attribute.
+//! Model, provider, tool and error-type names are folded into `_OTHER` past
+//! [`MAX_LABEL_VALUES`] distinct values each; attribute sets are built once per combination and
+//! cached; no id or content ever becomes an attribute.
 
 use crate::kind::SpanKind;
 use crate::layer::state::SpanState;
 use crate::layer::Finished;
 use crate::pipeline::stats::{DropReason, KeepReason, PipelineStats};
 use opentelemetry::metrics::{Counter, Histogram, Meter, ObservableCounter, ObservableGauge};
-use opentelemetry::KeyValue;
-use parking_lot::Mutex;
-use std::collections::HashSet;
+use opentelemetry::{KeyValue, StringValue};
+use parking_lot::{Mutex, RwLock};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// How many distinct values of one label (model, provider, tool) are kept before the rest
@@ -69,7 +70,7 @@ impl LabelFold {
             seen.insert(Arc::clone(value));
             return Arc::clone(value);
         }
-        Arc::from("_OTHER")
+        Arc::from(OTHER)
     }
 }
 
@@ -173,12 +174,36 @@ impl PipelineInstruments {
 }
 
 /// The layer's metric instruments, or nothing when metrics are off.
+/// The attribute sets of one (operation, provider, model), built once.
+#[derive(Debug)]
+struct LlmSeries {
+    /// Operation, provider, model.
+    base: Vec<KeyValue>,
+    /// `base` plus `gen_ai.token.type`, in [`TOKEN_TYPES`] order.
+    by_type: [Vec<KeyValue>; 5],
+}
+
+/// The `gen_ai.token.type` values, in the order [`Metrics::record_span`] reads them.
+const TOKEN_TYPES: [&str; 5] = ["input", "output", "cache_read", "cache_write", "reasoning"];
+
+/// The value labels fold into past [`MAX_LABEL_VALUES`].
+const OTHER: &str = "_OTHER";
+
+/// Most cached attribute sets (the label folds bound them well below this).
+const MAX_SERIES: usize = 16_384;
+
+/// Cached attribute sets of LLM spans, by (operation, raw provider, raw model).
+type SeriesMap = RwLock<HashMap<(&'static str, Arc<str>, Arc<str>), Arc<LlmSeries>>>;
+
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     instruments: Option<Instruments>,
     models: LabelFold,
     providers: LabelFold,
     tools: LabelFold,
+    errors: LabelFold,
+    series: SeriesMap,
+    tool_attrs: RwLock<HashMap<Arc<str>, Arc<[KeyValue]>>>,
 }
 
 impl Metrics {
@@ -252,91 +277,144 @@ impl Metrics {
         }
     }
 
+    /// The cached attribute sets of one (operation, provider, model); built once.
+    fn llm_series(
+        &self,
+        op: &'static str,
+        provider: Option<&Arc<str>>,
+        model: Option<&Arc<str>>,
+    ) -> Arc<LlmSeries> {
+        let none: Arc<str> = Arc::from("");
+        let key = (
+            op,
+            provider.cloned().unwrap_or_else(|| Arc::clone(&none)),
+            model.cloned().unwrap_or(none),
+        );
+        if let Some(series) = self.series.read().get(&key) {
+            return Arc::clone(series);
+        }
+        let provider = provider
+            .map(|p| {
+                self.providers
+                    .fold(&crate::mapping::genai::provider_name_arc(p))
+            })
+            .unwrap_or_else(|| Arc::from(OTHER));
+        let model = model.map(|m| self.models.fold(m));
+        let folded = &*provider == OTHER || model.as_deref() == Some(OTHER);
+        let mut base = vec![
+            KeyValue::new("gen_ai.operation.name", op),
+            KeyValue::new("gen_ai.provider.name", StringValue::from(provider)),
+        ];
+        if let Some(model) = model {
+            base.push(KeyValue::new(
+                "gen_ai.request.model",
+                StringValue::from(model),
+            ));
+        }
+        let typed = |ty: &'static str| {
+            let mut v = base.clone();
+            v.push(KeyValue::new("gen_ai.token.type", ty));
+            v
+        };
+        let series = Arc::new(LlmSeries {
+            by_type: TOKEN_TYPES.map(typed),
+            base,
+        });
+        // Folded values are not cached under their raw key, so the map stays bounded.
+        if !folded {
+            let mut map = self.series.write();
+            if map.len() < MAX_SERIES {
+                map.insert(key, Arc::clone(&series));
+            }
+        }
+        series
+    }
+
+    /// The cached attributes of one tool.
+    fn tool_series(&self, tool: Option<&Arc<str>>) -> Arc<[KeyValue]> {
+        let key: Arc<str> = tool.cloned().unwrap_or_else(|| Arc::from(OTHER));
+        if let Some(attrs) = self.tool_attrs.read().get(&key) {
+            return Arc::clone(attrs);
+        }
+        let folded = self.tools.fold(&key);
+        let attrs: Arc<[KeyValue]> = Arc::from(vec![KeyValue::new(
+            "gen_ai.tool.name",
+            StringValue::from(Arc::clone(&folded)),
+        )]);
+        if &*folded != OTHER {
+            let mut map = self.tool_attrs.write();
+            if map.len() < MAX_SERIES {
+                map.insert(key, Arc::clone(&attrs));
+            }
+        }
+        attrs
+    }
+
     /// Records one finished span.
     pub(crate) fn record_span(&self, state: &SpanState, finished: &Finished) {
         let Some(m) = &self.instruments else { return };
         let Some(kind) = finished.kind else { return };
         let seconds = state.start.elapsed().as_secs_f64();
-        let error = state
-            .error
-            .as_ref()
-            .map(|e| state.error_type.clone().unwrap_or_else(|| e.kind.clone()));
+        let error = state.error.as_ref().map(|e| {
+            let ty = state.error_type.as_deref().unwrap_or(&e.kind);
+            KeyValue::new(
+                "error.type",
+                StringValue::from(self.errors.fold(&Arc::from(ty))),
+            )
+        });
+        let with_error = |attrs: &[KeyValue]| -> Option<Vec<KeyValue>> {
+            error.clone().map(|e| {
+                let mut v = attrs.to_vec();
+                v.push(e);
+                v
+            })
+        };
         match kind {
             SpanKind::Llm | SpanKind::Embedding => {
                 let op = kind.gen_ai_operation().unwrap_or("chat");
-                let provider = state
-                    .provider
-                    .as_ref()
-                    .map(|p| {
-                        self.providers
-                            .fold(&crate::mapping::genai::provider_name_arc(p))
-                    })
-                    .unwrap_or_else(|| Arc::from("_OTHER"));
-                let mut attrs = vec![
-                    KeyValue::new("gen_ai.operation.name", op),
-                    KeyValue::new("gen_ai.provider.name", provider.to_string()),
-                ];
-                if let Some(model) = &state.model {
-                    attrs.push(KeyValue::new(
-                        "gen_ai.request.model",
-                        self.models.fold(model).to_string(),
-                    ));
-                }
-                let base = attrs.len();
-                if let Some(e) = &error {
-                    attrs.push(KeyValue::new("error.type", e.clone()));
-                }
-                m.duration.record(seconds, &attrs);
-                m.calls.add(1, &attrs);
-                attrs.truncate(base);
+                let series = self.llm_series(op, state.provider.as_ref(), state.model.as_ref());
+                let failed = with_error(&series.base);
+                let call_attrs = failed.as_deref().unwrap_or(&series.base);
+                m.duration.record(seconds, call_attrs);
+                m.calls.add(1, call_attrs);
                 if let Some(first) = state.first_chunk {
                     m.ttfc.record(
                         first.saturating_duration_since(state.start).as_secs_f64(),
-                        &attrs,
+                        &series.base,
                     );
                 }
                 let t = state.tokens;
-                attrs.push(KeyValue::new("gen_ai.token.type", "input"));
-                if let Some(n) = t.prompt {
-                    m.token_usage.record(n, &attrs);
-                    m.tokens.add(n, &attrs);
-                }
-                for (ty, n) in [
-                    ("output", t.completion),
-                    ("cache_read", t.cache_read),
-                    ("cache_write", t.cache_write),
-                    ("reasoning", t.reasoning),
-                ] {
-                    if let Some(n) = n {
-                        attrs[base] = KeyValue::new("gen_ai.token.type", ty);
-                        if ty == "output" {
-                            m.token_usage.record(n, &attrs);
-                        }
-                        m.tokens.add(n, &attrs);
+                for (i, n) in [
+                    t.prompt,
+                    t.completion,
+                    t.cache_read,
+                    t.cache_write,
+                    t.reasoning,
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    let Some(n) = n else { continue };
+                    let attrs = &series.by_type[i];
+                    if i < 2 {
+                        m.token_usage.record(n, attrs);
                     }
+                    m.tokens.add(n, attrs);
                 }
-                attrs.truncate(base);
                 if let Some(cost) = finished.cost {
-                    m.cost.add(cost.total, &attrs);
+                    m.cost.add(cost.total, &series.base);
                 }
             }
             SpanKind::Tool => {
-                let tool = state
-                    .tool_name
-                    .as_ref()
-                    .map(|t| self.tools.fold(t))
-                    .unwrap_or_else(|| Arc::from("_OTHER"));
-                let mut attrs = vec![KeyValue::new("gen_ai.tool.name", tool.to_string())];
-                if let Some(e) = error {
-                    attrs.push(KeyValue::new("error.type", e));
-                }
-                m.tool_duration.record(seconds, &attrs);
+                let attrs = self.tool_series(state.tool_name.as_ref());
+                let failed = with_error(&attrs);
+                m.tool_duration
+                    .record(seconds, failed.as_deref().unwrap_or(&attrs));
             }
             SpanKind::Retriever => {
-                let attrs: Vec<KeyValue> = error
-                    .map(|e| vec![KeyValue::new("error.type", e)])
-                    .unwrap_or_default();
-                m.retrieval_duration.record(seconds, &attrs);
+                let failed = with_error(&[]);
+                m.retrieval_duration
+                    .record(seconds, failed.as_deref().unwrap_or(&[]));
                 if let Some(n) = state.documents {
                     m.documents.record(n, &[]);
                 }

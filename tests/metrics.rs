@@ -371,3 +371,43 @@ fn metrics_are_identical_at_ratio_zero_and_one() {
     assert!(all.len() > 10);
     assert_eq!(all, none);
 }
+
+#[test]
+fn model_names_past_the_limit_fold_into_other() {
+    let exporter = InMemoryMetricExporter::default();
+    let reader = PeriodicReader::builder(exporter.clone()).build();
+    let layer: LlmLayer<_> = quiet_builder().with_metric_reader(reader).build();
+    let handle = layer.handle();
+    let limit = tracing_openinference::metrics::MAX_LABEL_VALUES;
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        for i in 0..limit + 36 {
+            let model = format!("finetune-{i}");
+            tracing::info_span!(
+                "chat",
+                llm.model_name = model.as_str(),
+                llm.provider = "openai"
+            )
+            .in_scope(|| {});
+        }
+    });
+    handle.force_flush(Duration::from_secs(10)).unwrap();
+    let p = points(&exporter.get_finished_metrics().unwrap());
+    let models: std::collections::BTreeSet<String> = p
+        .keys()
+        .filter(|(name, _)| name == "gen_ai.client.operation.duration")
+        .filter_map(|(_, attrs)| {
+            attrs
+                .split(',')
+                .find_map(|a| a.strip_prefix("gen_ai.request.model="))
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(models.len(), limit + 1);
+    assert!(models.contains("_OTHER"));
+    let other = point(
+        &p,
+        "gen_ai.client.operation.duration",
+        "gen_ai.operation.name=chat,gen_ai.provider.name=openai,gen_ai.request.model=_OTHER",
+    );
+    assert_eq!(other.0, 36);
+}
