@@ -30,7 +30,9 @@ use crate::kind::SpanKind;
 use crate::layer::state::SpanState;
 use crate::layer::Finished;
 use crate::pipeline::stats::{DropReason, KeepReason, PipelineStats};
-use opentelemetry::metrics::{Counter, Histogram, Meter, ObservableCounter, ObservableGauge};
+use opentelemetry::metrics::{
+    BoundCounter, BoundHistogram, Counter, Histogram, Meter, ObservableCounter, ObservableGauge,
+};
 use opentelemetry::{KeyValue, StringValue};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, HashSet};
@@ -174,13 +176,20 @@ impl PipelineInstruments {
 }
 
 /// The layer's metric instruments, or nothing when metrics are off.
-/// The attribute sets of one (operation, provider, model), built once.
+/// The instruments of one (operation, provider, model), bound to its attributes once, so a
+/// span records without hashing attributes.
 #[derive(Debug)]
 struct LlmSeries {
-    /// Operation, provider, model.
+    /// Operation, provider, model (for the rare failed call, which adds `error.type`).
     base: Vec<KeyValue>,
-    /// `base` plus `gen_ai.token.type`, in [`TOKEN_TYPES`] order.
-    by_type: [Vec<KeyValue>; 5],
+    duration: BoundHistogram<f64>,
+    calls: BoundCounter<u64>,
+    ttfc: BoundHistogram<f64>,
+    cost: BoundCounter<f64>,
+    /// Input and output token usage.
+    usage: [BoundHistogram<u64>; 2],
+    /// Tokens by type, in [`TOKEN_TYPES`] order.
+    tokens: [BoundCounter<u64>; 5],
 }
 
 /// The `gen_ai.token.type` values, in the order [`Metrics::record_span`] reads them.
@@ -280,6 +289,7 @@ impl Metrics {
     /// The cached attribute sets of one (operation, provider, model); built once.
     fn llm_series(
         &self,
+        m: &Instruments,
         op: &'static str,
         provider: Option<&Arc<str>>,
         model: Option<&Arc<str>>,
@@ -316,8 +326,17 @@ impl Metrics {
             v.push(KeyValue::new("gen_ai.token.type", ty));
             v
         };
+        let by_type = TOKEN_TYPES.map(typed);
         let series = Arc::new(LlmSeries {
-            by_type: TOKEN_TYPES.map(typed),
+            duration: m.duration.bind(&base),
+            calls: m.calls.bind(&base),
+            ttfc: m.ttfc.bind(&base),
+            cost: m.cost.bind(&base),
+            usage: [
+                m.token_usage.bind(&by_type[0]),
+                m.token_usage.bind(&by_type[1]),
+            ],
+            tokens: std::array::from_fn(|i| m.tokens.bind(&by_type[i])),
             base,
         });
         // Folded values are not cached under their raw key, so the map stays bounded.
@@ -372,16 +391,21 @@ impl Metrics {
         match kind {
             SpanKind::Llm | SpanKind::Embedding => {
                 let op = kind.gen_ai_operation().unwrap_or("chat");
-                let series = self.llm_series(op, state.provider.as_ref(), state.model.as_ref());
-                let failed = with_error(&series.base);
-                let call_attrs = failed.as_deref().unwrap_or(&series.base);
-                m.duration.record(seconds, call_attrs);
-                m.calls.add(1, call_attrs);
+                let series = self.llm_series(m, op, state.provider.as_ref(), state.model.as_ref());
+                match with_error(&series.base) {
+                    Some(failed) => {
+                        m.duration.record(seconds, &failed);
+                        m.calls.add(1, &failed);
+                    }
+                    None => {
+                        series.duration.record(seconds);
+                        series.calls.add(1);
+                    }
+                }
                 if let Some(first) = state.first_chunk {
-                    m.ttfc.record(
-                        first.saturating_duration_since(state.start).as_secs_f64(),
-                        &series.base,
-                    );
+                    series
+                        .ttfc
+                        .record(first.saturating_duration_since(state.start).as_secs_f64());
                 }
                 let t = state.tokens;
                 for (i, n) in [
@@ -395,14 +419,13 @@ impl Metrics {
                 .enumerate()
                 {
                     let Some(n) = n else { continue };
-                    let attrs = &series.by_type[i];
-                    if i < 2 {
-                        m.token_usage.record(n, attrs);
+                    if let Some(usage) = series.usage.get(i) {
+                        usage.record(n);
                     }
-                    m.tokens.add(n, attrs);
+                    series.tokens[i].add(n);
                 }
                 if let Some(cost) = finished.cost {
-                    m.cost.add(cost.total, &series.base);
+                    series.cost.add(cost.total);
                 }
             }
             SpanKind::Tool => {

@@ -351,10 +351,8 @@ fn llm_spans_show_the_last_user_turn_and_the_reply_as_input_and_output() {
     use tracing_openinference::{LlmSpanExt, Message};
     let spans = capture(|| {
         let span = tracing::info_span!("chat", llm.model_name = "gpt-4o-mini");
-        let _ = span.record_input_messages(&[
-            Message::system("Be brief."),
-            Message::user("What is Rust?"),
-        ]);
+        let _ = span
+            .record_input_messages(&[Message::system("Be brief."), Message::user("What is Rust?")]);
         let _ = span.record_output_messages(&[Message::assistant("A systems language.")]);
     });
     let chat = span(&spans, "chat");
