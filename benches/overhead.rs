@@ -12,7 +12,7 @@
 #[path = "common/workload.rs"]
 mod workload;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, BenchmarkId, Criterion};
 use std::hint::black_box;
 use std::time::Duration;
 use tracing_openinference::otel::opentelemetry_sdk::trace::Sampler;
@@ -237,4 +237,77 @@ criterion_group! {
         .sample_size(20);
     targets = plain, llm, agent, sampled_out, metrics
 }
-criterion_main!(benches);
+
+/// The median of one benchmark from criterion's saved estimates, in ns.
+fn median_ns(dir: &std::path::Path, group: &str, id: &str) -> Option<f64> {
+    let path = dir
+        .join(group.replace('/', "_"))
+        .join(id.replace('/', "_"))
+        .join("new/estimates.json");
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["median"]["point_estimate"].as_f64()
+}
+
+/// Prints (a), (b), (c) and the ratios of this run as a markdown table.
+fn summary() {
+    let dir = std::env::var_os("CRITERION_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| "target".into())
+                .join("criterion")
+        });
+    let ns = |g: &str, id: &str| median_ns(&dir, g, id);
+    let fmt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.0}"));
+    let ratio = |x: Option<f64>, y: Option<f64>| match (x, y) {
+        (Some(x), Some(y)) => format!("{:.2}x", x / y),
+        _ => "-".to_owned(),
+    };
+    println!("\n| workload (median ns) | (a) bridge | (b) by hand | (c) LlmLayer | (c) no metrics | (c)/(a) | (c)/(b) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (label, g) in [
+        ("plain span", "plain_span"),
+        ("LLM span, 6 fields + 2 KB messages", "llm_span_2kb"),
+        ("agent trace, 6 spans", "agent_trace_6_spans"),
+        ("LLM span, ratio 0.01 (sampled out)", "llm_span_ratio_0.01"),
+    ] {
+        let (a, b, c, cn) = (ns(g, "a"), ns(g, "b"), ns(g, "c"), ns(g, "c_no_metrics"));
+        println!(
+            "| {label} | {} | {} | {} | {} | {} | {} |",
+            fmt(a),
+            fmt(b),
+            fmt(c),
+            fmt(cn),
+            ratio(c, a),
+            ratio(c, b)
+        );
+    }
+    if let Some(d) = ns("plain_span", "a_default") {
+        println!("\nplain span, bridge with its defaults (location, thread, target on): {d:.0} ns");
+    }
+    let g = "metrics_per_llm_span";
+    let sdk = ns(g, "b_sdk_calls_only/3 records");
+    let (with, without) = (ns(g, "c_small_llm_span"), ns(g, "c_small_llm_span_no_metrics"));
+    println!(
+        "metrics of one LLM span: hand-written SDK calls {} ns; LlmLayer with reader {} ns, without {} ns, difference {} ns",
+        fmt(sdk),
+        fmt(with),
+        fmt(without),
+        fmt(with.zip(without).map(|(w, wo)| w - wo))
+    );
+    let (c, cn) = (ns("llm_span_2kb", "c"), ns("llm_span_2kb", "c_no_metrics"));
+    println!(
+        "  (2 KB LLM span: with reader {} ns, without {} ns, difference {} ns)",
+        fmt(c),
+        fmt(cn),
+        fmt(c.zip(cn).map(|(w, wo)| w - wo))
+    );
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    summary();
+}

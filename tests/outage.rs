@@ -97,6 +97,51 @@ macro_rules! emit_for {
     }};
 }
 
+/// How the pipeline came back once the collector did.
+#[derive(Debug)]
+#[allow(dead_code)] // read through Debug
+struct Recovery {
+    /// Until the sink accepted the first export after recovery (None: not within the cap).
+    first_export: Option<Duration>,
+    /// Until the backlog was drained (no request for 300 ms).
+    drained: Duration,
+    /// Spans delivered in that time.
+    backlog_spans: u64,
+}
+
+/// Gives the pipeline the chance to notice the collector is back (its backoff) and drain its
+/// backlog: waits for a first accepted export (at most 30 s), then for 300 ms without a
+/// request (at most 30 s more). Nothing is asserted on these times; they are printed.
+fn wait_for_recovery(sink: &OtlpSink) -> Recovery {
+    let start = Instant::now();
+    let before = sink.stats();
+    let mut first_export = None;
+    while start.elapsed() < Duration::from_secs(30) {
+        if sink.stats().accepted_requests > before.accepted_requests {
+            first_export = Some(start.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let drain_start = Instant::now();
+    let (mut last, mut quiet_since) = (sink.stats().requests, Instant::now());
+    while quiet_since.elapsed() < Duration::from_millis(300)
+        && drain_start.elapsed() < Duration::from_secs(30)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+        let now = sink.stats().requests;
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
+        }
+    }
+    Recovery {
+        first_export,
+        drained: start.elapsed(),
+        backlog_spans: sink.stats().spans - before.spans,
+    }
+}
+
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
@@ -109,6 +154,7 @@ fn outage_down_slow_503_then_healthy() {
     let messages = messages.as_str();
     let rss_start = rss_kib();
     let mut report = Vec::new();
+    let mut recovery = None;
 
     tracing::dispatcher::with_default(&dispatch, || {
         let mut w = Worst::default();
@@ -126,6 +172,7 @@ fn outage_down_slow_503_then_healthy() {
         report.push(("503", w, rss_kib()));
 
         sink.set_mode(Mode::Healthy);
+        recovery = Some(wait_for_recovery(&sink));
         let mut w = Worst::default();
         // Paced well below any queue bound: every one of these must be accepted.
         for _ in 0..500 {
@@ -142,6 +189,7 @@ fn outage_down_slow_503_then_healthy() {
         mib(rss_start),
         mib(peak_rss_kib())
     );
+    println!("after the collector came back: {recovery:?}");
     for (phase, w, rss) in &report {
         println!(
             "{phase:>14}: {:>6} spans, worst close {:>9.3?}, worst whole span {:>9.3?}, RSS after {:.1} MiB",
