@@ -2,8 +2,9 @@
 //! and metrics, (c) `LlmLayer`: on the calling thread, and in the whole process (the export
 //! thread included). Prints a markdown table.
 //!
-//! Run: `cargo bench --bench allocations` (optionally `-- c 200000` to run only variants whose
-//! name starts with `c`, with that many spans: handy under a profiler).
+//! Run: `cargo bench --bench allocations`. Arguments, for profilers: `-- VARIANT N WORKLOAD`,
+//! e.g. `-- =c 5000 "2 KB"` runs only variant `c` (`c` alone: every variant starting with
+//! `c`), 5,000 spans, workloads whose name contains `2 KB`.
 #![allow(unsafe_code)]
 
 #[macro_use]
@@ -80,12 +81,16 @@ struct Row {
 fn measure(
     workload: &'static str,
     variant: &'static str,
+    filter: &str,
     dispatch: &Dispatch,
     flush: &dyn Fn(),
     n: u64,
     one: &dyn Fn(),
-) -> Row {
+) -> Option<Row> {
     const FLUSH_EVERY: u64 = 500;
+    if !workload.contains(filter) {
+        return None;
+    }
     tracing::dispatcher::with_default(dispatch, || {
         for _ in 0..200 {
             one();
@@ -107,14 +112,14 @@ fn measure(
         }
         let (g1, gb1) = (ALLOCS.load(Ordering::SeqCst), BYTES.load(Ordering::SeqCst));
         let nf = n as f64;
-        Row {
+        Some(Row {
             workload,
             variant,
             local_allocs: LOCAL_ALLOCS.with(Cell::get) as f64 / nf,
             local_bytes: LOCAL_BYTES.with(Cell::get) as f64 / nf,
             process_allocs: (g1 - g0) as f64 / nf,
             process_bytes: (gb1 - gb0) as f64 / nf,
-        }
+        })
     })
 }
 
@@ -125,7 +130,12 @@ fn main() {
         .collect();
     let only = args.first().cloned().unwrap_or_default();
     let n: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20_000);
-    let wanted = |variant: &str| only.is_empty() || variant.starts_with(only.as_str());
+    let workload_filter = args.get(2).cloned().unwrap_or_default();
+    // `c` runs every variant starting with `c`; `=c` only `c`.
+    let wanted = |variant: &str| match only.strip_prefix('=') {
+        Some(exact) => variant == exact,
+        None => only.is_empty() || variant.starts_with(only.as_str()),
+    };
 
     let (msgs, json) = messages(2048);
     let json = json.as_str();
@@ -138,9 +148,15 @@ fn main() {
         let flush = || {
             let _ = p.force_flush();
         };
-        rows.push(measure("plain span", "a", &d, &flush, n, &|| {
-            finish_plain(plain_span!("plain.a"))
-        }));
+        rows.extend(measure(
+            "plain span",
+            "a",
+            &workload_filter,
+            &d,
+            &flush,
+            n,
+            &|| finish_plain(plain_span!("plain.a")),
+        ));
         let _ = p.shutdown();
     }
     if wanted("c") {
@@ -148,9 +164,15 @@ fn main() {
         let flush = || {
             let _ = h.force_flush(Duration::from_secs(10));
         };
-        rows.push(measure("plain span", "c", &d, &flush, n, &|| {
-            finish_plain(plain_span!("plain.c"))
-        }));
+        rows.extend(measure(
+            "plain span",
+            "c",
+            &workload_filter,
+            &d,
+            &flush,
+            n,
+            &|| finish_plain(plain_span!("plain.c")),
+        ));
         let _ = h.shutdown(Duration::from_secs(10));
     }
 
@@ -160,9 +182,15 @@ fn main() {
         let flush = || {
             let _ = p.force_flush();
         };
-        rows.push(measure("LLM span (2 KB)", "a", &d, &flush, n, &|| {
-            finish_llm(llm_span!("llm.a", black_box(json)))
-        }));
+        rows.extend(measure(
+            "LLM span (2 KB)",
+            "a",
+            &workload_filter,
+            &d,
+            &flush,
+            n,
+            &|| finish_llm(llm_span!("llm.a", black_box(json))),
+        ));
         let _ = p.shutdown();
     }
     if wanted("b") {
@@ -170,9 +198,15 @@ fn main() {
         let flush = || {
             let _ = p.force_flush();
         };
-        rows.push(measure("LLM span (2 KB)", "b", &d, &flush, n, &|| {
-            finish_llm_by_hand(llm_span!("llm.b", black_box(json)), &msgs, &m)
-        }));
+        rows.extend(measure(
+            "LLM span (2 KB)",
+            "b",
+            &workload_filter,
+            &d,
+            &flush,
+            n,
+            &|| finish_llm_by_hand(llm_span!("llm.b", black_box(json)), &msgs, &m),
+        ));
         let _ = p.shutdown();
     }
     for metrics in [true, false] {
@@ -184,13 +218,21 @@ fn main() {
         let flush = || {
             let _ = h.force_flush(Duration::from_secs(10));
         };
-        rows.push(measure("LLM span (2 KB)", variant, &d, &flush, n, &|| {
-            if metrics {
-                finish_llm(llm_span!("llm.c", black_box(json)))
-            } else {
-                finish_llm(llm_span!("llm.c_no_metrics", black_box(json)))
-            }
-        }));
+        rows.extend(measure(
+            "LLM span (2 KB)",
+            variant,
+            &workload_filter,
+            &d,
+            &flush,
+            n,
+            &|| {
+                if metrics {
+                    finish_llm(llm_span!("llm.c", black_box(json)))
+                } else {
+                    finish_llm(llm_span!("llm.c_no_metrics", black_box(json)))
+                }
+            },
+        ));
         let _ = h.shutdown(Duration::from_secs(10));
     }
 
@@ -200,9 +242,15 @@ fn main() {
         let flush = || {
             let _ = p.force_flush();
         };
-        rows.push(measure("LLM span, ratio 0.01", "a", &d, &flush, n, &|| {
-            finish_llm(llm_span!("sampled.a", black_box(json)))
-        }));
+        rows.extend(measure(
+            "LLM span, ratio 0.01",
+            "a",
+            &workload_filter,
+            &d,
+            &flush,
+            n,
+            &|| finish_llm(llm_span!("sampled.a", black_box(json))),
+        ));
         let _ = p.shutdown();
     }
     if wanted("b") {
@@ -210,9 +258,15 @@ fn main() {
         let flush = || {
             let _ = p.force_flush();
         };
-        rows.push(measure("LLM span, ratio 0.01", "b", &d, &flush, n, &|| {
-            finish_llm_by_hand(llm_span!("sampled.b", black_box(json)), &msgs, &m)
-        }));
+        rows.extend(measure(
+            "LLM span, ratio 0.01",
+            "b",
+            &workload_filter,
+            &d,
+            &flush,
+            n,
+            &|| finish_llm_by_hand(llm_span!("sampled.b", black_box(json)), &msgs, &m),
+        ));
         let _ = p.shutdown();
     }
     if wanted("c") {
@@ -220,9 +274,15 @@ fn main() {
         let flush = || {
             let _ = h.force_flush(Duration::from_secs(10));
         };
-        rows.push(measure("LLM span, ratio 0.01", "c", &d, &flush, n, &|| {
-            finish_llm(llm_span!("sampled.c", black_box(json)))
-        }));
+        rows.extend(measure(
+            "LLM span, ratio 0.01",
+            "c",
+            &workload_filter,
+            &d,
+            &flush,
+            n,
+            &|| finish_llm(llm_span!("sampled.c", black_box(json))),
+        ));
         let _ = h.shutdown(Duration::from_secs(10));
     }
 

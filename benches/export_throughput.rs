@@ -100,7 +100,9 @@ fn main() {
             }
         }
     }
-    println!("\nExport over OTLP http/protobuf to a loopback sink (RSS at start {start_rss:.1} MiB)\n");
+    println!(
+        "\nExport over OTLP http/protobuf to a loopback sink (RSS at start {start_rss:.1} MiB)\n"
+    );
     println!("| span | push | spans pushed | spans received | pushed/s (calling thread) | delivered/s (end to end) | requests | body MiB/s | peak RSS after (MiB) |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for r in &rows {

@@ -12,7 +12,7 @@
 #[path = "common/workload.rs"]
 mod workload;
 
-use criterion::{criterion_group, BenchmarkId, Criterion};
+use criterion::{criterion_group, Criterion};
 use std::hint::black_box;
 use std::time::Duration;
 use tracing_openinference::otel::opentelemetry_sdk::trace::Sampler;
@@ -38,14 +38,18 @@ fn plain(c: &mut Criterion) {
     {
         let (d, p, _) = bridge_pipeline(Sampler::AlwaysOn);
         g.bench_function("a", |b| {
-            tracing::dispatcher::with_default(&d, || b.iter(|| finish_plain(plain_span!("plain.a"))))
+            tracing::dispatcher::with_default(&d, || {
+                b.iter(|| finish_plain(plain_span!("plain.a")))
+            })
         });
         let _ = p.shutdown();
     }
     {
         let (d, h, _) = llm_layer_pipeline(None, true);
         g.bench_function("c", |b| {
-            tracing::dispatcher::with_default(&d, || b.iter(|| finish_plain(plain_span!("plain.c"))))
+            tracing::dispatcher::with_default(&d, || {
+                b.iter(|| finish_plain(plain_span!("plain.c")))
+            })
         });
         let _ = h.shutdown(Duration::from_secs(10));
     }
@@ -123,7 +127,11 @@ fn agent(c: &mut Criterion) {
                     {
                         let _e = root.enter();
                         for _ in 0..5 {
-                            finish_llm_by_hand(llm_span!("agent.b.llm", black_box(json)), &msgs, &m);
+                            finish_llm_by_hand(
+                                llm_span!("agent.b.llm", black_box(json)),
+                                &msgs,
+                                &m,
+                            );
                         }
                     }
                     drop(root);
@@ -198,7 +206,7 @@ fn metrics(c: &mut Criterion) {
     let mut g = c.benchmark_group("metrics_per_llm_span");
     {
         let m = HandMetrics::new();
-        g.bench_function(BenchmarkId::new("b_sdk_calls_only", "3 records"), |b| {
+        g.bench_function("b_sdk_calls_only", |b| {
             b.iter(|| {
                 m.record(
                     black_box(0.42),
@@ -288,8 +296,11 @@ fn summary() {
         println!("\nplain span, bridge with its defaults (location, thread, target on): {d:.0} ns");
     }
     let g = "metrics_per_llm_span";
-    let sdk = ns(g, "b_sdk_calls_only/3 records");
-    let (with, without) = (ns(g, "c_small_llm_span"), ns(g, "c_small_llm_span_no_metrics"));
+    let sdk = ns(g, "b_sdk_calls_only");
+    let (with, without) = (
+        ns(g, "c_small_llm_span"),
+        ns(g, "c_small_llm_span_no_metrics"),
+    );
     println!(
         "metrics of one LLM span: hand-written SDK calls {} ns; LlmLayer with reader {} ns, without {} ns, difference {} ns",
         fmt(sdk),

@@ -168,7 +168,13 @@ fn outage_down_slow_503_then_healthy() {
 
         sink.set_mode(Mode::Status(503));
         let mut w = Worst::default();
-        emit_for!("outage.unavailable", messages, Duration::from_millis(1500), 20, w);
+        emit_for!(
+            "outage.unavailable",
+            messages,
+            Duration::from_millis(1500),
+            20,
+            w
+        );
         report.push(("503", w, rss_kib()));
 
         sink.set_mode(Mode::Healthy);

@@ -1,7 +1,7 @@
 //! Workloads and pipelines shared by the benches: the same spans through
 //! (a) the plain `tracing-opentelemetry` bridge, (b) the bridge plus OpenInference attributes
 //! and GenAI metrics written by hand, (c) `LlmLayer`. Public API only.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -135,20 +135,8 @@ impl HandMetrics {
             .u64_histogram("gen_ai.client.token.usage")
             .with_unit("{token}")
             .with_boundaries(vec![
-                1.0,
-                4.0,
-                16.0,
-                64.0,
-                256.0,
-                1024.0,
-                4096.0,
-                16384.0,
-                65536.0,
-                262144.0,
-                1048576.0,
-                4194304.0,
-                16777216.0,
-                67108864.0,
+                1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0,
+                4194304.0, 16777216.0, 67108864.0,
             ])
             .build();
         HandMetrics {
