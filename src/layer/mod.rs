@@ -155,7 +155,8 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     /// The bridge exports unsigned integers as strings; hand them over again as `i64`, through
-    /// the span's own fields, so token counts and other integers stay integers.
+    /// the span's own fields, so token counts and other integers stay integers. Up to eight
+    /// values go in one record.
     fn rerecord_unsigned(
         &self,
         id: &Id,
@@ -163,8 +164,19 @@ where
         unsigned: &[(tracing_core::field::Field, i64)],
         ctx: &Context<'_, S>,
     ) {
-        for (field, value) in unsigned {
-            let values = [(field, Some(value as &dyn tracing_core::field::Value))];
+        const BATCH: usize = 8;
+        for chunk in unsigned.chunks(BATCH) {
+            let Some((first, _)) = chunk.first() else {
+                continue;
+            };
+            // Unused slots repeat the first field with no value, which `record` skips.
+            let mut values: [(
+                &tracing_core::field::Field,
+                Option<&dyn tracing_core::field::Value>,
+            ); BATCH] = [(first, None); BATCH];
+            for (slot, (field, value)) in values.iter_mut().zip(chunk) {
+                *slot = (field, Some(value as &dyn tracing_core::field::Value));
+            }
             let set = meta.fields().value_set(&values);
             self.bridge.on_record(id, &Record::new(&set), ctx.clone());
         }
