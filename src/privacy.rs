@@ -530,6 +530,21 @@ impl Privacy {
         })
     }
 
+    /// Whether `input.value` is hidden (by [`Privacy::hide_inputs`] or [`Privacy::hide_all`]).
+    pub(crate) fn hides_inputs(&self) -> bool {
+        self.hide_inputs || self.hide_all
+    }
+
+    /// Whether a field named `key` holding `value` looks like a secret (and secrets are redacted).
+    pub(crate) fn is_secret_field(&self, key: &str, value: &Value) -> bool {
+        let kind = match value {
+            Value::I64(_) | Value::F64(_) => Kind::Number,
+            Value::Bool(_) => Kind::Bool,
+            _ => Kind::Str,
+        };
+        self.redact_secrets && is_secret_key(key, kind)
+    }
+
     /// Applies the masks and limits to one span's (already flattened) attributes and its events.
     pub(crate) fn apply(&self, attrs: &mut Vec<KeyValue>, events: &mut [Event]) {
         attrs.retain_mut(|kv| self.process_kv(kv, false));
@@ -679,11 +694,18 @@ impl Privacy {
             {
                 return Action::Drop;
             }
+            if key == "llm.input_messages" {
+                // The raw value, kept because it could not be flattened: it may hold text and images.
+                return redact_if(self.hide_input_text || self.hide_input_images);
+            }
             return redact_if(self.hide_input_text && is_text(key));
         }
         if under(key, "llm.output_messages") {
             if output_messages {
                 return Action::Drop;
+            }
+            if key == "llm.output_messages" {
+                return redact_if(self.hide_output_text);
             }
             return redact_if(self.hide_output_text && is_text(key));
         }
@@ -695,6 +717,18 @@ impl Privacy {
         }
         if under(key, "llm.choices") {
             return redact_if(outputs || self.hide_choices);
+        }
+        if key == "embedding.embeddings" {
+            // The raw value, kept because it could not be flattened: texts, vectors or both.
+            return redact_if(inputs || self.hide_embeddings_text || self.hide_embeddings_vectors);
+        }
+        if all
+            && matches!(
+                key,
+                "retrieval.documents" | "reranker.input_documents" | "reranker.output_documents"
+            )
+        {
+            return Action::Redact;
         }
         if under(key, "embedding.embeddings") {
             if key.ends_with(".embedding.vector") {
