@@ -50,7 +50,10 @@ async fn main() {
     let which = signal.await;
     eprintln!("{which} received: finishing the requests in flight");
     let _ = stop_tx.send(true);
-    if tokio::time::timeout(Duration::from_secs(10), server).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .is_err()
+    {
         eprintln!("requests still running after 10 s; shutting down anyway");
     }
 

@@ -121,11 +121,19 @@ fn check_limits(s: &SpanData, cap: usize, budget: usize) -> Result<(), TestCaseE
     let all = strings(&s.attributes).chain(s.events.iter().flat_map(|e| strings(&e.attributes)));
     if cap > 0 {
         for v in all {
-            prop_assert!(v.len() <= cap + MARKER_MAX, "{} bytes over cap {cap}", v.len());
+            prop_assert!(
+                v.len() <= cap + MARKER_MAX,
+                "{} bytes over cap {cap}",
+                v.len()
+            );
         }
     }
     if budget > 0 {
-        prop_assert!(span_bytes(s) <= budget, "{} bytes over budget {budget}", span_bytes(s));
+        prop_assert!(
+            span_bytes(s) <= budget,
+            "{} bytes over budget {budget}",
+            span_bytes(s)
+        );
     }
     Ok(())
 }
@@ -312,11 +320,23 @@ fn deep_messages_below_the_parse_limit_are_flattened_on_a_small_stack() {
     on_small_stack(|| {
         let raw = deep_inputs(10).pop().unwrap();
         let out = fuzz_map_field("llm.input_messages", &raw);
-        let get = |k: &str| out.iter().find(|kv| kv.key.as_str() == k).map(|kv| kv.value.as_str().into_owned());
-        assert_eq!(get("llm.input_messages.0.message.role").as_deref(), Some("user"));
+        let get = |k: &str| {
+            out.iter()
+                .find(|kv| kv.key.as_str() == k)
+                .map(|kv| kv.value.as_str().into_owned())
+        };
+        assert_eq!(
+            get("llm.input_messages.0.message.role").as_deref(),
+            Some("user")
+        );
         let content = get("llm.input_messages.0.message.content").unwrap();
-        assert!(content.starts_with(r#"{"a":{"a":"#) && content.contains(r#""x""#), "{content}");
-        assert!(get("llm.input_messages.0.message.tool_calls.0.tool_call.function.arguments").is_some());
+        assert!(
+            content.starts_with(r#"{"a":{"a":"#) && content.contains(r#""x""#),
+            "{content}"
+        );
+        assert!(
+            get("llm.input_messages.0.message.tool_calls.0.tool_call.function.arguments").is_some()
+        );
     });
 }
 
@@ -363,7 +383,9 @@ fn run_layer(f: impl FnOnce()) -> Vec<SpanData> {
     let _one_at_a_time = s.lock.lock();
     s.exporter.reset();
     tracing::dispatcher::with_default(&s.dispatch, f);
-    s.handle.force_flush(Duration::from_secs(30)).expect("flush");
+    s.handle
+        .force_flush(Duration::from_secs(30))
+        .expect("flush");
     s.exporter.get_finished_spans().unwrap()
 }
 
@@ -491,10 +513,7 @@ fn nan_and_infinite_numbers_through_the_layer() {
         check_limits(s, LAYER_CAP, LAYER_BUDGET).unwrap();
         for kv in &s.attributes {
             if kv.key.as_str().ends_with(".document.score") {
-                assert!(
-                    matches!(kv.value, Value::F64(f) if f.is_finite()),
-                    "{kv:?}"
-                );
+                assert!(matches!(kv.value, Value::F64(f) if f.is_finite()), "{kv:?}");
             }
         }
     }
@@ -520,7 +539,9 @@ fn forty_megabyte_values_through_the_layer() {
     let input = str_attr(s, "input.value");
     let marker = format!("…[truncated, {} bytes]", huge.len());
     assert!(input.ends_with(&marker), "{input}");
-    assert!(input[..input.len() - marker.len()].chars().all(|c| c == 'é'));
+    assert!(input[..input.len() - marker.len()]
+        .chars()
+        .all(|c| c == 'é'));
     let content = str_attr(s, "llm.input_messages.0.message.content");
     assert!(content.ends_with(&marker), "{content}");
     eprintln!("40 MiB value x3 + event through the layer: {elapsed:?}");

@@ -27,9 +27,7 @@ fn panic_hook_flushes_spans_finished_before_the_panic() {
     std::panic::set_hook(Box::new(move |_| flag.store(true, Ordering::SeqCst)));
 
     let exporter = InMemorySpanExporter::default();
-    let layer: LlmLayer<_> = quiet_builder()
-        .with_span_exporter(exporter.clone())
-        .build();
+    let layer: LlmLayer<_> = quiet_builder().with_span_exporter(exporter.clone()).build();
     let handle = layer.handle();
     let subscriber = Arc::new(tracing_subscriber::registry().with(layer));
 

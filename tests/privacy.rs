@@ -211,7 +211,10 @@ fn hide_input_text_and_output_text() {
         "llm.input_messages.1.message.contents.0.message_content.text"
     ));
     // Roles, types and images stay; outputs stay.
-    assert_eq!(str_attr(&chat, "llm.input_messages.0.message.role"), "system");
+    assert_eq!(
+        str_attr(&chat, "llm.input_messages.0.message.role"),
+        "system"
+    );
     assert_eq!(
         str_attr(
             &chat,
@@ -309,7 +312,11 @@ fn hide_all_hides_every_content_value() {
         "CHOICE-TEXT",
         "get_weather",
     ] {
-        assert!(!leaks(&chat, needle), "{needle} leaked: {:#?}", chat.attributes);
+        assert!(
+            !leaks(&chat, needle),
+            "{needle} leaked: {:#?}",
+            chat.attributes
+        );
     }
     assert!(!leaks(&emb, "EMBED-TEXT"));
     assert!(attr(&chat, "llm.invocation_parameters").is_none());
@@ -380,9 +387,10 @@ fn invalid_environment_value_is_a_build_error() {
 fn hide_inputs_covers_instrument_arguments_next_to_an_explicit_input_value() {
     #[tracing::instrument(fields(llm.model_name = "m", input.value = "EXPLICIT-INPUT"))]
     fn ask(question: &str, user_note: &str) {}
-    let spans = capture_with(env_builder(&[("OPENINFERENCE_HIDE_INPUTS", "true")]), || {
-        ask("ARG-QUESTION", "ARG-NOTE")
-    });
+    let spans = capture_with(
+        env_builder(&[("OPENINFERENCE_HIDE_INPUTS", "true")]),
+        || ask("ARG-QUESTION", "ARG-NOTE"),
+    );
     let s = span(&spans, "ask");
     assert!(is_redacted(s, "input.value"));
     assert!(!leaks(s, "ARG-QUESTION"), "{:#?}", s.attributes);
@@ -436,7 +444,8 @@ fn secrets_are_redacted_in_parameters_metadata_and_arguments() {
         "headers": {"Authorization": "Basic SECRET-AUTH", "X-Request-Id": "req-1"},
         "client": {"password": "SECRET-PASSWORD", "access_token": "SECRET-TOKEN", "client_secret": "SECRET-CLIENT"}
     });
-    let metadata = json!({"tenant": "acme", "db_password": "SECRET-DB", "session_token": "SECRET-SESSION"});
+    let metadata =
+        json!({"tenant": "acme", "db_password": "SECRET-DB", "session_token": "SECRET-SESSION"});
     let tool_args = json!({"city": "Paris", "auth_token": "SECRET-TOOL-TOKEN"});
     let output = json!([{"role": "assistant", "tool_calls": [
         {"id": "c1", "type": "function", "function": {"name": "call_api", "arguments": {"url": "https://x", "apiKey": "SECRET-CALL-KEY"}}}
@@ -524,7 +533,10 @@ fn api_keys_and_bearer_tokens_in_free_text_are_redacted() {
         .in_scope(|| {});
     });
     let input = str_attr(span(&spans, "chat"), "input.value");
-    assert!(!input.contains(key) && !input.contains("eyJhbGciOi"), "{input}");
+    assert!(
+        !input.contains(key) && !input.contains("eyJhbGciOi"),
+        "{input}"
+    );
     assert!(input.contains(REDACTED), "{input}");
 }
 
@@ -561,7 +573,11 @@ fn long_values_are_truncated_at_a_char_boundary_with_marker_and_length() {
     let marker = format!("…[truncated, {} bytes]", text.len());
     assert!(input.ends_with(&marker), "{input}");
     let kept = &input[..input.len() - marker.len()];
-    assert_eq!(kept, "€".repeat(33), "cut at the boundary at or below 100 bytes");
+    assert_eq!(
+        kept,
+        "€".repeat(33),
+        "cut at the boundary at or below 100 bytes"
+    );
     assert!(input.len() <= 100 + MARKER_MAX);
 }
 
@@ -669,7 +685,10 @@ fn oversized_span_is_trimmed_and_still_exported() {
     );
     let s = span(&spans, "chat");
     assert!(content_bytes(s) <= budget, "{} bytes", content_bytes(s));
-    assert_eq!(attr(s, "openinference.span.trimmed"), Some(&Value::Bool(true)));
+    assert_eq!(
+        attr(s, "openinference.span.trimmed"),
+        Some(&Value::Bool(true))
+    );
     assert!(int_attr(s, "openinference.span.trimmed.original_bytes") > 5 << 20);
     // What identifies the span survives the trim.
     assert_eq!(str_attr(s, "openinference.span.kind"), "LLM");

@@ -71,14 +71,18 @@ fn exporter_that_emits_tracing_events_neither_deadlocks_nor_recurses() {
     let worker_handle = handle.clone();
     std::thread::spawn(move || {
         for i in 0..500 {
-            tracing::info_span!("chat", llm.model_name = "gpt-4o", llm.token_count.prompt = i)
-                .in_scope(|| {
-                    tracing::info!(i, "calling the model");
-                    if i % 50 == 0 {
-                        // Flush from inside a span, on the application thread.
-                        let _ = worker_handle.force_flush(Duration::from_secs(5));
-                    }
-                });
+            tracing::info_span!(
+                "chat",
+                llm.model_name = "gpt-4o",
+                llm.token_count.prompt = i
+            )
+            .in_scope(|| {
+                tracing::info!(i, "calling the model");
+                if i % 50 == 0 {
+                    // Flush from inside a span, on the application thread.
+                    let _ = worker_handle.force_flush(Duration::from_secs(5));
+                }
+            });
         }
         let flushed = worker_handle.force_flush(Duration::from_secs(5));
         let _ = tx.send(flushed);
