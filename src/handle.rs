@@ -149,17 +149,25 @@ impl LlmHandle {
     /// hook more than once chains the hooks.
     ///
     /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
     /// use tracing_openinference::LlmLayer;
     /// use tracing_subscriber::prelude::*;
     ///
-    /// let layer = LlmLayer::builder().with_console_exporter(false).build();
+    /// let exporter = InMemorySpanExporter::default(); // or OTLP, from the environment
+    /// let layer = LlmLayer::builder()
+    ///     .with_console_exporter(false)
+    ///     .with_span_exporter(exporter.clone())
+    ///     .build();
     /// let handle = layer.handle();
     /// handle.install_panic_hook();
     /// tracing_subscriber::registry().with(layer).init();
     ///
     /// tracing::info_span!("before_the_panic", llm.model_name = "gpt-4o").in_scope(|| {});
     /// let result = std::thread::spawn(|| panic!("boom")).join();
-    /// assert!(result.is_err()); // by now the hook has flushed `before_the_panic`
+    /// assert!(result.is_err());
+    /// // The hook flushed: the span is exported though the batch delay (5 s) has not passed.
+    /// let spans = exporter.get_finished_spans().unwrap();
+    /// assert!(spans.iter().any(|s| s.name == "before_the_panic"));
     /// ```
     pub fn install_panic_hook(&self) {
         let handle = self.clone();
