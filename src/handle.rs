@@ -4,9 +4,20 @@ use crate::pipeline::stats::PipelineStats;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How long the hook of [`LlmHandle::install_panic_hook`] waits for its flush.
+///
+/// ```
+/// assert_eq!(tracing_openinference::PANIC_FLUSH_TIMEOUT, std::time::Duration::from_secs(2));
+/// ```
+pub const PANIC_FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Set while a panic hook is flushing, so a panic during that flush does not flush again.
+static PANIC_FLUSHING: AtomicBool = AtomicBool::new(false);
 
 /// Why a flush or shutdown did not complete.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +158,51 @@ impl LlmHandle {
                 Err(e) => Err(HandleError::Pipeline(e.to_string())),
             }
         })
+    }
+
+    /// Installs a process-wide panic hook that flushes this pipeline, so the spans that finished before a panic are
+    /// exported even when the panic ends the process (a panic in `main`, `panic = "abort"`, or a supervisor that
+    /// kills the process right after).
+    ///
+    /// Opt-in. The hook runs the previously installed hook first (the default one prints the panic message), then
+    /// calls [`LlmHandle::force_flush`] with a limit of [`PANIC_FLUSH_TIMEOUT`] (2 s), so a panic never hangs on a
+    /// collector that is down. A panic raised while the hook itself is flushing (on the exporter's thread, say) does
+    /// not flush again. The span in which the panic happens is still open when the hook runs; it ends, with the
+    /// panic as its error, while the stack unwinds, and is exported by the next flush or at shutdown. Installing the
+    /// hook more than once chains the hooks.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use tracing_openinference::LlmLayer;
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// let exporter = InMemorySpanExporter::default(); // or OTLP, from the environment
+    /// let layer = LlmLayer::builder()
+    ///     .with_console_exporter(false)
+    ///     .with_span_exporter(exporter.clone())
+    ///     .build();
+    /// let handle = layer.handle();
+    /// handle.install_panic_hook();
+    /// tracing_subscriber::registry().with(layer).init();
+    ///
+    /// tracing::info_span!("before_the_panic", llm.model_name = "gpt-4o").in_scope(|| {});
+    /// let result = std::thread::spawn(|| panic!("boom")).join();
+    /// assert!(result.is_err());
+    /// // The hook flushed: the span is exported though the batch delay (5 s) has not passed.
+    /// let spans = exporter.get_finished_spans().unwrap();
+    /// assert!(spans.iter().any(|s| s.name == "before_the_panic"));
+    /// ```
+    pub fn install_panic_hook(&self) {
+        let handle = self.clone();
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            previous(info);
+            if PANIC_FLUSHING.swap(true, Ordering::SeqCst) {
+                return;
+            }
+            let _ = handle.force_flush(PANIC_FLUSH_TIMEOUT);
+            PANIC_FLUSHING.store(false, Ordering::SeqCst);
+        }));
     }
 
     fn run_with_timeout(

@@ -46,7 +46,7 @@ pub mod privacy;
 mod span_ext;
 
 pub use builder::{BuildError, LlmLayerBuilder};
-pub use handle::{HandleError, LlmHandle};
+pub use handle::{HandleError, LlmHandle, PANIC_FLUSH_TIMEOUT};
 pub use kind::SpanKind;
 pub use layer::LlmLayer;
 pub use pipeline::PipelineSnapshot;
@@ -69,5 +69,6 @@ pub mod otel {
 
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::mapping::{fuzz_map_field, map_attributes};
     pub use tracing;
 }

@@ -37,8 +37,10 @@
 //!    truncated JSON value is still scanned), keeps the key order and formatting, and only runs when the value
 //!    contains one of the secret words at all.
 //! 5. **Span byte budget** ([`Privacy::max_span_bytes`], 1 MiB): when the estimated encoded size is over budget,
-//!    the cap on the largest values is halved until the span fits, then the largest attributes are dropped (never
-//!    `openinference.span.kind`, the model names, token counts, costs or `error.type`). A trimmed span carries
+//!    the cap on the largest values is halved until the span fits, then the largest attributes are dropped (not the
+//!    model names, token counts, costs or `error.type`), then the largest events are emptied; only if the span still
+//!    does not fit (a budget smaller than its identity) do those protected attributes go too, never
+//!    `openinference.span.kind`. A trimmed span carries
 //!    `openinference.span.trimmed = true`, `openinference.span.trimmed.dropped_attributes` and
 //!    `openinference.span.trimmed.original_bytes`. A span is never rejected.
 //!
@@ -530,6 +532,21 @@ impl Privacy {
         })
     }
 
+    /// Whether `input.value` is hidden (by [`Privacy::hide_inputs`] or [`Privacy::hide_all`]).
+    pub(crate) fn hides_inputs(&self) -> bool {
+        self.hide_inputs || self.hide_all
+    }
+
+    /// Whether a field named `key` holding `value` looks like a secret (and secrets are redacted).
+    pub(crate) fn is_secret_field(&self, key: &str, value: &Value) -> bool {
+        let kind = match value {
+            Value::I64(_) | Value::F64(_) => Kind::Number,
+            Value::Bool(_) => Kind::Bool,
+            _ => Kind::Str,
+        };
+        self.redact_secrets && is_secret_key(key, kind)
+    }
+
     /// Applies the masks and limits to one span's (already flattened) attributes and its events.
     pub(crate) fn apply(&self, attrs: &mut Vec<KeyValue>, events: &mut [Event]) {
         attrs.retain_mut(|kv| self.process_kv(kv, false));
@@ -679,11 +696,18 @@ impl Privacy {
             {
                 return Action::Drop;
             }
+            if key == "llm.input_messages" {
+                // The raw value, kept because it could not be flattened: it may hold text and images.
+                return redact_if(self.hide_input_text || self.hide_input_images);
+            }
             return redact_if(self.hide_input_text && is_text(key));
         }
         if under(key, "llm.output_messages") {
             if output_messages {
                 return Action::Drop;
+            }
+            if key == "llm.output_messages" {
+                return redact_if(self.hide_output_text);
             }
             return redact_if(self.hide_output_text && is_text(key));
         }
@@ -695,6 +719,18 @@ impl Privacy {
         }
         if under(key, "llm.choices") {
             return redact_if(outputs || self.hide_choices);
+        }
+        if key == "embedding.embeddings" {
+            // The raw value, kept because it could not be flattened: texts, vectors or both.
+            return redact_if(inputs || self.hide_embeddings_text || self.hide_embeddings_vectors);
+        }
+        if all
+            && matches!(
+                key,
+                "retrieval.documents" | "reranker.input_documents" | "reranker.output_documents"
+            )
+        {
+            return Action::Redact;
         }
         if under(key, "embedding.embeddings") {
             if key.ends_with(".embedding.vector") {
@@ -726,16 +762,30 @@ impl Privacy {
         if s.len() > b64_max && s.starts_with("data:image/") && s.contains("base64") {
             return Some(REDACTED.to_string());
         }
-        let mut changed = false;
-        let mut cur: Cow<'_, str> = Cow::Borrowed(s);
-        if s.len() > b64_max {
-            if let Some(new) = redact_data_uris(s, b64_max) {
+        let cap = self.max_value_len;
+        // Only the start of a long value can survive the cap, so only that much is scanned: a data URI that starts
+        // before the cap and runs past this window is longer than `b64_max` and is redacted either way. This keeps
+        // the cost of a 100 MB value at the cost of its first `cap` bytes.
+        let window = if cap > 0 {
+            cap.saturating_add(b64_max).saturating_add(512)
+        } else {
+            usize::MAX
+        };
+        let windowed = s.len() > window;
+        let src = if windowed {
+            &s[..floor_boundary(s, window)]
+        } else {
+            s
+        };
+        let mut changed = windowed;
+        let mut cur: Cow<'_, str> = Cow::Borrowed(src);
+        if src.len() > b64_max {
+            if let Some(new) = redact_data_uris(src, b64_max) {
                 cur = Cow::Owned(new);
                 changed = true;
             }
         }
-        let cap = self.max_value_len;
-        let cut = cap > 0 && cur.len() > cap;
+        let cut = windowed || (cap > 0 && cur.len() > cap);
         let kept = if cut {
             &cur[..floor_boundary(&cur, cap)]
         } else {
@@ -1401,33 +1451,9 @@ fn trim_to_budget(
         });
     }
 
-    // 2. Drop the largest attributes.
+    // 2. Drop the largest unprotected attributes.
     let mut size = overhead.saturating_add(content_size(attrs, events, usize::MAX));
-    let mut dropped = 0u32;
-    if size > target {
-        let mut order: Vec<(usize, usize)> = attrs
-            .iter()
-            .enumerate()
-            .filter(|(_, kv)| !protected(kv.key.as_str()))
-            .map(|(i, kv)| (kv_size(kv, usize::MAX), i))
-            .collect();
-        order.sort_unstable_by(|a, b| b.cmp(a));
-        let mut remove = vec![false; attrs.len()];
-        for (sz, i) in order {
-            if size <= target {
-                break;
-            }
-            remove[i] = true;
-            size -= sz;
-            dropped += 1;
-        }
-        let mut idx = 0;
-        attrs.retain(|_| {
-            let keep = !remove[idx];
-            idx += 1;
-            keep
-        });
-    }
+    let mut dropped = drop_largest(attrs, &mut size, target, |key| !protected(key));
 
     // 3. Empty the largest events (an exception keeps its type and message).
     if size > target {
@@ -1457,7 +1483,51 @@ fn trim_to_budget(
         }
     }
 
+    // 4. Last resort, when the budget is smaller than the span's identity (or protected keys carry wrong-typed,
+    //    bulky values): drop protected attributes too, never the span kind.
+    if size > target {
+        dropped = dropped.saturating_add(drop_largest(attrs, &mut size, target, |key| {
+            key != "openinference.span.kind" && !key.starts_with("openinference.span.trimmed")
+        }));
+    }
+
     mark_trimmed(attrs, dropped, before);
+    dropped
+}
+
+/// Drops the largest attributes whose key passes `eligible` until `size` is at most `target`; returns how many.
+fn drop_largest(
+    attrs: &mut Vec<KeyValue>,
+    size: &mut usize,
+    target: usize,
+    eligible: impl Fn(&str) -> bool,
+) -> u32 {
+    if *size <= target {
+        return 0;
+    }
+    let mut order: Vec<(usize, usize)> = attrs
+        .iter()
+        .enumerate()
+        .filter(|(_, kv)| eligible(kv.key.as_str()))
+        .map(|(i, kv)| (kv_size(kv, usize::MAX), i))
+        .collect();
+    order.sort_unstable_by(|a, b| b.cmp(a));
+    let mut remove = vec![false; attrs.len()];
+    let mut dropped = 0u32;
+    for (sz, i) in order {
+        if *size <= target {
+            break;
+        }
+        remove[i] = true;
+        *size = size.saturating_sub(sz);
+        dropped = dropped.saturating_add(1);
+    }
+    let mut idx = 0;
+    attrs.retain(|_| {
+        let keep = !remove[idx];
+        idx += 1;
+        keep
+    });
     dropped
 }
 
@@ -1933,6 +2003,28 @@ mod tests {
     }
 
     #[test]
+    fn long_values_are_scanned_only_as_far_as_the_cap_can_keep() {
+        let p = Privacy::default()
+            .with_max_value_len(100)
+            .with_base64_image_max_len(50);
+        // A data URI that starts inside the cap and runs far past the scanned window: redacted, no part of it kept.
+        let v = format!("see data:image/png;base64,{} end", "A".repeat(10_000));
+        let out = run(&p, vec![kv("output.value", v.clone())]);
+        assert_eq!(
+            get_str(&out, "output.value").unwrap(),
+            format!("see {REDACTED}…[truncated, {} bytes]", v.len())
+        );
+        // A huge plain value: cut at the cap, with the full original length.
+        let huge = "é".repeat(5_000_000);
+        let out = run(&p, vec![kv("input.value", huge.clone())]);
+        let text = get_str(&out, "input.value").unwrap();
+        assert_eq!(
+            text,
+            format!("{}…[truncated, {} bytes]", "é".repeat(50), huge.len())
+        );
+    }
+
+    #[test]
     fn truncated_json_still_scanned() {
         let p = Privacy::default().with_max_value_len(40);
         let v = format!(r#"{{"password":"{}"}}"#, "p".repeat(100));
@@ -2031,6 +2123,28 @@ mod tests {
             Some(Value::I64(n)) => assert!(*n > 0),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn span_budget_holds_even_below_the_protected_attributes() {
+        let p = Privacy::default()
+            .with_max_value_len(0)
+            .with_max_span_bytes(512);
+        let mut attrs = vec![
+            kv("openinference.span.kind", "LLM"),
+            kv("llm.model_name", "m".repeat(300)),
+            kv("llm.token_count.prompt", "[".repeat(400)),
+            kv("llm.token_count.completion", 7i64),
+            kv("gen_ai.request.model", "g".repeat(300)),
+        ];
+        p.apply(&mut attrs, &mut []);
+        let size = content_size(&attrs, &[], usize::MAX);
+        assert!(size <= 512, "{size}: {attrs:?}");
+        assert_eq!(get_str(&attrs, "openinference.span.kind").unwrap(), "LLM");
+        assert_eq!(
+            get(&attrs, "openinference.span.trimmed"),
+            Some(&Value::Bool(true))
+        );
     }
 
     fn span(attrs: Vec<KeyValue>) -> SpanData {

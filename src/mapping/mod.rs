@@ -68,6 +68,19 @@ impl Mapper {
             out.push(KeyValue::new("openinference.span.kind", kind.as_str()));
         }
 
+        if self.privacy.hides_inputs() {
+            // The arguments are the input, whether folded into `input.value` or kept beside an explicit one.
+            for kv in &mut args {
+                kv.value = Value::from(crate::privacy::REDACTED);
+            }
+        } else {
+            // One argument becomes plain text and loses its name: a secret-named one is redacted here.
+            for kv in &mut args {
+                if self.privacy.is_secret_field(kv.key.as_str(), &kv.value) {
+                    kv.value = Value::from(crate::privacy::REDACTED);
+                }
+            }
+        }
         if genai::get(&out, "input.value").is_some() {
             out.append(&mut args);
         } else if let Some(input) = input_from_args(&args) {
@@ -249,4 +262,68 @@ fn normalize_error(span: &mut SpanData, attrs: &mut Vec<KeyValue>) {
         ],
         0,
     ));
+}
+/// Maps one raw field the way the exporter does, with the default [`Privacy`]: `key` set to the string `raw` on a
+/// span, then [`Mapper::map_span`]. Returns the exported attributes.
+///
+/// This is the entry point of the `map_json` fuzz target (`tests/fuzz`) and of the hostile-input property tests; it
+/// is not part of the public API and may change in any release.
+///
+/// ```
+/// let attrs = tracing_openinference::__private::fuzz_map_field(
+///     "llm.input_messages",
+///     r#"[{"role":"user","content":"hi"}]"#,
+/// );
+/// assert!(attrs.iter().any(|kv| kv.key.as_str() == "llm.input_messages.0.message.content"));
+/// ```
+#[doc(hidden)]
+pub fn fuzz_map_field(key: &str, raw: &str) -> Vec<KeyValue> {
+    map_attributes(
+        &Privacy::default(),
+        vec![KeyValue::new(key.to_owned(), raw.to_owned())],
+    )
+}
+
+/// Maps raw span attributes (the fields as the bridge exports them) with `privacy`, as the exporter does, and
+/// returns the exported attributes. Not part of the public API (tests and fuzzing only).
+///
+/// ```
+/// use opentelemetry::KeyValue;
+/// use tracing_openinference::privacy::Privacy;
+/// let attrs = tracing_openinference::__private::map_attributes(
+///     &Privacy::default().with_hide_inputs(true),
+///     vec![KeyValue::new("input.value", "a prompt")],
+/// );
+/// let input = attrs.iter().find(|kv| kv.key.as_str() == "input.value").unwrap();
+/// assert_eq!(input.value.as_str(), "__REDACTED__");
+/// ```
+#[doc(hidden)]
+pub fn map_attributes(privacy: &Privacy, attributes: Vec<KeyValue>) -> Vec<KeyValue> {
+    use opentelemetry::trace::{SpanContext, SpanId, SpanKind as OtelKind};
+    use opentelemetry::InstrumentationScope;
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use std::time::SystemTime;
+
+    let mapper = Mapper {
+        privacy: privacy.clone(),
+    };
+    let mut span = SpanData {
+        span_context: SpanContext::empty_context(),
+        parent_span_id: SpanId::INVALID,
+        parent_span_is_remote: false,
+        span_kind: OtelKind::Internal,
+        name: "fuzz".into(),
+        start_time: SystemTime::UNIX_EPOCH,
+        end_time: SystemTime::UNIX_EPOCH,
+        attributes,
+        dropped_attributes_count: 0,
+        events: SpanEvents::default(),
+        links: SpanLinks::default(),
+        status: Status::Unset,
+        instrumentation_scope: InstrumentationScope::default(),
+    };
+    mapper.map_span(&mut span);
+    let mut batch = vec![span];
+    mapper.privacy.fit_batch(&mut batch);
+    batch.pop().map(|s| s.attributes).unwrap_or_default()
 }

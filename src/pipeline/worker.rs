@@ -127,6 +127,9 @@ fn retryable(message: &str) -> bool {
 impl Worker {
     /// Runs until shutdown or until every sender is gone.
     pub(crate) fn run(mut self, rx: Receiver<Message>) {
+        // Telemetry the exporters produce (an HTTP client's own spans, `tracing` events) is
+        // not recorded: exporting must never feed the pipeline it drains.
+        let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
         let mut next_export = Instant::now() + self.config.schedule_delay;
         loop {
             let wait = next_export.saturating_duration_since(Instant::now());
