@@ -130,6 +130,18 @@ impl Worker {
         // Telemetry the exporters produce (an HTTP client's own spans, `tracing` events) is
         // not recorded: exporting must never feed the pipeline it drains.
         let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
+        // tonic (gRPC) needs a tokio reactor: a private one-worker runtime drives its I/O
+        // while this thread waits on the export futures.
+        #[cfg(feature = "grpc")]
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("openinference-grpc")
+            .enable_all()
+            .build()
+            .map_err(|e| eprintln!("tracing-openinference: no runtime for gRPC export: {e}"))
+            .ok();
+        #[cfg(feature = "grpc")]
+        let _entered = runtime.as_ref().map(|rt| rt.enter());
         let mut next_export = Instant::now() + self.config.schedule_delay;
         loop {
             let wait = next_export.saturating_duration_since(Instant::now());
