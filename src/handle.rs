@@ -99,6 +99,7 @@ impl LlmHandle {
 
     /// The console summary table as it would print now, if the summary is on and any LLM
     /// call was recorded.
+    #[cfg(test)]
     pub(crate) fn summary_text(&self) -> Option<String> {
         let tap = self.providers.extras.summary.as_ref()?;
         crate::export::summary::render(&tap.snapshot().ok()?)

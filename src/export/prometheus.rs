@@ -142,7 +142,8 @@ fn number(v: f64) -> String {
     }
 }
 
-/// Label pairs, sanitized; keys that collide after sanitizing have their values joined by `;`.
+/// Label pairs, sanitized and sorted by name; keys that collide after sanitizing have their
+/// values joined by `;`.
 fn labels(attributes: &[(String, String)], family: &Family) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::with_capacity(attributes.len() + 2);
     for (k, v) in attributes {
@@ -159,6 +160,8 @@ fn labels(attributes: &[(String, String)], family: &Family) -> Vec<(String, Stri
     if let Some(version) = &family.scope_version {
         out.push(("otel_scope_version".into(), version.clone()));
     }
+    // The SDK keeps attributes in no fixed order; scrapes should not differ by it.
+    out.sort();
     out
 }
 

@@ -148,6 +148,7 @@ pub(crate) fn rows(snapshot: &Snapshot) -> BTreeMap<String, ModelRow> {
 fn seconds(v: Option<f64>) -> String {
     match v {
         None => "-".into(),
+        Some(s) if s < 0.001 => format!("{:.0}µs", s * 1e6),
         Some(s) if s < 1.0 => format!("{:.0}ms", s * 1000.0),
         Some(s) => format!("{s:.2}s"),
     }
@@ -339,8 +340,8 @@ mod tests {
         let expected = "\
 LLM metrics
 model            calls  errors    p50    p95  input  output       cost
-claude-sonnet-4      2       0   60ms   70ms     30       4  $0.000150
-gpt-4o              10       1  249ms  2.00s   1000     200    $0.0125
+claude-sonnet-4      2       0   60ms   70ms     30       4  $0.000200
+gpt-4o              10       1  249ms  1.92s   1000     200    $0.0125
 total               12       1                 1030     204    $0.0127
 ";
         assert_eq!(table, expected, "\n{table}");
@@ -395,9 +396,14 @@ total               12       1                 1030     204    $0.0127
         let cells: Vec<&str> = lines[2].split_whitespace().collect();
         // model, calls, errors, p50, p95, input, output, cost (2 x $0.0028).
         assert_eq!(cells[..3], ["gpt-4o", "3", "1"], "{table}");
-        assert_eq!(cells[5..], ["2000", "200", "$0.0056"], "{table}");
+        assert_eq!(cells[5..], ["2000", "200", "$0.005600"], "{table}");
+        // Spans this short read in µs, not as a zero.
         assert!(
-            cells[3].ends_with("ms") && cells[4].ends_with("ms"),
+            cells[3].ends_with('s') && !cells[3].starts_with('0'),
+            "{table}"
+        );
+        assert!(
+            cells[4].ends_with('s') && !cells[4].starts_with('0'),
             "{table}"
         );
         assert_eq!(lines.len(), 3, "one model, no total row: {table}");
