@@ -61,6 +61,9 @@ fn main() {
     let layer: LlmLayer<_> = match LlmLayer::builder()
         .with_service_name("llm-traffic")
         .with_console_exporter(false)
+        // Half the traces are sampled out (errors are still kept): the dashboard's sampling
+        // panel has both kept and dropped traces to show.
+        .with_sampling_ratio(0.5)
         .with_prometheus_endpoint(addr.as_str())
         .try_build()
     {
