@@ -276,7 +276,7 @@ impl LlmLayerBuilder {
     ///
     /// ```
     /// let b = tracing_openinference::LlmLayerBuilder::from_env()
-    ///     .with_prometheus_endpoint(([127, 0, 0, 1], 9464));
+    ///     .with_prometheus_endpoint("127.0.0.1:9464");
     /// # drop(b);
     /// ```
     #[cfg(feature = "prometheus")]
