@@ -4,16 +4,18 @@ use crate::export::env::{self, Getter, Named};
 use crate::export::{console::ConsoleExporter, OtlpTarget};
 use crate::handle::LlmHandle;
 use crate::layer::{Core, LlmLayer};
-use crate::mapping::{Mapper, MappingExporter};
+use crate::mapping::Mapper;
 use crate::metrics::Metrics;
+use crate::pipeline::sampler::LlmSampler;
+use crate::pipeline::stats::PipelineStats;
+use crate::pipeline::worker::ErasedExporter;
+use crate::pipeline::{LlmSpanProcessor, PipelineConfig};
 use crate::pricing::{ModelPrice, PriceTable};
 use crate::privacy::Privacy;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::metrics::{MeterProviderBuilder, SdkMeterProvider};
-use opentelemetry_sdk::trace::{
-    BatchSpanProcessor, Sampler, SdkTracerProvider, SpanExporter, SpanLimits, TracerProviderBuilder,
-};
+use opentelemetry_sdk::trace::{IdGenerator, SdkTracerProvider, SpanExporter, SpanLimits};
 use opentelemetry_sdk::Resource;
 use std::fmt;
 use std::path::PathBuf;
@@ -72,8 +74,8 @@ impl std::error::Error for BuildError {}
 
 /// Reads one configuration variable.
 type EnvReader = Box<dyn Fn(&str) -> Option<String> + Send>;
-/// Builds the SDK span processor for a caller's exporter, once the mapper is known.
-type ProcessorFactory = Box<dyn FnOnce(Arc<Mapper>) -> BatchSpanProcessor + Send>;
+/// Prepares a caller's exporter for the export thread, once the resource is known.
+type ExporterFactory = Box<dyn FnOnce(&Resource) -> Box<dyn ErasedExporter> + Send>;
 /// Adds a caller's metric reader to the meter provider.
 type ReaderFactory = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProviderBuilder + Send>;
 
@@ -99,11 +101,17 @@ pub struct LlmLayerBuilder {
     resource: Vec<KeyValue>,
     otlp_endpoint: Option<String>,
     otlp_headers: Vec<(String, String)>,
-    exporters: Vec<ProcessorFactory>,
+    exporters: Vec<ExporterFactory>,
     readers: Vec<ReaderFactory>,
     metrics_out: crate::export::metrics_out::MetricsOut,
     console: Option<bool>,
     ratio: Option<f64>,
+    keep_errors: Option<bool>,
+    keep_slow: Option<std::time::Duration>,
+    buffer_bytes: Option<usize>,
+    buffer_spans: Option<usize>,
+    queue_spans: Option<usize>,
+    id_generator: Option<Box<dyn IdGenerator>>,
     prices: PriceTable,
     price_file: Option<PathBuf>,
     privacy: Option<Privacy>,
@@ -164,6 +172,12 @@ impl LlmLayerBuilder {
             metrics_out: Default::default(),
             console: None,
             ratio: None,
+            keep_errors: None,
+            keep_slow: None,
+            buffer_bytes: None,
+            buffer_spans: None,
+            queue_spans: None,
+            id_generator: None,
             prices: PriceTable::builtin(),
             price_file: None,
             privacy: None,
@@ -244,8 +258,10 @@ impl LlmLayerBuilder {
     where
         E: SpanExporter + 'static,
     {
-        self.exporters.push(Box::new(move |mapper| {
-            BatchSpanProcessor::builder(MappingExporter::new(exporter, mapper)).build()
+        self.exporters.push(Box::new(move |resource| {
+            let mut exporter: Box<dyn ErasedExporter> = Box::new(exporter);
+            exporter.set_resource(resource);
+            exporter
         }));
         self
     }
@@ -310,6 +326,79 @@ impl LlmLayerBuilder {
     /// ```
     pub fn with_sampling_ratio(mut self, ratio: f64) -> Self {
         self.ratio = Some(ratio);
+        self
+    }
+
+    /// Keeps a trace the ratio dropped when any span in it ends in error (default `true`;
+    /// else `OPENINFERENCE_KEEP_ERRORS`). The trace is exported whole, its root saying
+    /// `openinference.sampling.reason = "error"`.
+    ///
+    /// ```
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env()
+    ///     .with_sampling_ratio(0.05)
+    ///     .with_keep_errors(true);
+    /// # drop(b);
+    /// ```
+    pub fn with_keep_errors(mut self, keep: bool) -> Self {
+        self.keep_errors = Some(keep);
+        self
+    }
+
+    /// Keeps a trace the ratio dropped when its local root lasts longer than `threshold`
+    /// (off by default; else `OPENINFERENCE_KEEP_SLOW_MS`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env()
+    ///     .with_sampling_ratio(0.05)
+    ///     .with_keep_slow(Duration::from_secs(10));
+    /// # drop(b);
+    /// ```
+    pub fn with_keep_slow(mut self, threshold: std::time::Duration) -> Self {
+        self.keep_slow = Some(threshold);
+        self
+    }
+
+    /// Bounds the memory that holds sampled-out traces until their decision (defaults
+    /// 32 MiB and 50,000 spans; else `OPENINFERENCE_SAMPLING_BUFFER_BYTES` and
+    /// `OPENINFERENCE_SAMPLING_BUFFER_SPANS`). Past a bound the oldest undecided traces are
+    /// dropped whole and counted in `openinference.traces.dropped{reason="buffer_full"}`.
+    ///
+    /// ```
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env()
+    ///     .with_sampling_buffer(8 * 1024 * 1024, 10_000);
+    /// # drop(b);
+    /// ```
+    pub fn with_sampling_buffer(mut self, max_bytes: usize, max_spans: usize) -> Self {
+        self.buffer_bytes = Some(max_bytes);
+        self.buffer_spans = Some(max_spans);
+        self
+    }
+
+    /// Bounds the queue between the calling threads and the export thread, in spans
+    /// (default 2048; else `OTEL_BSP_MAX_QUEUE_SIZE`). A full queue drops the span and counts
+    /// it in `openinference.spans.dropped{reason="queue_full"}`; it never blocks.
+    ///
+    /// ```
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env().with_queue_capacity(8_192);
+    /// # drop(b);
+    /// ```
+    pub fn with_queue_capacity(mut self, spans: usize) -> Self {
+        self.queue_spans = Some(spans);
+        self
+    }
+
+    /// Generates trace and span ids with `generator` instead of the SDK's random one (for
+    /// ids that must follow a scheme, or deterministic ids in tests).
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::RandomIdGenerator;
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env()
+    ///     .with_id_generator(RandomIdGenerator::default());
+    /// # drop(b);
+    /// ```
+    pub fn with_id_generator(mut self, generator: impl IdGenerator + 'static) -> Self {
+        self.id_generator = Some(Box::new(generator));
         self
     }
 
@@ -422,7 +511,13 @@ impl LlmLayerBuilder {
             None => false,
         };
 
-        let sampler = self.sampler(get)?;
+        let (ratio, parent_based) = self.sampler(get)?;
+        let pipeline = self.pipeline_config(get)?;
+        let sampler = LlmSampler::new(
+            ratio,
+            parent_based,
+            pipeline.buffer.keep_errors || pipeline.buffer.slow.is_some(),
+        );
         let privacy = match self.privacy.take() {
             Some(p) => p,
             None => Privacy::from_env_with(|k| get(k)).map_err(|e| BuildError::InvalidValue {
@@ -492,28 +587,22 @@ impl LlmLayerBuilder {
             };
 
         let mapper = Arc::new(Mapper { privacy });
-        let mut provider = SdkTracerProvider::builder()
-            .with_sampler(sampler)
-            .with_span_limits(span_limits())
-            .with_resource(self.resource(get));
+        let resource = self.resource(get);
+        let mut exporters: Vec<Box<dyn ErasedExporter>> = Vec::new();
         if !disabled {
             for factory in self.exporters.drain(..) {
-                provider = provider.with_span_processor(factory(Arc::clone(&mapper)));
+                exporters.push(factory(&resource));
             }
         }
         if use_otlp {
             if let Some(t) = &target {
-                provider = add_otlp(provider, t, &mapper)?;
+                let mut exporter = otlp_exporter(t)?;
+                exporter.set_resource(&resource);
+                exporters.push(exporter);
             }
         }
         if use_console {
-            provider = provider.with_span_processor(
-                BatchSpanProcessor::builder(MappingExporter::new(
-                    ConsoleExporter::stderr(),
-                    Arc::clone(&mapper),
-                ))
-                .build(),
-            );
+            exporters.push(Box::new(ConsoleExporter::stderr()));
             if nothing_else && self.console.is_none() {
                 eprintln!(
                     "tracing-openinference: printing traces to stderr. To send them to Phoenix, \
@@ -521,6 +610,20 @@ impl LlmLayerBuilder {
                      http://localhost:6006) or LANGFUSE_PUBLIC_KEY and LANGFUSE_SECRET_KEY."
                 );
             }
+        }
+        let stats = Arc::new(PipelineStats::default());
+        let mut provider = SdkTracerProvider::builder()
+            .with_sampler(sampler)
+            .with_span_limits(span_limits())
+            .with_resource(resource);
+        if let Some(ids) = self.id_generator.take() {
+            provider = provider.with_id_generator(BoxedIds(ids));
+        }
+        if !exporters.is_empty() {
+            let processor =
+                LlmSpanProcessor::start(pipeline, mapper, exporters, Arc::clone(&stats))
+                    .map_err(|e| BuildError::Exporter(format!("export thread: {e}")))?;
+            provider = provider.with_span_processor(processor);
         }
         let tracer_provider = provider.build();
         let tracer = tracer_provider.tracer_with_scope(
@@ -543,6 +646,7 @@ impl LlmLayerBuilder {
                             .with_version(env!("CARGO_PKG_VERSION"))
                             .build(),
                     ),
+                    Arc::clone(&stats),
                 )
             }
             None => Metrics::disabled(),
@@ -552,19 +656,19 @@ impl LlmLayerBuilder {
             prices: std::mem::replace(&mut self.prices, PriceTable::empty()),
             metrics,
         });
-        let handle = LlmHandle::new(tracer_provider, meter_provider)
+        let handle = LlmHandle::new(tracer_provider, meter_provider, stats)
             .with_metrics_extras(std::mem::take(&mut self.metrics_out.extras));
         Ok(LlmLayer::from_parts(tracer, core, handle))
     }
 
-    fn sampler(&self, get: Getter<'_>) -> Result<Sampler, BuildError> {
+    /// The root ratio and whether spans with a parent follow it, from the builder or
+    /// `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` (default: parent-based, every trace).
+    fn sampler(&self, get: Getter<'_>) -> Result<(f64, bool), BuildError> {
         if let Some(r) = self.ratio {
             if !(0.0..=1.0).contains(&r) || r.is_nan() {
                 return Err(BuildError::InvalidRatio(r));
             }
-            return Ok(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-                r,
-            ))));
+            return Ok((r, true));
         }
         let arg = || -> Result<f64, BuildError> {
             match get("OTEL_TRACES_SAMPLER_ARG") {
@@ -583,16 +687,12 @@ impl LlmLayerBuilder {
             }
         };
         Ok(match get("OTEL_TRACES_SAMPLER").as_deref().map(str::trim) {
-            None | Some("parentbased_always_on") => {
-                Sampler::ParentBased(Box::new(Sampler::AlwaysOn))
-            }
-            Some("always_on") => Sampler::AlwaysOn,
-            Some("always_off") => Sampler::AlwaysOff,
-            Some("parentbased_always_off") => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
-            Some("traceidratio") => Sampler::TraceIdRatioBased(arg()?),
-            Some("parentbased_traceidratio") => {
-                Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(arg()?)))
-            }
+            None | Some("parentbased_always_on") => (1.0, true),
+            Some("always_on") => (1.0, false),
+            Some("always_off") => (0.0, false),
+            Some("parentbased_always_off") => (0.0, true),
+            Some("traceidratio") => (arg()?, false),
+            Some("parentbased_traceidratio") => (arg()?, true),
             Some(other) => {
                 return Err(BuildError::InvalidValue {
                     var: "OTEL_TRACES_SAMPLER".into(),
@@ -600,6 +700,60 @@ impl LlmLayerBuilder {
                 })
             }
         })
+    }
+
+    /// Queue, batch and sampling-buffer settings from the builder and the environment.
+    fn pipeline_config(&self, get: Getter<'_>) -> Result<PipelineConfig, BuildError> {
+        let number = |var: &str| -> Result<Option<u64>, BuildError> {
+            match get(var) {
+                None => Ok(None),
+                Some(v) => {
+                    v.trim()
+                        .parse::<u64>()
+                        .map(Some)
+                        .map_err(|_| BuildError::InvalidValue {
+                            var: var.to_owned(),
+                            value: v.clone(),
+                        })
+                }
+            }
+        };
+        let mut c = PipelineConfig::default();
+        c.buffer.keep_errors = match (self.keep_errors, get("OPENINFERENCE_KEEP_ERRORS")) {
+            (Some(k), _) => k,
+            (None, Some(v)) => env::parse_bool("OPENINFERENCE_KEEP_ERRORS", &v)?,
+            (None, None) => true,
+        };
+        c.buffer.slow = match self.keep_slow {
+            Some(t) => Some(t),
+            None => number("OPENINFERENCE_KEEP_SLOW_MS")?.map(std::time::Duration::from_millis),
+        };
+        let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        if let Some(b) = self
+            .buffer_bytes
+            .or(number("OPENINFERENCE_SAMPLING_BUFFER_BYTES")?.map(to_usize))
+        {
+            c.buffer.max_bytes = b;
+        }
+        if let Some(n) = self
+            .buffer_spans
+            .or(number("OPENINFERENCE_SAMPLING_BUFFER_SPANS")?.map(to_usize))
+        {
+            c.buffer.max_spans = n;
+        }
+        if let Some(n) = self
+            .queue_spans
+            .or(number("OTEL_BSP_MAX_QUEUE_SIZE")?.map(to_usize))
+        {
+            c.queue_spans = n.max(1);
+        }
+        if let Some(ms) = number("OTEL_BSP_SCHEDULE_DELAY")? {
+            c.schedule_delay = std::time::Duration::from_millis(ms.max(1));
+        }
+        if let Some(n) = number("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")? {
+            c.max_batch_spans = to_usize(n).max(1);
+        }
+        Ok(c)
     }
 
     fn resource(&self, get: Getter<'_>) -> Resource {
@@ -665,23 +819,12 @@ impl LlmLayerBuilder {
 }
 
 #[cfg(any(feature = "otlp-http", feature = "grpc"))]
-fn add_otlp(
-    provider: TracerProviderBuilder,
-    target: &OtlpTarget,
-    mapper: &Arc<Mapper>,
-) -> Result<TracerProviderBuilder, BuildError> {
-    let exporter = crate::export::otlp_span_exporter(target)?;
-    Ok(provider.with_span_processor(
-        BatchSpanProcessor::builder(MappingExporter::new(exporter, Arc::clone(mapper))).build(),
-    ))
+fn otlp_exporter(target: &OtlpTarget) -> Result<Box<dyn ErasedExporter>, BuildError> {
+    Ok(Box::new(crate::export::otlp_span_exporter(target)?))
 }
 
 #[cfg(not(any(feature = "otlp-http", feature = "grpc")))]
-fn add_otlp(
-    _provider: TracerProviderBuilder,
-    _target: &OtlpTarget,
-    _mapper: &Arc<Mapper>,
-) -> Result<TracerProviderBuilder, BuildError> {
+fn otlp_exporter(_target: &OtlpTarget) -> Result<Box<dyn ErasedExporter>, BuildError> {
     Err(BuildError::Unsupported(
         "OTLP export needs the `otlp-http` or `grpc` feature".into(),
     ))
@@ -712,6 +855,24 @@ where
             prices: PriceTable::empty(),
             metrics: Metrics::disabled(),
         });
-        LlmLayer::from_parts(tracer, core, LlmHandle::new(provider, None))
+        LlmLayer::from_parts(
+            tracer,
+            core,
+            LlmHandle::new(provider, None, Arc::new(PipelineStats::default())),
+        )
+    }
+}
+
+/// A boxed id generator, as the SDK's builder takes a sized one.
+#[derive(Debug)]
+struct BoxedIds(Box<dyn IdGenerator>);
+
+impl IdGenerator for BoxedIds {
+    fn new_trace_id(&self) -> opentelemetry::trace::TraceId {
+        self.0.new_trace_id()
+    }
+
+    fn new_span_id(&self) -> opentelemetry::trace::SpanId {
+        self.0.new_span_id()
     }
 }

@@ -1,6 +1,7 @@
 //! [`LlmHandle`]: flush and shut the pipeline down, with a time limit.
 
 use crate::export::metrics_out::MetricsExtras;
+use crate::pipeline::stats::PipelineStats;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::fmt;
@@ -33,6 +34,7 @@ struct Providers {
     traces: SdkTracerProvider,
     metrics: Option<SdkMeterProvider>,
     extras: MetricsExtras,
+    stats: Arc<PipelineStats>,
 }
 
 /// A handle to the layer's export pipeline. Works with no async runtime and on any runtime:
@@ -53,12 +55,17 @@ pub struct LlmHandle {
 }
 
 impl LlmHandle {
-    pub(crate) fn new(traces: SdkTracerProvider, metrics: Option<SdkMeterProvider>) -> Self {
+    pub(crate) fn new(
+        traces: SdkTracerProvider,
+        metrics: Option<SdkMeterProvider>,
+        stats: Arc<PipelineStats>,
+    ) -> Self {
         LlmHandle {
             providers: Arc::new(Providers {
                 traces,
                 metrics,
                 extras: MetricsExtras::default(),
+                stats,
             }),
         }
     }
@@ -103,6 +110,19 @@ impl LlmHandle {
     pub(crate) fn summary_text(&self) -> Option<String> {
         let tap = self.providers.extras.summary.as_ref()?;
         crate::export::summary::render(&tap.snapshot().ok()?)
+    }
+
+    /// What the export pipeline has done so far: spans exported and dropped (by reason),
+    /// traces kept (by reason) and dropped, bytes buffered.
+    ///
+    /// ```
+    /// # let layer: tracing_openinference::LlmLayer<tracing_subscriber::Registry> =
+    /// #     tracing_openinference::LlmLayer::builder().with_console_exporter(false).build();
+    /// let stats = layer.handle().pipeline_stats();
+    /// assert_eq!(stats.dropped("queue_full"), 0);
+    /// ```
+    pub fn pipeline_stats(&self) -> crate::PipelineSnapshot {
+        self.providers.stats.snapshot()
     }
 
     /// The tracer provider, for code that wants more tracers on the same pipeline.

@@ -39,6 +39,7 @@ mod layer;
 mod macros;
 mod mapping;
 pub mod metrics;
+mod pipeline;
 pub mod pricing;
 pub mod privacy;
 mod span_ext;
@@ -47,8 +48,10 @@ pub use builder::{BuildError, LlmLayerBuilder};
 pub use handle::{HandleError, LlmHandle};
 pub use kind::SpanKind;
 pub use layer::LlmLayer;
+pub use pipeline::PipelineSnapshot;
 pub use span_ext::{
-    Document, FunctionCall, LlmSpanExt, Message, RecordError, SemanticValue, ToolCall, Usage,
+    Document, FunctionCall, LlmSpanExt, Message, RecordError, SemanticValue, StreamGuard, ToolCall,
+    Usage,
 };
 
 /// The OpenTelemetry crates this crate was built against, so versions always match.

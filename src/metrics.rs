@@ -12,17 +12,30 @@
 //! | `openinference.tool.duration` | histogram | s | `gen_ai.tool.name`, `error.type` |
 //! | `openinference.retrieval.duration` | histogram | s | `error.type` |
 //! | `openinference.retrieval.documents` | histogram | {document} | — |
+//! | `openinference.spans.exported` | counter | {span} | — |
+//! | `openinference.spans.dropped` | counter | {span} | `reason` = queue_full / buffer_full / export_failed / sampled_out / shutdown |
+//! | `openinference.traces.kept` | counter | {trace} | `reason` = ratio / parent / error / slow |
+//! | `openinference.traces.dropped` | counter | {trace} | `reason` = sampled_out / buffer_full |
+//! | `openinference.buffer.bytes` | gauge | By | `buffer` = queue / sampling |
 //!
-//! Model, provider and tool names are folded into `_OTHER` past [`MAX_LABEL_VALUES`] distinct
-//! values each; no id or content ever becomes an attribute.
+//! The `openinference.spans.*`, `openinference.traces.*` and `openinference.buffer.bytes`
+//! instruments observe the export pipeline (see [`crate::PipelineSnapshot`]); they are read at
+//! collection time and cost nothing per span.
+//!
+//! Model, provider, tool and error-type names are folded into `_OTHER` past
+//! [`MAX_LABEL_VALUES`] distinct values each; attribute sets are built once per combination and
+//! cached; no id or content ever becomes an attribute.
 
 use crate::kind::SpanKind;
 use crate::layer::state::SpanState;
 use crate::layer::Finished;
-use opentelemetry::metrics::{Counter, Histogram, Meter};
-use opentelemetry::KeyValue;
-use parking_lot::Mutex;
-use std::collections::HashSet;
+use crate::pipeline::stats::{DropReason, KeepReason, PipelineStats};
+use opentelemetry::metrics::{
+    BoundCounter, BoundHistogram, Counter, Histogram, Meter, ObservableCounter, ObservableGauge,
+};
+use opentelemetry::{KeyValue, StringValue};
+use parking_lot::{Mutex, RwLock};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// How many distinct values of one label (model, provider, tool) are kept before the rest
@@ -59,7 +72,7 @@ impl LabelFold {
             seen.insert(Arc::clone(value));
             return Arc::clone(value);
         }
-        Arc::from("_OTHER")
+        Arc::from(OTHER)
     }
 }
 
@@ -74,15 +87,132 @@ struct Instruments {
     tool_duration: Histogram<f64>,
     retrieval_duration: Histogram<f64>,
     documents: Histogram<u64>,
+    _pipeline: PipelineInstruments,
+}
+
+/// The self-observation instruments; kept alive with the layer.
+#[derive(Debug)]
+struct PipelineInstruments {
+    _exported: ObservableCounter<u64>,
+    _dropped: ObservableCounter<u64>,
+    _kept: ObservableCounter<u64>,
+    _traces_dropped: ObservableCounter<u64>,
+    _bytes: ObservableGauge<u64>,
+}
+
+impl PipelineInstruments {
+    fn new(meter: &Meter, stats: Arc<PipelineStats>) -> Self {
+        let p = PREFIX;
+        let s = Arc::clone(&stats);
+        let exported = meter
+            .u64_observable_counter(format!("{p}.spans.exported"))
+            .with_unit("{span}")
+            .with_description("Spans handed to the exporters successfully")
+            .with_callback(move |o| {
+                o.observe(
+                    s.spans_exported.load(std::sync::atomic::Ordering::Relaxed),
+                    &[],
+                )
+            })
+            .build();
+        let s = Arc::clone(&stats);
+        let dropped = meter
+            .u64_observable_counter(format!("{p}.spans.dropped"))
+            .with_unit("{span}")
+            .with_description("Spans not exported, by reason")
+            .with_callback(move |o| {
+                for r in DropReason::ALL {
+                    o.observe(s.dropped(r), &[KeyValue::new("reason", r.as_str())]);
+                }
+            })
+            .build();
+        let s = Arc::clone(&stats);
+        let kept = meter
+            .u64_observable_counter(format!("{p}.traces.kept"))
+            .with_unit("{trace}")
+            .with_description("Traces exported, by the reason they were kept")
+            .with_callback(move |o| {
+                for r in KeepReason::ALL {
+                    o.observe(s.kept(r), &[KeyValue::new("reason", r.as_str())]);
+                }
+            })
+            .build();
+        let s = Arc::clone(&stats);
+        let traces_dropped = meter
+            .u64_observable_counter(format!("{p}.traces.dropped"))
+            .with_unit("{trace}")
+            .with_description("Traces not exported, by reason")
+            .with_callback(move |o| {
+                for r in [DropReason::SampledOut, DropReason::BufferFull] {
+                    o.observe(s.traces_dropped(r), &[KeyValue::new("reason", r.as_str())]);
+                }
+            })
+            .build();
+        let s = stats;
+        let bytes = meter
+            .u64_observable_gauge(format!("{p}.buffer.bytes"))
+            .with_unit("By")
+            .with_description("Bytes waiting in the export queue and the sampling buffer")
+            .with_callback(move |o| {
+                use std::sync::atomic::Ordering::Relaxed;
+                o.observe(
+                    s.queue_bytes.load(Relaxed),
+                    &[KeyValue::new("buffer", "queue")],
+                );
+                o.observe(
+                    s.buffer_bytes.load(Relaxed),
+                    &[KeyValue::new("buffer", "sampling")],
+                );
+            })
+            .build();
+        PipelineInstruments {
+            _exported: exported,
+            _dropped: dropped,
+            _kept: kept,
+            _traces_dropped: traces_dropped,
+            _bytes: bytes,
+        }
+    }
 }
 
 /// The layer's metric instruments, or nothing when metrics are off.
+/// The instruments of one (operation, provider, model), bound to its attributes once, so a
+/// span records without hashing attributes.
+#[derive(Debug)]
+struct LlmSeries {
+    /// Operation, provider, model (for the rare failed call, which adds `error.type`).
+    base: Vec<KeyValue>,
+    duration: BoundHistogram<f64>,
+    calls: BoundCounter<u64>,
+    ttfc: BoundHistogram<f64>,
+    cost: BoundCounter<f64>,
+    /// Input and output token usage.
+    usage: [BoundHistogram<u64>; 2],
+    /// Tokens by type, in [`TOKEN_TYPES`] order.
+    tokens: [BoundCounter<u64>; 5],
+}
+
+/// The `gen_ai.token.type` values, in the order [`Metrics::record_span`] reads them.
+const TOKEN_TYPES: [&str; 5] = ["input", "output", "cache_read", "cache_write", "reasoning"];
+
+/// The value labels fold into past [`MAX_LABEL_VALUES`].
+const OTHER: &str = "_OTHER";
+
+/// Most cached attribute sets (the label folds bound them well below this).
+const MAX_SERIES: usize = 16_384;
+
+/// Cached attribute sets of LLM spans, by (operation, raw provider, raw model).
+type SeriesMap = RwLock<HashMap<(&'static str, Arc<str>, Arc<str>), Arc<LlmSeries>>>;
+
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     instruments: Option<Instruments>,
     models: LabelFold,
     providers: LabelFold,
     tools: LabelFold,
+    errors: LabelFold,
+    series: SeriesMap,
+    tool_attrs: RwLock<HashMap<Arc<str>, Arc<[KeyValue]>>>,
 }
 
 impl Metrics {
@@ -91,8 +221,8 @@ impl Metrics {
         Metrics::default()
     }
 
-    /// Instruments created once from `meter`.
-    pub(crate) fn new(meter: &Meter) -> Metrics {
+    /// Instruments created once from `meter`; the pipeline's are read from `stats`.
+    pub(crate) fn new(meter: &Meter, stats: Arc<PipelineStats>) -> Metrics {
         let p = PREFIX;
         let instruments = Instruments {
             duration: meter
@@ -148,6 +278,7 @@ impl Metrics {
                 .with_description("Documents returned per retrieval")
                 .with_boundaries(vec![0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0])
                 .build(),
+            _pipeline: PipelineInstruments::new(meter, stats),
         };
         Metrics {
             instruments: Some(instruments),
@@ -155,91 +286,158 @@ impl Metrics {
         }
     }
 
+    /// The cached attribute sets of one (operation, provider, model); built once.
+    fn llm_series(
+        &self,
+        m: &Instruments,
+        op: &'static str,
+        provider: Option<&Arc<str>>,
+        model: Option<&Arc<str>>,
+    ) -> Arc<LlmSeries> {
+        let none: Arc<str> = Arc::from("");
+        let key = (
+            op,
+            provider.cloned().unwrap_or_else(|| Arc::clone(&none)),
+            model.cloned().unwrap_or(none),
+        );
+        if let Some(series) = self.series.read().get(&key) {
+            return Arc::clone(series);
+        }
+        let provider = provider
+            .map(|p| {
+                self.providers
+                    .fold(&crate::mapping::genai::provider_name_arc(p))
+            })
+            .unwrap_or_else(|| Arc::from(OTHER));
+        let model = model.map(|m| self.models.fold(m));
+        let folded = &*provider == OTHER || model.as_deref() == Some(OTHER);
+        let mut base = vec![
+            KeyValue::new("gen_ai.operation.name", op),
+            KeyValue::new("gen_ai.provider.name", StringValue::from(provider)),
+        ];
+        if let Some(model) = model {
+            base.push(KeyValue::new(
+                "gen_ai.request.model",
+                StringValue::from(model),
+            ));
+        }
+        let typed = |ty: &'static str| {
+            let mut v = base.clone();
+            v.push(KeyValue::new("gen_ai.token.type", ty));
+            v
+        };
+        let by_type = TOKEN_TYPES.map(typed);
+        let series = Arc::new(LlmSeries {
+            duration: m.duration.bind(&base),
+            calls: m.calls.bind(&base),
+            ttfc: m.ttfc.bind(&base),
+            cost: m.cost.bind(&base),
+            usage: [
+                m.token_usage.bind(&by_type[0]),
+                m.token_usage.bind(&by_type[1]),
+            ],
+            tokens: std::array::from_fn(|i| m.tokens.bind(&by_type[i])),
+            base,
+        });
+        // Folded values are not cached under their raw key, so the map stays bounded.
+        if !folded {
+            let mut map = self.series.write();
+            if map.len() < MAX_SERIES {
+                map.insert(key, Arc::clone(&series));
+            }
+        }
+        series
+    }
+
+    /// The cached attributes of one tool.
+    fn tool_series(&self, tool: Option<&Arc<str>>) -> Arc<[KeyValue]> {
+        let key: Arc<str> = tool.cloned().unwrap_or_else(|| Arc::from(OTHER));
+        if let Some(attrs) = self.tool_attrs.read().get(&key) {
+            return Arc::clone(attrs);
+        }
+        let folded = self.tools.fold(&key);
+        let attrs: Arc<[KeyValue]> = Arc::from(vec![KeyValue::new(
+            "gen_ai.tool.name",
+            StringValue::from(Arc::clone(&folded)),
+        )]);
+        if &*folded != OTHER {
+            let mut map = self.tool_attrs.write();
+            if map.len() < MAX_SERIES {
+                map.insert(key, Arc::clone(&attrs));
+            }
+        }
+        attrs
+    }
+
     /// Records one finished span.
     pub(crate) fn record_span(&self, state: &SpanState, finished: &Finished) {
         let Some(m) = &self.instruments else { return };
         let Some(kind) = finished.kind else { return };
         let seconds = state.start.elapsed().as_secs_f64();
-        let error = state
-            .error
-            .as_ref()
-            .map(|e| state.error_type.clone().unwrap_or_else(|| e.kind.clone()));
+        let error = state.error.as_ref().map(|e| {
+            let ty = state.error_type.as_deref().unwrap_or(&e.kind);
+            KeyValue::new(
+                "error.type",
+                StringValue::from(self.errors.fold(&Arc::from(ty))),
+            )
+        });
+        let with_error = |attrs: &[KeyValue]| -> Option<Vec<KeyValue>> {
+            error.clone().map(|e| {
+                let mut v = attrs.to_vec();
+                v.push(e);
+                v
+            })
+        };
         match kind {
             SpanKind::Llm | SpanKind::Embedding => {
                 let op = kind.gen_ai_operation().unwrap_or("chat");
-                let provider = state
-                    .provider
-                    .as_ref()
-                    .map(|p| {
-                        self.providers
-                            .fold(&crate::mapping::genai::provider_name_arc(p))
-                    })
-                    .unwrap_or_else(|| Arc::from("_OTHER"));
-                let mut attrs = vec![
-                    KeyValue::new("gen_ai.operation.name", op),
-                    KeyValue::new("gen_ai.provider.name", provider.to_string()),
-                ];
-                if let Some(model) = &state.model {
-                    attrs.push(KeyValue::new(
-                        "gen_ai.request.model",
-                        self.models.fold(model).to_string(),
-                    ));
-                }
-                let base = attrs.len();
-                if let Some(e) = &error {
-                    attrs.push(KeyValue::new("error.type", e.clone()));
-                }
-                m.duration.record(seconds, &attrs);
-                m.calls.add(1, &attrs);
-                attrs.truncate(base);
-                if let Some(first) = state.first_chunk {
-                    m.ttfc.record(
-                        first.saturating_duration_since(state.start).as_secs_f64(),
-                        &attrs,
-                    );
-                }
-                let t = state.tokens;
-                attrs.push(KeyValue::new("gen_ai.token.type", "input"));
-                if let Some(n) = t.prompt {
-                    m.token_usage.record(n, &attrs);
-                    m.tokens.add(n, &attrs);
-                }
-                for (ty, n) in [
-                    ("output", t.completion),
-                    ("cache_read", t.cache_read),
-                    ("cache_write", t.cache_write),
-                    ("reasoning", t.reasoning),
-                ] {
-                    if let Some(n) = n {
-                        attrs[base] = KeyValue::new("gen_ai.token.type", ty);
-                        if ty == "output" {
-                            m.token_usage.record(n, &attrs);
-                        }
-                        m.tokens.add(n, &attrs);
+                let series = self.llm_series(m, op, state.provider.as_ref(), state.model.as_ref());
+                match with_error(&series.base) {
+                    Some(failed) => {
+                        m.duration.record(seconds, &failed);
+                        m.calls.add(1, &failed);
+                    }
+                    None => {
+                        series.duration.record(seconds);
+                        series.calls.add(1);
                     }
                 }
-                attrs.truncate(base);
+                if let Some(first) = state.first_chunk {
+                    series
+                        .ttfc
+                        .record(first.saturating_duration_since(state.start).as_secs_f64());
+                }
+                let t = state.tokens;
+                for (i, n) in [
+                    t.prompt,
+                    t.completion,
+                    t.cache_read,
+                    t.cache_write,
+                    t.reasoning,
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    let Some(n) = n else { continue };
+                    if let Some(usage) = series.usage.get(i) {
+                        usage.record(n);
+                    }
+                    series.tokens[i].add(n);
+                }
                 if let Some(cost) = finished.cost {
-                    m.cost.add(cost.total, &attrs);
+                    series.cost.add(cost.total);
                 }
             }
             SpanKind::Tool => {
-                let tool = state
-                    .tool_name
-                    .as_ref()
-                    .map(|t| self.tools.fold(t))
-                    .unwrap_or_else(|| Arc::from("_OTHER"));
-                let mut attrs = vec![KeyValue::new("gen_ai.tool.name", tool.to_string())];
-                if let Some(e) = error {
-                    attrs.push(KeyValue::new("error.type", e));
-                }
-                m.tool_duration.record(seconds, &attrs);
+                let attrs = self.tool_series(state.tool_name.as_ref());
+                let failed = with_error(&attrs);
+                m.tool_duration
+                    .record(seconds, failed.as_deref().unwrap_or(&attrs));
             }
             SpanKind::Retriever => {
-                let attrs: Vec<KeyValue> = error
-                    .map(|e| vec![KeyValue::new("error.type", e)])
-                    .unwrap_or_default();
-                m.retrieval_duration.record(seconds, &attrs);
+                let failed = with_error(&[]);
+                m.retrieval_duration
+                    .record(seconds, failed.as_deref().unwrap_or(&[]));
                 if let Some(n) = state.documents {
                     m.documents.record(n, &[]);
                 }

@@ -1296,7 +1296,8 @@ fn span_overhead(span: &SpanData) -> usize {
     SPAN_OVERHEAD + span.name.len() + links + status
 }
 
-fn span_size(span: &SpanData) -> usize {
+/// Estimated encoded size of a span, in bytes.
+pub(crate) fn span_size(span: &SpanData) -> usize {
     span_overhead(span).saturating_add(content_size(
         &span.attributes,
         &span.events.events,

@@ -214,3 +214,29 @@ fn strict_build_rejects_bad_settings() {
         .build();
     drop(layer);
 }
+
+#[test]
+fn a_stream_dropped_early_closes_its_span_and_says_so() {
+    let spans = capture(|| {
+        let finished = tracing::info_span!("finished_stream", llm.model_name = "gpt-4o-mini");
+        let mut guard = tracing_openinference::StreamGuard::new(finished.clone());
+        guard.chunk();
+        guard.finish();
+        drop(finished);
+
+        let cut = tracing::info_span!("cut_stream", llm.model_name = "gpt-4o-mini");
+        let mut guard = tracing_openinference::StreamGuard::new(cut.clone());
+        guard.chunk();
+        drop(guard); // the consumer stopped reading
+        drop(cut);
+    });
+    let finished = span(&spans, "finished_stream");
+    assert!(attr(finished, "openinference.stream.incomplete").is_none());
+    assert!(float_attr(finished, "gen_ai.response.time_to_first_chunk") >= 0.0);
+    let cut = span(&spans, "cut_stream");
+    assert_eq!(
+        attr(cut, "openinference.stream.incomplete"),
+        Some(&opentelemetry::Value::Bool(true))
+    );
+    assert!(float_attr(cut, "gen_ai.response.time_to_first_chunk") >= 0.0);
+}

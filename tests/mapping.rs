@@ -345,3 +345,30 @@ fn a_long_conversation_is_not_cut_at_128_attributes() {
     assert!(spans[0].attributes.len() > 600);
     assert_eq!(spans[0].dropped_attributes_count, 0);
 }
+
+#[test]
+fn llm_spans_show_the_last_user_turn_and_the_reply_as_input_and_output() {
+    use tracing_openinference::{LlmSpanExt, Message};
+    let spans = capture(|| {
+        let span = tracing::info_span!("chat", llm.model_name = "gpt-4o-mini");
+        let _ = span
+            .record_input_messages(&[Message::system("Be brief."), Message::user("What is Rust?")]);
+        let _ = span.record_output_messages(&[Message::assistant("A systems language.")]);
+    });
+    let chat = span(&spans, "chat");
+    assert_eq!(str_attr(chat, "input.value"), "What is Rust?");
+    assert_eq!(str_attr(chat, "output.value"), "A systems language.");
+    assert_eq!(str_attr(chat, "output.mime_type"), "text/plain");
+
+    let hidden = capture_with(
+        quiet_builder().with_privacy(
+            tracing_openinference::privacy::Privacy::default().with_hide_input_messages(true),
+        ),
+        || {
+            let span = tracing::info_span!("chat", llm.model_name = "gpt-4o-mini");
+            let _ = span.record_input_messages(&[Message::user("secret question")]);
+        },
+    );
+    let chat = span(&hidden, "chat");
+    assert!(!format!("{:?}", chat.attributes).contains("secret question"));
+}

@@ -118,3 +118,296 @@ fn known_workload_gives_exact_counts_sums_and_attributes() {
     assert_eq!(tools.len(), 1);
     assert!(tools[0].0.contains(&"gen_ai.tool.name=search".to_string()));
 }
+
+/// Every data point as `(metric, sorted attributes, count or value, sum)`; durations keep
+/// their count only (their sums depend on timing).
+fn points(metrics: &[ResourceMetrics]) -> std::collections::BTreeMap<(String, String), (u64, f64)> {
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics as A, MetricData as D};
+    fn key<'a>(attrs: impl Iterator<Item = &'a opentelemetry::KeyValue>) -> String {
+        let mut v: Vec<String> = attrs.map(|kv| format!("{}={}", kv.key, kv.value)).collect();
+        v.sort();
+        v.join(",")
+    }
+    let mut out = std::collections::BTreeMap::new();
+    // The last collection holds the cumulative values.
+    let Some(rm) = metrics.last() else {
+        return out;
+    };
+    for sm in rm.scope_metrics() {
+        for m in sm.metrics() {
+            let name = m.name().to_string();
+            let timed = m.unit() == "s";
+            match m.data() {
+                A::F64(D::Histogram(h)) => {
+                    for p in h.data_points() {
+                        let sum = if timed { 0.0 } else { p.sum() };
+                        out.insert((name.clone(), key(p.attributes())), (p.count(), sum));
+                    }
+                }
+                A::U64(D::Histogram(h)) => {
+                    for p in h.data_points() {
+                        out.insert(
+                            (name.clone(), key(p.attributes())),
+                            (p.count(), p.sum() as f64),
+                        );
+                    }
+                }
+                A::U64(D::Sum(s)) => {
+                    for p in s.data_points() {
+                        out.insert((name.clone(), key(p.attributes())), (p.value(), 0.0));
+                    }
+                }
+                A::F64(D::Sum(s)) => {
+                    for p in s.data_points() {
+                        out.insert((name.clone(), key(p.attributes())), (0, p.value()));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// A mixed workload: two models, cache reads, a failed call, a streamed call, a tool and a
+/// retrieval, run at `ratio`.
+fn mixed_workload(ratio: f64) -> Vec<ResourceMetrics> {
+    let exporter = InMemoryMetricExporter::default();
+    let reader = PeriodicReader::builder(exporter.clone()).build();
+    let layer: LlmLayer<_> = quiet_builder()
+        .with_sampling_ratio(ratio)
+        .with_span_exporter(opentelemetry_sdk::trace::InMemorySpanExporter::default())
+        .with_metric_reader(reader)
+        .build();
+    let handle = layer.handle();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        for i in 0..10u64 {
+            tracing::info_span!("agent").in_scope(|| {
+                tracing::info_span!(
+                    "chat",
+                    llm.model_name = "gpt-4o-mini",
+                    llm.provider = "openai",
+                    llm.token_count.prompt = 1_000 + i,
+                    llm.token_count.completion = 50u64,
+                    llm.token_count.prompt_details.cache_read = 400u64,
+                )
+                .in_scope(|| {});
+                tracing::info_span!("search", tool.name = "web_search").in_scope(|| {});
+            });
+        }
+        for _ in 0..4 {
+            tracing::info_span!(
+                "chat",
+                llm.model_name = "claude-3-5-sonnet",
+                llm.provider = "anthropic",
+                llm.token_count.prompt = 200u64,
+                llm.token_count.completion = 80u64,
+                llm.token_count.completion_details.reasoning = 30u64,
+            )
+            .in_scope(|| {});
+        }
+        tracing::info_span!(
+            "chat",
+            llm.model_name = "gpt-4o-mini",
+            llm.provider = "openai",
+            llm.token_count.prompt = 10u64
+        )
+        .in_scope(|| tracing::error!(error.type = "RateLimitError", "429 Too Many Requests"));
+        let stream = tracing::info_span!(
+            "stream",
+            llm.model_name = "gpt-4o-mini",
+            llm.provider = "openai",
+            llm.token_count.prompt = 5u64,
+            llm.token_count.completion = 3u64,
+        );
+        stream.in_scope(|| {
+            let mut guard = tracing_openinference::StreamGuard::new(tracing::Span::current());
+            for _ in 0..3 {
+                guard.chunk();
+            }
+            guard.finish();
+        });
+        drop(stream);
+        tracing::info_span!("retrieve", retrieval.documents = %serde_json::json!([
+            {"id": "a", "content": "x", "score": 0.9},
+            {"id": "b", "content": "y", "score": 0.5},
+        ]))
+        .in_scope(|| {});
+    });
+    handle.force_flush(Duration::from_secs(10)).unwrap();
+    let out = exporter.get_finished_metrics().unwrap();
+    handle.shutdown(Duration::from_secs(10)).unwrap();
+    out
+}
+
+fn point(
+    p: &std::collections::BTreeMap<(String, String), (u64, f64)>,
+    name: &str,
+    attrs: &str,
+) -> (u64, f64) {
+    *p.get(&(name.to_string(), attrs.to_string()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no point {name}{{{attrs}}}; have {:#?}",
+                p.keys().filter(|k| k.0 == name).collect::<Vec<_>>()
+            )
+        })
+}
+
+#[test]
+fn mixed_workload_gives_exact_points() {
+    let p = points(&mixed_workload(1.0));
+    let openai =
+        "gen_ai.operation.name=chat,gen_ai.provider.name=openai,gen_ai.request.model=gpt-4o-mini";
+    let anthropic =
+        "gen_ai.operation.name=chat,gen_ai.provider.name=anthropic,gen_ai.request.model=claude-3-5-sonnet";
+    // Durations: 10 + 1 streamed ok calls, 1 failed, 4 anthropic.
+    assert_eq!(point(&p, "gen_ai.client.operation.duration", openai).0, 11);
+    assert_eq!(
+        point(
+            &p,
+            "gen_ai.client.operation.duration",
+            &format!("error.type=RateLimitError,{openai}")
+        )
+        .0,
+        1
+    );
+    assert_eq!(
+        point(&p, "gen_ai.client.operation.duration", anthropic).0,
+        4
+    );
+    // Token usage: input sums 10*1000 + 45 + 10 (failed call) + 5 (stream).
+    assert_eq!(
+        point(
+            &p,
+            "gen_ai.client.token.usage",
+            &format!("{openai},gen_ai.token.type=input")
+        ),
+        (12, 10_060.0)
+    );
+    assert_eq!(
+        point(
+            &p,
+            "gen_ai.client.token.usage",
+            &format!("{openai},gen_ai.token.type=output")
+        ),
+        (11, 503.0)
+    );
+    assert_eq!(
+        point(
+            &p,
+            "gen_ai.client.token.usage",
+            &format!("{anthropic},gen_ai.token.type=output")
+        ),
+        (4, 320.0)
+    );
+    // The crate's token counter carries cache reads and reasoning separately.
+    let tok_attrs = |model: &str, provider: &str, ty: &str| {
+        format!("gen_ai.operation.name=chat,gen_ai.provider.name={provider},gen_ai.request.model={model},gen_ai.token.type={ty}")
+    };
+    assert_eq!(
+        point(
+            &p,
+            "openinference.llm.tokens",
+            &tok_attrs("gpt-4o-mini", "openai", "cache_read")
+        )
+        .0,
+        4_000
+    );
+    assert_eq!(
+        point(
+            &p,
+            "openinference.llm.tokens",
+            &tok_attrs("claude-3-5-sonnet", "anthropic", "reasoning")
+        )
+        .0,
+        120
+    );
+    // Cost is counted per model and is positive for known models.
+    let cost = point(&p, "openinference.llm.cost", openai).1;
+    assert!(cost > 0.0, "cost {cost}");
+    // Time to first chunk: the one streamed call.
+    assert_eq!(
+        point(&p, "gen_ai.client.operation.time_to_first_chunk", openai).0,
+        1
+    );
+    // Tools and retrievals.
+    assert_eq!(
+        point(
+            &p,
+            "openinference.tool.duration",
+            "gen_ai.tool.name=web_search"
+        )
+        .0,
+        10
+    );
+    assert_eq!(point(&p, "openinference.retrieval.documents", ""), (1, 2.0));
+    // Self-observation: every span exported, none dropped.
+    let spans = 10 * 3 + 4 + 1 + 1 + 1;
+    assert_eq!(point(&p, "openinference.spans.exported", "").0, spans);
+    assert_eq!(
+        point(&p, "openinference.spans.dropped", "reason=queue_full").0,
+        0
+    );
+    assert_eq!(
+        point(&p, "openinference.traces.kept", "reason=ratio").0,
+        10 + 4 + 1 + 1 + 1
+    );
+}
+
+#[test]
+fn metrics_are_identical_at_ratio_zero_and_one() {
+    let genai = |p: std::collections::BTreeMap<(String, String), (u64, f64)>| {
+        p.into_iter()
+            .filter(|((name, _), _)| {
+                !name.starts_with("openinference.spans")
+                    && !name.starts_with("openinference.traces")
+                    && !name.starts_with("openinference.buffer")
+            })
+            .collect::<Vec<_>>()
+    };
+    let all = genai(points(&mixed_workload(1.0)));
+    let none = genai(points(&mixed_workload(0.0)));
+    assert!(all.len() > 10);
+    assert_eq!(all, none);
+}
+
+#[test]
+fn model_names_past_the_limit_fold_into_other() {
+    let exporter = InMemoryMetricExporter::default();
+    let reader = PeriodicReader::builder(exporter.clone()).build();
+    let layer: LlmLayer<_> = quiet_builder().with_metric_reader(reader).build();
+    let handle = layer.handle();
+    let limit = tracing_openinference::metrics::MAX_LABEL_VALUES;
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        for i in 0..limit + 36 {
+            let model = format!("finetune-{i}");
+            tracing::info_span!(
+                "chat",
+                llm.model_name = model.as_str(),
+                llm.provider = "openai"
+            )
+            .in_scope(|| {});
+        }
+    });
+    handle.force_flush(Duration::from_secs(10)).unwrap();
+    let p = points(&exporter.get_finished_metrics().unwrap());
+    let models: std::collections::BTreeSet<String> = p
+        .keys()
+        .filter(|(name, _)| name == "gen_ai.client.operation.duration")
+        .filter_map(|(_, attrs)| {
+            attrs
+                .split(',')
+                .find_map(|a| a.strip_prefix("gen_ai.request.model="))
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(models.len(), limit + 1);
+    assert!(models.contains("_OTHER"));
+    let other = point(
+        &p,
+        "gen_ai.client.operation.duration",
+        "gen_ai.operation.name=chat,gen_ai.provider.name=openai,gen_ai.request.model=_OTHER",
+    );
+    assert_eq!(other.0, 36);
+}

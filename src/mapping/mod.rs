@@ -21,12 +21,8 @@ use crate::kind::SpanKind;
 use crate::privacy::Privacy;
 use opentelemetry::trace::{Event, Status};
 use opentelemetry::{KeyValue, Value};
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SpanData, SpanExporter};
-use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SpanData;
 use std::collections::HashSet;
-use std::sync::Arc;
-use std::time::Duration;
 
 /// Maps raw spans to the conventions.
 #[derive(Debug, Default)]
@@ -38,6 +34,7 @@ pub(crate) struct Mapper {
 impl Mapper {
     /// Maps one span in place.
     pub(crate) fn map_span(&self, span: &mut SpanData) {
+        let p = &self.privacy;
         let raw = dedupe_last_wins(std::mem::take(&mut span.attributes));
         let mut out: Vec<KeyValue> = Vec::with_capacity(raw.len() + 16);
         let mut args: Vec<KeyValue> = Vec::new();
@@ -76,6 +73,20 @@ impl Mapper {
         } else if let Some(input) = input_from_args(&args) {
             out.push(KeyValue::new("input.value", input.0));
             out.push(KeyValue::new("input.mime_type", input.1));
+        } else if let Some(text) = (!p.hide_input_messages && !p.hide_input_text && !p.hide_all)
+            .then(|| last_message_content(&out, "llm.input_messages", Some("user")))
+            .flatten()
+        {
+            // What Phoenix shows as the span's input: the last user turn.
+            out.push(KeyValue::new("input.value", text));
+            out.push(KeyValue::new("input.mime_type", "text/plain"));
+        }
+        let output_hidden = p.hide_output_messages || p.hide_output_text || p.hide_all;
+        if !output_hidden && genai::get(&out, "output.value").is_none() {
+            if let Some(text) = last_message_content(&out, "llm.output_messages", None) {
+                out.push(KeyValue::new("output.value", text));
+                out.push(KeyValue::new("output.mime_type", "text/plain"));
+            }
         }
         add_mime_type(&mut out, "output.value", "output.mime_type");
         add_mime_type(&mut out, "input.value", "input.mime_type");
@@ -85,6 +96,36 @@ impl Mapper {
         self.privacy.apply(&mut out, &mut span.events.events);
         span.attributes = out;
     }
+}
+
+/// The text content of the last flattened message under `prefix` (with `role`, if given).
+fn last_message_content(attrs: &[KeyValue], prefix: &str, role: Option<&str>) -> Option<Value> {
+    let mut best: Option<(usize, &Value)> = None;
+    for kv in attrs {
+        let Some(rest) = kv.key.as_str().strip_prefix(prefix) else {
+            continue;
+        };
+        let Some((index, field)) = rest.strip_prefix('.').and_then(|r| r.split_once('.')) else {
+            continue;
+        };
+        if field != "message.content" {
+            continue;
+        }
+        let Ok(index) = index.parse::<usize>() else {
+            continue;
+        };
+        if let Some(role) = role {
+            let role_key = format!("{prefix}.{index}.message.role");
+            let matches = matches!(genai::get(attrs, &role_key), Some(Value::String(r)) if r.as_str() == role);
+            if !matches {
+                continue;
+            }
+        }
+        if best.is_none_or(|(i, _)| index >= i) {
+            best = Some((index, &kv.value));
+        }
+    }
+    best.map(|(_, v)| v.clone())
 }
 
 /// Keeps the last value of each key (a field recorded twice), in first-seen order.
@@ -208,43 +249,4 @@ fn normalize_error(span: &mut SpanData, attrs: &mut Vec<KeyValue>) {
         ],
         0,
     ));
-}
-
-/// An exporter that maps each span with a [`Mapper`] before handing the batch on.
-#[derive(Debug)]
-pub(crate) struct MappingExporter<E> {
-    inner: E,
-    mapper: Arc<Mapper>,
-}
-
-impl<E> MappingExporter<E> {
-    /// Wraps `inner`.
-    pub(crate) fn new(inner: E, mapper: Arc<Mapper>) -> Self {
-        MappingExporter { inner, mapper }
-    }
-}
-
-impl<E: SpanExporter> SpanExporter for MappingExporter<E> {
-    fn export(
-        &self,
-        mut batch: Vec<SpanData>,
-    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
-        for span in &mut batch {
-            self.mapper.map_span(span);
-        }
-        self.mapper.privacy.fit_batch(&mut batch);
-        self.inner.export(batch)
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
-    }
 }

@@ -1,0 +1,324 @@
+//! Calling-thread cost of one span (or trace), same process and run, three ways:
+//!
+//! - `a`: `registry()` + the `tracing-opentelemetry` bridge + SDK `BatchSpanProcessor` to a
+//!   no-op exporter, with the same raw fields (`a_default`: the bridge with its defaults);
+//! - `b`: `a` plus what users write by hand today: OpenInference / GenAI attributes through
+//!   `OpenTelemetrySpanExt::set_attribute` and the GenAI metrics on an SDK meter;
+//! - `c`: `LlmLayer` (mapping, metrics on a `ManualReader`, export to a no-op exporter).
+//!
+//! Run: `cargo bench --bench overhead`. Compare ratios within one run only.
+
+#[macro_use]
+#[path = "common/workload.rs"]
+mod workload;
+
+use criterion::{criterion_group, Criterion};
+use std::hint::black_box;
+use std::time::Duration;
+use tracing_openinference::otel::opentelemetry_sdk::trace::Sampler;
+use workload::*;
+
+const RATIO: f64 = 0.01;
+
+fn ratio_sampler() -> Sampler {
+    Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(RATIO)))
+}
+
+fn plain(c: &mut Criterion) {
+    let mut g = c.benchmark_group("plain_span");
+    {
+        let (d, p, _) = bridge_default_pipeline();
+        g.bench_function("a_default", |b| {
+            tracing::dispatcher::with_default(&d, || {
+                b.iter(|| finish_plain(plain_span!("plain.a_default")))
+            })
+        });
+        let _ = p.shutdown();
+    }
+    {
+        let (d, p, _) = bridge_pipeline(Sampler::AlwaysOn);
+        g.bench_function("a", |b| {
+            tracing::dispatcher::with_default(&d, || {
+                b.iter(|| finish_plain(plain_span!("plain.a")))
+            })
+        });
+        let _ = p.shutdown();
+    }
+    {
+        let (d, h, _) = llm_layer_pipeline(None, true);
+        g.bench_function("c", |b| {
+            tracing::dispatcher::with_default(&d, || {
+                b.iter(|| finish_plain(plain_span!("plain.c")))
+            })
+        });
+        let _ = h.shutdown(Duration::from_secs(10));
+    }
+    g.finish();
+}
+
+fn llm(c: &mut Criterion) {
+    let (msgs, json) = messages(2048);
+    let json = json.as_str();
+    let mut g = c.benchmark_group("llm_span_2kb");
+    {
+        let (d, p, _) = bridge_pipeline(Sampler::AlwaysOn);
+        g.bench_function("a", |b| {
+            tracing::dispatcher::with_default(&d, || {
+                b.iter(|| finish_llm(llm_span!("llm.a", black_box(json))))
+            })
+        });
+        let _ = p.shutdown();
+    }
+    {
+        let (d, p, _, m) = hand_pipeline(Sampler::AlwaysOn);
+        g.bench_function("b", |b| {
+            tracing::dispatcher::with_default(&d, || {
+                b.iter(|| finish_llm_by_hand(llm_span!("llm.b", black_box(json)), &msgs, &m))
+            })
+        });
+        let _ = p.shutdown();
+    }
+    for metrics in [true, false] {
+        let (d, h, _) = llm_layer_pipeline(None, metrics);
+        let id = if metrics { "c" } else { "c_no_metrics" };
+        g.bench_function(id, |b| {
+            tracing::dispatcher::with_default(&d, || {
+                if metrics {
+                    b.iter(|| finish_llm(llm_span!("llm.c", black_box(json))))
+                } else {
+                    b.iter(|| finish_llm(llm_span!("llm.c_no_metrics", black_box(json))))
+                }
+            })
+        });
+        let _ = h.shutdown(Duration::from_secs(10));
+    }
+    g.finish();
+}
+
+fn agent(c: &mut Criterion) {
+    let (msgs, json) = messages(512);
+    let json = json.as_str();
+    let mut g = c.benchmark_group("agent_trace_6_spans");
+    {
+        let (d, p, _) = bridge_pipeline(Sampler::AlwaysOn);
+        g.bench_function("a", |b| {
+            tracing::dispatcher::with_default(&d, || {
+                b.iter(|| {
+                    let root = agent_span!("agent.a");
+                    {
+                        let _e = root.enter();
+                        for _ in 0..5 {
+                            finish_llm(llm_span!("agent.a.llm", black_box(json)));
+                        }
+                    }
+                    drop(root);
+                })
+            })
+        });
+        let _ = p.shutdown();
+    }
+    {
+        let (d, p, _, m) = hand_pipeline(Sampler::AlwaysOn);
+        g.bench_function("b", |b| {
+            tracing::dispatcher::with_default(&d, || {
+                b.iter(|| {
+                    let root = agent_span!("agent.b");
+                    mark_agent_by_hand(&root);
+                    {
+                        let _e = root.enter();
+                        for _ in 0..5 {
+                            finish_llm_by_hand(
+                                llm_span!("agent.b.llm", black_box(json)),
+                                &msgs,
+                                &m,
+                            );
+                        }
+                    }
+                    drop(root);
+                })
+            })
+        });
+        let _ = p.shutdown();
+    }
+    {
+        let (d, h, _) = llm_layer_pipeline(None, true);
+        g.bench_function("c", |b| {
+            tracing::dispatcher::with_default(&d, || {
+                b.iter(|| {
+                    let root = agent_span!("agent.c");
+                    {
+                        let _e = root.enter();
+                        for _ in 0..5 {
+                            finish_llm(llm_span!("agent.c.llm", black_box(json)));
+                        }
+                    }
+                    drop(root);
+                })
+            })
+        });
+        let _ = h.shutdown(Duration::from_secs(10));
+    }
+    g.finish();
+}
+
+fn sampled_out(c: &mut Criterion) {
+    let (msgs, json) = messages(2048);
+    let json = json.as_str();
+    let mut g = c.benchmark_group("llm_span_ratio_0.01");
+    {
+        let (d, p, _) = bridge_pipeline(ratio_sampler());
+        g.bench_function("a", |b| {
+            tracing::dispatcher::with_default(&d, || {
+                b.iter(|| finish_llm(llm_span!("sampled.a", black_box(json))))
+            })
+        });
+        let _ = p.shutdown();
+    }
+    {
+        let (d, p, _, m) = hand_pipeline(ratio_sampler());
+        g.bench_function("b", |b| {
+            tracing::dispatcher::with_default(&d, || {
+                b.iter(|| finish_llm_by_hand(llm_span!("sampled.b", black_box(json)), &msgs, &m))
+            })
+        });
+        let _ = p.shutdown();
+    }
+    for metrics in [true, false] {
+        let (d, h, _) = llm_layer_pipeline(Some(RATIO), metrics);
+        let id = if metrics { "c" } else { "c_no_metrics" };
+        g.bench_function(id, |b| {
+            tracing::dispatcher::with_default(&d, || {
+                if metrics {
+                    b.iter(|| finish_llm(llm_span!("sampled.c", black_box(json))))
+                } else {
+                    b.iter(|| finish_llm(llm_span!("sampled.c_no_metrics", black_box(json))))
+                }
+            })
+        });
+        let _ = h.shutdown(Duration::from_secs(10));
+    }
+    g.finish();
+}
+
+/// The cost of the metrics of one LLM span: the hand-written SDK calls alone, and `LlmLayer`
+/// with and without a metric reader on the same small LLM span (the difference is the cost).
+fn metrics(c: &mut Criterion) {
+    let mut g = c.benchmark_group("metrics_per_llm_span");
+    {
+        let m = HandMetrics::new();
+        g.bench_function("b_sdk_calls_only", |b| {
+            b.iter(|| {
+                m.record(
+                    black_box(0.42),
+                    black_box(PROMPT_TOKENS),
+                    black_box(COMPLETION_TOKENS),
+                )
+            })
+        });
+    }
+    for metrics in [true, false] {
+        let (d, h, _) = llm_layer_pipeline(None, metrics);
+        let id = if metrics {
+            "c_small_llm_span"
+        } else {
+            "c_small_llm_span_no_metrics"
+        };
+        g.bench_function(id, |b| {
+            tracing::dispatcher::with_default(&d, || {
+                if metrics {
+                    b.iter(|| finish_llm(llm_span!("metrics.c", black_box("[]"))))
+                } else {
+                    b.iter(|| finish_llm(llm_span!("metrics.c_no_metrics", black_box("[]"))))
+                }
+            })
+        });
+        let _ = h.shutdown(Duration::from_secs(10));
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20);
+    targets = plain, llm, agent, sampled_out, metrics
+}
+
+/// The median of one benchmark from criterion's saved estimates, in ns.
+fn median_ns(dir: &std::path::Path, group: &str, id: &str) -> Option<f64> {
+    let path = dir
+        .join(group.replace('/', "_"))
+        .join(id.replace('/', "_"))
+        .join("new/estimates.json");
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["median"]["point_estimate"].as_f64()
+}
+
+/// Prints (a), (b), (c) and the ratios of this run as a markdown table.
+fn summary() {
+    let dir = std::env::var_os("CRITERION_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| "target".into())
+                .join("criterion")
+        });
+    let ns = |g: &str, id: &str| median_ns(&dir, g, id);
+    let fmt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.0}"));
+    let ratio = |x: Option<f64>, y: Option<f64>| match (x, y) {
+        (Some(x), Some(y)) => format!("{:.2}x", x / y),
+        _ => "-".to_owned(),
+    };
+    println!("\n| workload (median ns) | (a) bridge | (b) by hand | (c) LlmLayer | (c) no metrics | (c)/(a) | (c)/(b) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (label, g) in [
+        ("plain span", "plain_span"),
+        ("LLM span, 6 fields + 2 KB messages", "llm_span_2kb"),
+        ("agent trace, 6 spans", "agent_trace_6_spans"),
+        ("LLM span, ratio 0.01 (sampled out)", "llm_span_ratio_0.01"),
+    ] {
+        let (a, b, c, cn) = (ns(g, "a"), ns(g, "b"), ns(g, "c"), ns(g, "c_no_metrics"));
+        println!(
+            "| {label} | {} | {} | {} | {} | {} | {} |",
+            fmt(a),
+            fmt(b),
+            fmt(c),
+            fmt(cn),
+            ratio(c, a),
+            ratio(c, b)
+        );
+    }
+    if let Some(d) = ns("plain_span", "a_default") {
+        println!("\nplain span, bridge with its defaults (location, thread, target on): {d:.0} ns");
+    }
+    let g = "metrics_per_llm_span";
+    let sdk = ns(g, "b_sdk_calls_only");
+    let (with, without) = (
+        ns(g, "c_small_llm_span"),
+        ns(g, "c_small_llm_span_no_metrics"),
+    );
+    println!(
+        "metrics of one LLM span: hand-written SDK calls {} ns; LlmLayer with reader {} ns, without {} ns, difference {} ns",
+        fmt(sdk),
+        fmt(with),
+        fmt(without),
+        fmt(with.zip(without).map(|(w, wo)| w - wo))
+    );
+    let (c, cn) = (ns("llm_span_2kb", "c"), ns("llm_span_2kb", "c_no_metrics"));
+    println!(
+        "  (2 KB LLM span: with reader {} ns, without {} ns, difference {} ns)",
+        fmt(c),
+        fmt(cn),
+        fmt(c.zip(cn).map(|(w, wo)| w - wo))
+    );
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    summary();
+}

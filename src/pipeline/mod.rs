@@ -1,0 +1,266 @@
+//! The export pipeline: one span processor that samples, maps and exports off the calling
+//! thread.
+//!
+//! ```text
+//! calling thread                        export thread ("openinference-export")
+//! ──────────────                        ───────────────────────────────────────
+//! span ends → LlmSpanProcessor::on_end  → sampled?  map → batch → every exporter
+//!   (size estimate, try_send into a       no: TraceBuffer until the local root ends:
+//!    bounded queue; full = drop+count)        error or slow → keep whole trace, else drop
+//! ```
+//!
+//! - The calling thread never blocks: the queue is bounded in spans and bytes, and a full
+//!   queue drops the span and counts it (`openinference.spans.dropped{reason="queue_full"}`).
+//! - Mapping to the conventions, masking and trimming run on the export thread, once per
+//!   span whatever the number of exporters.
+//! - Exporters are driven to completion on the export thread; the OTLP exporter retries
+//!   retryable failures (network errors, 429, 502, 503, 504) with backoff and jitter within
+//!   its timeout and never retries other 4xx. A batch that still fails is dropped, counted and
+//!   warned about once; the next batch tries again, so export resumes when the collector
+//!   returns.
+
+pub(crate) mod sampler;
+pub(crate) mod stats;
+pub(crate) mod traces;
+pub(crate) mod worker;
+
+use crate::mapping::Mapper;
+use opentelemetry::Context;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use parking_lot::Mutex;
+use stats::{DropReason, PipelineStats};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use traces::{BufferLimits, TraceBuffer};
+use worker::{ErasedExporter, Message, Worker};
+
+/// Default queue capacity in spans (`OTEL_BSP_MAX_QUEUE_SIZE`).
+pub const DEFAULT_QUEUE_SPANS: usize = 2_048;
+/// Default queue capacity in bytes: 64 MiB.
+pub const DEFAULT_QUEUE_BYTES: usize = 64 * 1024 * 1024;
+/// Default sampling buffer bound in bytes: 32 MiB.
+pub const DEFAULT_BUFFER_BYTES: usize = 32 * 1024 * 1024;
+/// Default sampling buffer bound in spans.
+pub const DEFAULT_BUFFER_SPANS: usize = 50_000;
+
+/// Settings of the export pipeline.
+#[derive(Debug, Clone)]
+pub(crate) struct PipelineConfig {
+    /// Most spans waiting for the export thread.
+    pub(crate) queue_spans: usize,
+    /// Most bytes (estimated) waiting for the export thread.
+    pub(crate) queue_bytes: usize,
+    /// Longest wait before a partial batch is exported.
+    pub(crate) schedule_delay: Duration,
+    /// Most spans per export request (bytes are bounded by the privacy request budget).
+    pub(crate) max_batch_spans: usize,
+    /// The sampling buffer's bounds and rescue rules.
+    pub(crate) buffer: BufferLimits,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            queue_spans: DEFAULT_QUEUE_SPANS,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
+            schedule_delay: Duration::from_millis(1_000),
+            max_batch_spans: 512,
+            buffer: BufferLimits {
+                max_bytes: DEFAULT_BUFFER_BYTES,
+                max_spans: DEFAULT_BUFFER_SPANS,
+                keep_errors: true,
+                slow: None,
+            },
+        }
+    }
+}
+
+/// What the pipeline has done so far: exported and dropped spans, kept and dropped traces,
+/// buffered bytes. The same numbers are exported as the `openinference.spans.*`,
+/// `openinference.traces.*` and `openinference.buffer.bytes` metrics.
+///
+/// ```
+/// use tracing_openinference::LlmLayer;
+/// let layer: LlmLayer<tracing_subscriber::Registry> =
+///     LlmLayer::builder().with_console_exporter(false).build();
+/// let stats = layer.handle().pipeline_stats();
+/// assert_eq!(stats.spans_exported, 0);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct PipelineSnapshot {
+    /// Spans handed to the exporters successfully.
+    pub spans_exported: u64,
+    /// Spans not exported, by reason: `queue_full`, `buffer_full`, `export_failed`,
+    /// `sampled_out`, `shutdown`.
+    pub spans_dropped: Vec<(&'static str, u64)>,
+    /// Traces exported, by reason: `ratio`, `parent`, `error`, `slow`.
+    pub traces_kept: Vec<(&'static str, u64)>,
+    /// Traces not exported, by reason (only reasons seen).
+    pub traces_dropped: Vec<(&'static str, u64)>,
+    /// Bytes waiting for the export thread now.
+    pub queue_bytes: u64,
+    /// Bytes of undecided sampled-out traces now.
+    pub buffer_bytes: u64,
+    /// The most bytes of undecided traces held at once.
+    pub peak_buffer_bytes: u64,
+}
+
+impl PipelineSnapshot {
+    /// Spans dropped for `reason` (0 for an unknown reason).
+    ///
+    /// ```
+    /// let s = tracing_openinference::PipelineSnapshot::default();
+    /// assert_eq!(s.dropped("queue_full"), 0);
+    /// ```
+    pub fn dropped(&self, reason: &str) -> u64 {
+        lookup(&self.spans_dropped, reason)
+    }
+
+    /// Traces kept for `reason` (0 for an unknown reason).
+    ///
+    /// ```
+    /// let s = tracing_openinference::PipelineSnapshot::default();
+    /// assert_eq!(s.kept("error"), 0);
+    /// ```
+    pub fn kept(&self, reason: &str) -> u64 {
+        lookup(&self.traces_kept, reason)
+    }
+}
+
+fn lookup(list: &[(&'static str, u64)], key: &str) -> u64 {
+    list.iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, n)| *n)
+        .unwrap_or(0)
+}
+
+/// The span processor the layer installs: hands finished spans to the export thread.
+#[derive(Debug)]
+pub(crate) struct LlmSpanProcessor {
+    tx: SyncSender<Message>,
+    stats: Arc<PipelineStats>,
+    max_queue_bytes: u64,
+    shut_down: AtomicBool,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl LlmSpanProcessor {
+    /// Starts the export thread with `exporters`.
+    pub(crate) fn start(
+        config: PipelineConfig,
+        mapper: Arc<Mapper>,
+        exporters: Vec<Box<dyn ErasedExporter>>,
+        stats: Arc<PipelineStats>,
+    ) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::sync_channel(config.queue_spans.max(1));
+        let max_queue_bytes = config.queue_bytes as u64;
+        let worker = Worker {
+            buffer: TraceBuffer::new(config.buffer),
+            config,
+            mapper,
+            exporters,
+            stats: Arc::clone(&stats),
+            ready: Vec::new(),
+            ready_bytes: 0,
+        };
+        let handle = std::thread::Builder::new()
+            .name("openinference-export".into())
+            .spawn(move || worker.run(rx))?;
+        Ok(LlmSpanProcessor {
+            tx,
+            stats,
+            max_queue_bytes,
+            shut_down: AtomicBool::new(false),
+            worker: Mutex::new(Some(handle)),
+        })
+    }
+
+    /// Sends a control message, waiting for queue room at most until `deadline`.
+    fn send_control(&self, mut message: Message, deadline: Instant) -> Result<(), OTelSdkError> {
+        loop {
+            match self.tx.try_send(message) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Disconnected(_)) => return Err(OTelSdkError::AlreadyShutdown),
+                Err(TrySendError::Full(m)) => {
+                    if Instant::now() >= deadline {
+                        return Err(OTelSdkError::Timeout(Duration::ZERO));
+                    }
+                    message = m;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+    }
+
+    fn request(
+        &self,
+        make: impl FnOnce(SyncSender<OTelSdkResult>) -> Message,
+        timeout: Duration,
+    ) -> OTelSdkResult {
+        let deadline = Instant::now() + timeout;
+        let (ack_tx, ack_rx) = mpsc::sync_channel(1);
+        self.send_control(make(ack_tx), deadline)?;
+        match ack_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(result) => result,
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(OTelSdkError::Timeout(timeout)),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(OTelSdkError::AlreadyShutdown),
+        }
+    }
+}
+
+impl SpanProcessor for LlmSpanProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        if self.shut_down.load(Ordering::Relaxed) {
+            self.stats.spans_dropped(DropReason::Shutdown, 1);
+            return;
+        }
+        let size = crate::privacy::span_size(&span);
+        let queued = self
+            .stats
+            .queue_bytes
+            .fetch_add(size as u64, Ordering::Relaxed);
+        if queued + size as u64 > self.max_queue_bytes && queued > 0 {
+            self.stats
+                .queue_bytes
+                .fetch_sub(size as u64, Ordering::Relaxed);
+            self.stats.spans_dropped(DropReason::QueueFull, 1);
+            return;
+        }
+        match self.tx.try_send(Message::Span(span, size)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.stats
+                    .queue_bytes
+                    .fetch_sub(size as u64, Ordering::Relaxed);
+                self.stats.spans_dropped(DropReason::QueueFull, 1);
+            }
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        if self.shut_down.load(Ordering::Relaxed) {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        self.request(Message::Flush, Duration::from_secs(30))
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        if self.shut_down.swap(true, Ordering::Relaxed) {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        let result = self.request(|ack| Message::Shutdown(ack, timeout), timeout);
+        if result.is_ok() {
+            if let Some(worker) = self.worker.lock().take() {
+                let _ = worker.join();
+            }
+        }
+        result
+    }
+}

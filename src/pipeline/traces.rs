@@ -1,0 +1,353 @@
+//! [`TraceBuffer`]: holds the spans of sampled-out traces until their local root ends, then
+//! keeps the whole trace (an error in it, or a slow root) or drops it.
+//!
+//! - A span of a sampled-out trace waits here. An error in any span decides the trace at
+//!   once ("keep"): what waited is released, and later spans of the trace pass straight on.
+//! - When the local root ends (no parent, or a remote parent), an undecided trace is kept if
+//!   the root was slower than the threshold, else dropped.
+//! - Spans that end after their local root follow the root's decision, remembered in a
+//!   bounded cache of recent decisions.
+//! - Memory is bounded in bytes and spans: past either bound, the oldest undecided traces
+//!   are dropped whole (and counted) until the new span fits.
+
+use super::stats::{DropReason, KeepReason, PipelineStats};
+use opentelemetry::trace::{SpanId, Status, TraceId};
+use opentelemetry_sdk::trace::SpanData;
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+/// How many recent decisions are remembered for late spans.
+const DECIDED_CAPACITY: usize = 16_384;
+
+/// The buffer's bounds and what rescues a trace.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BufferLimits {
+    /// Most bytes (estimated) held.
+    pub(crate) max_bytes: usize,
+    /// Most spans held.
+    pub(crate) max_spans: usize,
+    /// Keep a sampled-out trace when a span in it fails.
+    pub(crate) keep_errors: bool,
+    /// Keep a sampled-out trace whose local root lasts longer than this.
+    pub(crate) slow: Option<Duration>,
+}
+
+/// What became of the span handed to [`TraceBuffer::on_end`].
+#[derive(Debug)]
+pub(crate) enum Verdict {
+    /// Export these spans (the new one and whatever of its trace waited).
+    Keep(Vec<SpanData>),
+    /// Nothing to export now.
+    Held,
+}
+
+#[derive(Debug)]
+struct Pending {
+    spans: Vec<(SpanData, usize)>,
+    bytes: usize,
+    /// Insertion sequence, to find the oldest trace.
+    seq: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Keep,
+    Drop(DropReason),
+}
+
+/// Sampled-out traces waiting for a decision.
+#[derive(Debug)]
+pub(crate) struct TraceBuffer {
+    limits: BufferLimits,
+    pending: HashMap<TraceId, Pending>,
+    /// Traces in insertion order (with their sequence, to skip stale entries).
+    order: VecDeque<(TraceId, u64)>,
+    decided: HashMap<TraceId, Decision>,
+    decided_order: VecDeque<TraceId>,
+    bytes: usize,
+    spans: usize,
+    next_seq: u64,
+}
+
+/// Whether `span` is the root of its trace in this process.
+pub(crate) fn is_local_root(span: &SpanData) -> bool {
+    span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote
+}
+
+impl TraceBuffer {
+    /// An empty buffer.
+    pub(crate) fn new(limits: BufferLimits) -> Self {
+        TraceBuffer {
+            limits,
+            pending: HashMap::new(),
+            order: VecDeque::new(),
+            decided: HashMap::new(),
+            decided_order: VecDeque::new(),
+            bytes: 0,
+            spans: 0,
+            next_seq: 0,
+        }
+    }
+
+    /// Bytes held now.
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Takes a sampled-out span of `size` estimated bytes.
+    pub(crate) fn on_end(&mut self, span: SpanData, size: usize, stats: &PipelineStats) -> Verdict {
+        let trace_id = span.span_context.trace_id();
+        let root = is_local_root(&span);
+        match self.decided.get(&trace_id).copied() {
+            Some(Decision::Keep) => {
+                let mut span = span;
+                if root {
+                    mark_root(&mut span, KeepReason::Error);
+                }
+                return Verdict::Keep(vec![span]);
+            }
+            Some(Decision::Drop(reason)) => {
+                stats.spans_dropped(reason, 1);
+                return Verdict::Held;
+            }
+            None => {}
+        }
+        let failed = matches!(span.status, Status::Error { .. });
+        if failed && self.limits.keep_errors {
+            stats.trace_kept(KeepReason::Error);
+            self.decide(trace_id, Decision::Keep);
+            let mut spans = self.take(trace_id);
+            let mut span = span;
+            if root {
+                mark_root(&mut span, KeepReason::Error);
+            }
+            spans.push(span);
+            return Verdict::Keep(spans);
+        }
+        if root {
+            let lasted = span
+                .end_time
+                .duration_since(span.start_time)
+                .unwrap_or_default();
+            if self.limits.slow.is_some_and(|t| lasted > t) {
+                stats.trace_kept(KeepReason::Slow);
+                self.decide(trace_id, Decision::Keep);
+                let mut spans = self.take(trace_id);
+                let mut span = span;
+                mark_root(&mut span, KeepReason::Slow);
+                spans.push(span);
+                return Verdict::Keep(spans);
+            }
+            let dropped = self.take(trace_id).len() as u64 + 1;
+            stats.spans_dropped(DropReason::SampledOut, dropped);
+            stats.trace_dropped(DropReason::SampledOut);
+            self.decide(trace_id, Decision::Drop(DropReason::SampledOut));
+            return Verdict::Held;
+        }
+        self.hold(trace_id, span, size, stats);
+        Verdict::Held
+    }
+
+    /// Releases every undecided trace that holds an error (at shutdown): they would be kept
+    /// when their roots ended.
+    pub(crate) fn drain_failed(&mut self) -> Vec<SpanData> {
+        let failed: Vec<TraceId> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| {
+                p.spans
+                    .iter()
+                    .any(|(s, _)| matches!(s.status, Status::Error { .. }))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        failed.into_iter().flat_map(|id| self.take(id)).collect()
+    }
+
+    /// Spans still undecided.
+    pub(crate) fn held_spans(&self) -> usize {
+        self.spans
+    }
+
+    fn hold(&mut self, trace_id: TraceId, span: SpanData, size: usize, stats: &PipelineStats) {
+        let size = size.max(1);
+        if size > self.limits.max_bytes || self.limits.max_spans == 0 {
+            // Can never fit: the trace cannot be decided whole.
+            let dropped = self.take(trace_id).len() as u64 + 1;
+            stats.spans_dropped(DropReason::BufferFull, dropped);
+            stats.trace_dropped(DropReason::BufferFull);
+            self.decide(trace_id, Decision::Drop(DropReason::BufferFull));
+            return;
+        }
+        while self.bytes + size > self.limits.max_bytes || self.spans + 1 > self.limits.max_spans {
+            let Some((oldest, seq)) = self.order.pop_front() else {
+                break;
+            };
+            if self.pending.get(&oldest).map(|p| p.seq) != Some(seq) {
+                continue; // already taken
+            }
+            let dropped = self.take(oldest).len() as u64;
+            stats.spans_dropped(DropReason::BufferFull, dropped);
+            stats.trace_dropped(DropReason::BufferFull);
+            self.decide(oldest, Decision::Drop(DropReason::BufferFull));
+            if oldest == trace_id {
+                stats.spans_dropped(DropReason::BufferFull, 1);
+                return;
+            }
+        }
+        let seq = self.next_seq;
+        let entry = self.pending.entry(trace_id).or_insert_with(|| {
+            self.next_seq += 1;
+            self.order.push_back((trace_id, seq));
+            Pending {
+                spans: Vec::new(),
+                bytes: 0,
+                seq,
+            }
+        });
+        entry.spans.push((span, size));
+        entry.bytes += size;
+        self.bytes += size;
+        self.spans += 1;
+    }
+
+    fn take(&mut self, trace_id: TraceId) -> Vec<SpanData> {
+        let Some(p) = self.pending.remove(&trace_id) else {
+            return Vec::new();
+        };
+        self.bytes -= p.bytes;
+        self.spans -= p.spans.len();
+        if self.pending.is_empty() {
+            self.order.clear();
+        } else if self.order.len() > 2 * self.pending.len() + 64 {
+            // Forget the entries of traces already taken, so the order stays bounded.
+            let pending = &self.pending;
+            self.order
+                .retain(|(id, seq)| pending.get(id).is_some_and(|p| p.seq == *seq));
+        }
+        p.spans.into_iter().map(|(s, _)| s).collect()
+    }
+
+    fn decide(&mut self, trace_id: TraceId, decision: Decision) {
+        if self.decided.insert(trace_id, decision).is_none() {
+            self.decided_order.push_back(trace_id);
+            if self.decided_order.len() > DECIDED_CAPACITY {
+                if let Some(old) = self.decided_order.pop_front() {
+                    self.decided.remove(&old);
+                }
+            }
+        }
+    }
+}
+
+/// The attribute on a kept trace's local root that says why it was kept.
+pub(crate) const REASON_KEY: &str = "openinference.sampling.reason";
+
+/// Says on a kept trace's local root why it was kept.
+pub(crate) fn mark_root(span: &mut SpanData, reason: KeepReason) {
+    span.attributes
+        .push(opentelemetry::KeyValue::new(REASON_KEY, reason.as_str()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{SpanContext, SpanKind, TraceFlags, TraceState};
+    use opentelemetry::InstrumentationScope;
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use std::time::SystemTime;
+
+    fn span(trace: u128, id: u64, parent: u64, error: bool, lasted_ms: u64) -> SpanData {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from(trace),
+                SpanId::from(id),
+                TraceFlags::default(),
+                false,
+                TraceState::default(),
+            ),
+            parent_span_id: SpanId::from(parent),
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: format!("s{id}").into(),
+            start_time: start,
+            end_time: start + Duration::from_millis(lasted_ms),
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: if error {
+                Status::error("boom")
+            } else {
+                Status::Unset
+            },
+            instrumentation_scope: InstrumentationScope::builder("t").build(),
+        }
+    }
+
+    fn limits() -> BufferLimits {
+        BufferLimits {
+            max_bytes: 1_000,
+            max_spans: 100,
+            keep_errors: true,
+            slow: Some(Duration::from_millis(500)),
+        }
+    }
+
+    fn kept(v: Verdict) -> Vec<String> {
+        match v {
+            Verdict::Keep(spans) => spans.into_iter().map(|s| s.name.into_owned()).collect(),
+            Verdict::Held => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_error_releases_what_waited_and_later_spans_follow() {
+        let stats = PipelineStats::default();
+        let mut b = TraceBuffer::new(limits());
+        assert!(kept(b.on_end(span(1, 3, 2, false, 1), 10, &stats)).is_empty());
+        assert_eq!(
+            kept(b.on_end(span(1, 4, 2, true, 1), 10, &stats)),
+            ["s3", "s4"]
+        );
+        assert_eq!(kept(b.on_end(span(1, 2, 1, false, 1), 10, &stats)), ["s2"]);
+        assert_eq!(kept(b.on_end(span(1, 1, 0, false, 1), 10, &stats)), ["s1"]);
+        assert_eq!(b.bytes(), 0);
+        assert_eq!(stats.kept(KeepReason::Error), 1);
+    }
+
+    #[test]
+    fn a_clean_fast_trace_is_dropped_and_late_spans_follow() {
+        let stats = PipelineStats::default();
+        let mut b = TraceBuffer::new(limits());
+        b.on_end(span(1, 2, 1, false, 1), 10, &stats);
+        assert!(kept(b.on_end(span(1, 1, 0, false, 1), 10, &stats)).is_empty());
+        assert!(kept(b.on_end(span(1, 3, 1, true, 1), 10, &stats)).is_empty());
+        assert_eq!(stats.dropped(DropReason::SampledOut), 3);
+        assert_eq!(b.bytes(), 0);
+    }
+
+    #[test]
+    fn a_slow_root_keeps_its_trace() {
+        let stats = PipelineStats::default();
+        let mut b = TraceBuffer::new(limits());
+        b.on_end(span(1, 2, 1, false, 1), 10, &stats);
+        let out = kept(b.on_end(span(1, 1, 0, false, 900), 10, &stats));
+        assert_eq!(out, ["s2", "s1"]);
+        assert_eq!(stats.kept(KeepReason::Slow), 1);
+    }
+
+    #[test]
+    fn past_the_bound_the_oldest_traces_go() {
+        let stats = PipelineStats::default();
+        let mut b = TraceBuffer::new(limits());
+        for t in 0..20u128 {
+            b.on_end(span(t + 1, 2, 1, false, 1), 100, &stats);
+            assert!(b.bytes() <= 1_000);
+        }
+        assert_eq!(stats.traces_dropped(DropReason::BufferFull), 10);
+        // The newest traces are still there and can still be rescued.
+        assert_eq!(kept(b.on_end(span(20, 3, 1, true, 1), 10, &stats)).len(), 2);
+    }
+}

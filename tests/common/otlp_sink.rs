@@ -1,0 +1,373 @@
+//! A scriptable OTLP/HTTP trace sink on loopback, on std threads: for outage tests and the
+//! export-throughput bench.
+//!
+//! It speaks just enough HTTP/1.1 (keep-alive, `Content-Length` bodies) to take
+//! `POST /v1/traces` with protobuf bodies, decodes each `ExportTraceServiceRequest` to count
+//! spans by name, and answers as its [`Mode`] says: healthy (200, empty protobuf body), slow
+//! (200 after a delay), an error status (503, 429), or down (the port refuses connections).
+#![allow(dead_code)]
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message as _;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How the sink answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// 200 with an empty `ExportTraceServiceResponse`; spans are counted.
+    Healthy,
+    /// Like healthy, after sleeping this long per request.
+    Slow(Duration),
+    /// This HTTP status (503, 429, ...) with `Retry-After: 0` and no span counted.
+    Status(u16),
+    /// The listener is closed: connections are refused, open ones are cut.
+    Down,
+}
+
+/// What the sink has seen so far.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    /// Requests read in full (any answer).
+    pub requests: u64,
+    /// Requests answered 200.
+    pub accepted_requests: u64,
+    /// Requests answered with an error status.
+    pub rejected_requests: u64,
+    /// Spans in requests answered 200.
+    pub spans: u64,
+    /// Spans in requests answered with an error status.
+    pub rejected_spans: u64,
+    /// Request body bytes read.
+    pub body_bytes: u64,
+    /// Bodies that did not decode as `ExportTraceServiceRequest`.
+    pub undecodable: u64,
+    /// Accepted spans by name.
+    pub names: HashMap<String, u64>,
+}
+
+impl Stats {
+    /// Accepted spans named `name`.
+    pub fn named(&self, name: &str) -> u64 {
+        self.names.get(name).copied().unwrap_or(0)
+    }
+}
+
+struct Shared {
+    mode: Mutex<Mode>,
+    stats: Mutex<Stats>,
+    changed: Condvar,
+    stop: AtomicBool,
+    /// Set when the listener is down: connection threads close their sockets.
+    generation: std::sync::atomic::AtomicU64,
+}
+
+/// The sink. Dropping it stops the accept thread.
+pub struct OtlpSink {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl OtlpSink {
+    /// Starts a sink on an ephemeral loopback port, in `mode`.
+    pub fn start(mode: Mode) -> OtlpSink {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let shared = Arc::new(Shared {
+            mode: Mutex::new(mode),
+            stats: Mutex::new(Stats::default()),
+            changed: Condvar::new(),
+            stop: AtomicBool::new(false),
+            generation: Default::default(),
+        });
+        let acceptor = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("otlp-sink-accept".into())
+                .spawn(move || accept_loop(listener, addr, shared))
+                .expect("spawn sink")
+        };
+        OtlpSink {
+            addr,
+            shared,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    /// The base URL to give `with_otlp_endpoint` (`/v1/traces` is added by the exporter).
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Switches the mode; takes effect for the next request (down: at once).
+    pub fn set_mode(&self, mode: Mode) {
+        *self.shared.mode.lock().unwrap() = mode;
+        if mode == Mode::Down {
+            self.shared.generation.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// The current mode.
+    pub fn mode(&self) -> Mode {
+        *self.shared.mode.lock().unwrap()
+    }
+
+    /// A copy of the counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `spans` spans were accepted, or `timeout` passes; returns the stats.
+    pub fn wait_for_spans(&self, spans: u64, timeout: Duration) -> Stats {
+        let deadline = Instant::now() + timeout;
+        let mut stats = self.shared.stats.lock().unwrap();
+        while stats.spans < spans {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            stats = self
+                .shared
+                .changed
+                .wait_timeout(stats, deadline - now)
+                .unwrap()
+                .0;
+        }
+        stats.clone()
+    }
+}
+
+impl Drop for OtlpSink {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.generation.fetch_add(1, Ordering::SeqCst);
+        if let Some(t) = self.acceptor.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn accept_loop(listener: TcpListener, addr: SocketAddr, shared: Arc<Shared>) {
+    let mut listener = Some(listener);
+    if let Some(l) = &listener {
+        l.set_nonblocking(true).expect("nonblocking");
+    }
+    while !shared.stop.load(Ordering::SeqCst) {
+        let down = *shared.mode.lock().unwrap() == Mode::Down;
+        if down {
+            // Closing the listener makes the port refuse connections.
+            listener = None;
+            std::thread::sleep(Duration::from_millis(2));
+            continue;
+        }
+        if listener.is_none() {
+            match TcpListener::bind(addr) {
+                Ok(l) => {
+                    l.set_nonblocking(true).expect("nonblocking");
+                    listener = Some(l);
+                }
+                Err(_) => {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
+            }
+        }
+        let Some(l) = &listener else { continue };
+        match l.accept() {
+            Ok((stream, _)) => {
+                let shared = Arc::clone(&shared);
+                let _ = std::thread::Builder::new()
+                    .name("otlp-sink-conn".into())
+                    .spawn(move || serve(stream, shared));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(1)),
+        }
+    }
+}
+
+/// Serves one keep-alive connection until the client closes it or the sink goes down.
+fn serve(stream: TcpStream, shared: Arc<Shared>) {
+    let generation = shared.generation.load(Ordering::SeqCst);
+    let _ = stream.set_nonblocking(false);
+    // A short read timeout lets the thread notice `Down` while the client idles.
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
+    let mut writer = match stream.try_clone() {
+        Ok(w) => w,
+        Err(_) => return,
+    };
+    let mut reader = BufReader::with_capacity(64 * 1024, stream);
+    let gone = |shared: &Shared| {
+        shared.stop.load(Ordering::SeqCst) || shared.generation.load(Ordering::SeqCst) != generation
+    };
+    loop {
+        // Request line and headers.
+        let mut content_length: Option<usize> = None;
+        let mut first = true;
+        let mut line = String::new();
+        loop {
+            match reader.read_line(&mut line) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if gone(&shared) {
+                        let _ = writer.shutdown(Shutdown::Both);
+                        return;
+                    }
+                    // Partial lines stay in `line`; keep reading onto it.
+                    continue;
+                }
+                Err(_) => return,
+            }
+            if !line.ends_with('\n') {
+                continue;
+            }
+            let trimmed = line.trim_end();
+            let end_of_headers = !first && trimmed.is_empty();
+            if first {
+                // The request line (blank lines before it are skipped).
+                first = trimmed.is_empty();
+            } else if let Some((name, value)) = trimmed.split_once(':') {
+                if name.trim().eq_ignore_ascii_case("content-length") {
+                    content_length = value.trim().parse().ok();
+                }
+            }
+            line.clear();
+            if end_of_headers {
+                break;
+            }
+        }
+        let Some(len) = content_length else {
+            let _ = writer.write_all(
+                b"HTTP/1.1 411 Length Required\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+            return;
+        };
+        let mut body = vec![0u8; len];
+        let mut read = 0;
+        while read < len {
+            match reader.read(&mut body[read..]) {
+                Ok(0) => return,
+                Ok(n) => read += n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if gone(&shared) {
+                        let _ = writer.shutdown(Shutdown::Both);
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+
+        let mode = *shared.mode.lock().unwrap();
+        if mode == Mode::Down || gone(&shared) {
+            // Cut the connection without an answer, like a collector that died mid-request.
+            let _ = writer.shutdown(Shutdown::Both);
+            return;
+        }
+        if let Mode::Slow(delay) = mode {
+            std::thread::sleep(delay);
+        }
+        let decoded = ExportTraceServiceRequest::decode(body.as_slice()).ok();
+        let status = match mode {
+            Mode::Status(code) => code,
+            _ => 200,
+        };
+        {
+            let mut stats = shared.stats.lock().unwrap();
+            stats.requests += 1;
+            stats.body_bytes += len as u64;
+            let mut n = 0u64;
+            match &decoded {
+                Some(req) => {
+                    for rs in &req.resource_spans {
+                        for ss in &rs.scope_spans {
+                            for span in &ss.spans {
+                                n += 1;
+                                if status == 200 {
+                                    match stats.names.get_mut(span.name.as_str()) {
+                                        Some(c) => *c += 1,
+                                        None => {
+                                            stats.names.insert(span.name.clone(), 1);
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                None => stats.undecodable += 1,
+            }
+            if status == 200 {
+                stats.accepted_requests += 1;
+                stats.spans += n;
+            } else {
+                stats.rejected_requests += 1;
+                stats.rejected_spans += n;
+            }
+        }
+        shared.changed.notify_all();
+        let response = if status == 200 {
+            "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n"
+                .to_owned()
+        } else {
+            format!(
+                "HTTP/1.1 {status} Unavailable\r\ncontent-type: application/x-protobuf\r\n\
+                 retry-after: 0\r\ncontent-length: 0\r\n\r\n"
+            )
+        };
+        if writer.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+        let _ = writer.flush();
+    }
+}
+
+/// Peak resident set size of this process (`VmHWM`), in KiB; 0 where `/proc` is missing.
+pub fn peak_rss_kib() -> u64 {
+    proc_status_kib("VmHWM:")
+}
+
+/// Current resident set size (`VmRSS`), in KiB.
+pub fn rss_kib() -> u64 {
+    proc_status_kib("VmRSS:")
+}
+
+fn proc_status_kib(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with(key)).and_then(|l| {
+                l[key.len()..]
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,391 @@
+//! Sampling: parent-based ratio, error and slow traces kept whole, bounded buffering.
+
+mod common;
+use common::*;
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+use opentelemetry_sdk::trace::{IdGenerator, InMemorySpanExporter, SpanData};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tracing_openinference::{LlmHandle, LlmLayer, LlmLayerBuilder};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::prelude::*;
+
+/// Runs `f` under a layer from `builder`; returns the exported spans and the handle.
+fn run(builder: LlmLayerBuilder, f: impl FnOnce()) -> (Vec<SpanData>, LlmHandle) {
+    let exporter = InMemorySpanExporter::default();
+    let layer: LlmLayer<_> = builder
+        .with_queue_capacity(200_000)
+        .with_span_exporter(exporter.clone())
+        .build();
+    let handle = layer.handle();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), f);
+    handle.force_flush(Duration::from_secs(30)).expect("flush");
+    (exporter.get_finished_spans().expect("spans"), handle)
+}
+
+/// Spans by trace id.
+fn by_trace(spans: &[SpanData]) -> BTreeMap<u128, Vec<&SpanData>> {
+    let mut map: BTreeMap<u128, Vec<&SpanData>> = BTreeMap::new();
+    for s in spans {
+        let id = u128::from_be_bytes(s.span_context.trace_id().to_bytes());
+        map.entry(id).or_default().push(s);
+    }
+    map
+}
+
+/// A three-span trace: root, child, grandchild.
+fn small_trace() {
+    let root = tracing::info_span!("root");
+    root.in_scope(|| {
+        tracing::info_span!("child").in_scope(|| {
+            tracing::info_span!("grandchild").in_scope(|| {});
+        });
+    });
+}
+
+#[test]
+fn ratio_keeps_its_share_and_every_trace_is_whole() {
+    const TRACES: usize = 10_000;
+    let (spans, handle) = run(quiet_builder().with_sampling_ratio(0.1), || {
+        for _ in 0..TRACES {
+            small_trace();
+        }
+    });
+    let traces = by_trace(&spans);
+    for (id, spans) in &traces {
+        assert_eq!(spans.len(), 3, "trace {id:032x} exported partly");
+    }
+    let p = 0.1;
+    let expected = TRACES as f64 * p;
+    let sd = (TRACES as f64 * p * (1.0 - p)).sqrt();
+    let kept = traces.len() as f64;
+    assert!(
+        (kept - expected).abs() <= 3.0 * sd,
+        "kept {kept} traces of {TRACES}, expected {expected} ± {}",
+        3.0 * sd
+    );
+    let stats = handle.pipeline_stats();
+    assert_eq!(stats.kept("ratio"), traces.len() as u64);
+    assert_eq!(
+        stats.dropped("sampled_out"),
+        (TRACES - traces.len()) as u64 * 3
+    );
+    assert_eq!(stats.dropped("queue_full"), 0);
+    // The root says why it was kept.
+    for spans in traces.values() {
+        let root = spans.iter().find(|s| s.name == "root").unwrap();
+        assert_eq!(str_attr(root, "openinference.sampling.reason"), "ratio");
+    }
+}
+
+/// Trace ids from a counter, the same sequence in every instance.
+#[derive(Debug, Default)]
+struct CountingIds(AtomicU64, AtomicU64);
+
+impl IdGenerator for CountingIds {
+    fn new_trace_id(&self) -> TraceId {
+        let n = self.0.fetch_add(1, Ordering::Relaxed) as u128;
+        // Spread the counter over the low bytes, which the ratio algorithm reads.
+        TraceId::from(n.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835) | 1)
+    }
+
+    fn new_span_id(&self) -> SpanId {
+        SpanId::from(self.1.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+}
+
+#[test]
+fn two_layers_with_the_same_ratio_agree() {
+    let kept = || {
+        let (spans, _) = run(
+            quiet_builder()
+                .with_sampling_ratio(0.3)
+                .with_id_generator(CountingIds::default()),
+            || {
+                for _ in 0..2_000 {
+                    small_trace();
+                }
+            },
+        );
+        by_trace(&spans).keys().copied().collect::<BTreeSet<_>>()
+    };
+    let a = kept();
+    let b = kept();
+    assert!(a.len() > 400 && a.len() < 800, "kept {}", a.len());
+    assert_eq!(a, b);
+}
+
+fn remote_parent(sampled: bool) -> opentelemetry::Context {
+    let flags = if sampled {
+        TraceFlags::SAMPLED
+    } else {
+        TraceFlags::default()
+    };
+    opentelemetry::Context::new().with_remote_span_context(SpanContext::new(
+        TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736u128),
+        SpanId::from(0x00f0_67aa_0ba9_02b7u64),
+        flags,
+        true,
+        TraceState::default(),
+    ))
+}
+
+fn handle_request(parent: opentelemetry::Context, fail: bool) {
+    let span = tracing::info_span!("request");
+    let _ = span.set_parent(parent);
+    span.in_scope(|| {
+        tracing::info_span!("chat", llm.model_name = "gpt-4o").in_scope(|| {
+            if fail {
+                tracing::error!("upstream failed");
+            }
+        });
+    });
+}
+
+#[test]
+fn a_sampled_remote_parent_is_kept_at_ratio_zero() {
+    let (spans, handle) = run(quiet_builder().with_sampling_ratio(0.0), || {
+        handle_request(remote_parent(true), false)
+    });
+    assert_eq!(spans.len(), 2);
+    assert!(
+        spans
+            .iter()
+            .all(|s| s.span_context.trace_id()
+                == remote_parent(true).span().span_context().trace_id())
+    );
+    assert_eq!(
+        str_attr(span(&spans, "request"), "openinference.sampling.reason"),
+        "parent"
+    );
+    assert_eq!(handle.pipeline_stats().kept("parent"), 1);
+}
+
+#[test]
+fn an_unsampled_remote_parent_is_dropped_at_ratio_one_unless_it_fails() {
+    let (spans, _) = run(quiet_builder().with_sampling_ratio(1.0), || {
+        handle_request(remote_parent(false), false)
+    });
+    assert!(spans.is_empty(), "exported {spans:?}");
+
+    let (spans, _) = run(quiet_builder().with_sampling_ratio(1.0), || {
+        handle_request(remote_parent(false), true)
+    });
+    assert_eq!(spans.len(), 2);
+    assert_eq!(
+        str_attr(span(&spans, "request"), "openinference.sampling.reason"),
+        "error"
+    );
+    assert!(spans.iter().all(|s| s.span_context.is_sampled()));
+}
+
+#[test]
+fn at_ratio_zero_an_error_in_a_grandchild_keeps_the_whole_trace() {
+    let (spans, handle) = run(quiet_builder().with_sampling_ratio(0.0), || {
+        // An error-free trace first: nothing of it may be exported.
+        small_trace();
+        tracing::info_span!("agent").in_scope(|| {
+            tracing::info_span!("retrieve", retrieval.documents = tracing::field::Empty)
+                .in_scope(|| {});
+            tracing::info_span!("plan").in_scope(|| {
+                tracing::info_span!("sibling_before").in_scope(|| {});
+                tracing::info_span!("tool_call", tool.name = "search")
+                    .in_scope(|| tracing::error!(error.type = "Timeout", "search timed out"));
+                tracing::info_span!("sibling_after").in_scope(|| {});
+            });
+        });
+    });
+    let names: BTreeSet<_> = spans.iter().map(|s| s.name.to_string()).collect();
+    let expected: BTreeSet<_> = [
+        "agent",
+        "retrieve",
+        "plan",
+        "sibling_before",
+        "tool_call",
+        "sibling_after",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(names, expected);
+    assert_eq!(by_trace(&spans).len(), 1);
+    assert_eq!(
+        str_attr(span(&spans, "agent"), "openinference.sampling.reason"),
+        "error"
+    );
+    let stats = handle.pipeline_stats();
+    assert_eq!(stats.kept("error"), 1);
+    assert_eq!(stats.dropped("sampled_out"), 3);
+}
+
+#[test]
+fn errors_are_not_rescued_when_keep_errors_is_off() {
+    let (spans, _) = run(
+        quiet_builder()
+            .with_sampling_ratio(0.0)
+            .with_keep_errors(false),
+        || {
+            tracing::info_span!("agent")
+                .in_scope(|| tracing::info_span!("x").in_scope(|| tracing::error!("boom")));
+        },
+    );
+    assert!(spans.is_empty());
+}
+
+fn slow_trace() {
+    tracing::info_span!("slow_root").in_scope(|| {
+        tracing::info_span!("work").in_scope(|| std::thread::sleep(Duration::from_millis(60)));
+    });
+}
+
+#[test]
+fn a_slow_trace_is_kept_only_with_a_threshold() {
+    let (spans, handle) = run(
+        quiet_builder()
+            .with_sampling_ratio(0.0)
+            .with_keep_slow(Duration::from_millis(30)),
+        || {
+            small_trace(); // fast: dropped
+            slow_trace();
+        },
+    );
+    let names: BTreeSet<_> = spans.iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(
+        names,
+        ["slow_root", "work"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    );
+    assert_eq!(
+        str_attr(span(&spans, "slow_root"), "openinference.sampling.reason"),
+        "slow"
+    );
+    assert_eq!(handle.pipeline_stats().kept("slow"), 1);
+
+    let (spans, _) = run(quiet_builder().with_sampling_ratio(0.0), slow_trace);
+    assert!(spans.is_empty());
+}
+
+/// A span that is a child of `root` in OpenTelemetry only (a detached task, say), so it can
+/// end after `root` does; `tracing` itself keeps a parent open while its children live.
+fn detached_child(root: &tracing::Span, name: &'static str) -> tracing::Span {
+    let child = match name {
+        "late_child" => tracing::info_span!(parent: None, "late_child"),
+        _ => tracing::info_span!(parent: None, "late_failure"),
+    };
+    let _ = child.set_parent(root.context());
+    child
+}
+
+#[test]
+fn spans_ending_after_their_root_follow_its_decision() {
+    let (spans, _) = run(quiet_builder().with_sampling_ratio(0.0), || {
+        // Kept trace: the error is in the root; a child outlives it.
+        let root = tracing::info_span!("kept_root");
+        let late = detached_child(&root, "late_child");
+        root.in_scope(|| tracing::error!("root failed"));
+        drop(root);
+        late.in_scope(|| {});
+        drop(late);
+        // Dropped trace: clean root; a child outlives it and then fails.
+        let root = tracing::info_span!("dropped_root");
+        let late = detached_child(&root, "late_failure");
+        drop(root);
+        late.in_scope(|| tracing::error!("too late"));
+        drop(late);
+    });
+    let names: BTreeSet<_> = spans.iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(
+        names,
+        ["kept_root", "late_child"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    );
+    let ids: BTreeSet<_> = spans
+        .iter()
+        .map(|s| s.span_context.trace_id())
+        .map(|t| t.to_string())
+        .collect();
+    assert_eq!(ids.len(), 1, "the late child belongs to the root's trace");
+}
+
+#[test]
+fn a_flood_stays_within_the_buffer_bound_and_fitting_error_traces_are_kept() {
+    const BOUND: usize = 64 * 1024;
+    let (spans, handle) = run(
+        quiet_builder()
+            .with_sampling_ratio(0.0)
+            .with_sampling_buffer(BOUND, 100_000),
+        || {
+            // 500 traces open at once, each with 20 finished children of ~1 KiB.
+            let payload = "x".repeat(1_000);
+            let roots: Vec<_> = (0..500)
+                .map(|_| tracing::info_span!("flood_root"))
+                .collect();
+            for root in &roots {
+                root.in_scope(|| {
+                    for _ in 0..20 {
+                        tracing::info_span!("flood_child", input.value = payload.as_str())
+                            .in_scope(|| {});
+                    }
+                });
+            }
+            drop(roots);
+            // An error trace that fits is still kept.
+            tracing::info_span!("error_root").in_scope(|| {
+                tracing::info_span!("ok_child").in_scope(|| {});
+                tracing::info_span!("failing_child").in_scope(|| tracing::error!("boom"));
+            });
+        },
+    );
+    let stats = handle.pipeline_stats();
+    assert!(
+        stats.peak_buffer_bytes <= BOUND as u64,
+        "peak {} over the bound {BOUND}",
+        stats.peak_buffer_bytes
+    );
+    assert!(
+        stats.peak_buffer_bytes > BOUND as u64 / 2,
+        "the flood never filled the buffer"
+    );
+    assert!(stats.dropped("buffer_full") > 0);
+    assert!(
+        stats
+            .traces_dropped
+            .iter()
+            .any(|(r, n)| *r == "buffer_full" && *n > 0),
+        "{stats:?}"
+    );
+    let names: BTreeSet<_> = spans.iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(
+        names,
+        ["error_root", "ok_child", "failing_child"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    );
+    assert_eq!(stats.buffer_bytes, 0);
+}
+
+#[test]
+fn sampler_variables_are_read() {
+    let env = |sampler: &'static str, arg: &'static str| {
+        LlmLayerBuilder::from_env_with(move |k| match k {
+            "OTEL_TRACES_SAMPLER" => Some(sampler.to_owned()),
+            "OTEL_TRACES_SAMPLER_ARG" => Some(arg.to_owned()),
+            _ => None,
+        })
+        .with_console_exporter(false)
+    };
+    let (spans, _) = run(env("always_off", ""), small_trace);
+    assert!(spans.is_empty());
+    let (spans, _) = run(env("parentbased_traceidratio", "1.0"), small_trace);
+    assert_eq!(spans.len(), 3);
+    let err = env("traceidratio", "2")
+        .try_build::<tracing_subscriber::Registry>()
+        .unwrap_err();
+    assert_eq!(err, tracing_openinference::BuildError::InvalidRatio(2.0));
+}
