@@ -11,9 +11,12 @@
 //!
 //! Several models and providers, streamed calls (`mark_first_chunk`), cache-read tokens,
 //! tool calls and retrievals, and a few errors (rate limits, timeouts, a failing tool).
-//! Nothing leaves the machine: traces go nowhere (no exporter, console off), metrics only to
-//! the loopback endpoint. The model latencies are simulated with short sleeps.
+//! Nothing leaves the machine: traces go to an exporter that discards them (so the export
+//! pipeline and its sampling counters run as in production, quietly; console off), metrics
+//! only to the loopback endpoint. The model latencies are simulated with short sleeps.
 
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use std::time::{Duration, Instant};
 use tracing_openinference::{Document, LlmLayer, LlmSpanExt, Message, Usage};
 use tracing_subscriber::prelude::*;
@@ -40,6 +43,17 @@ impl Rng {
     }
 }
 
+/// A span exporter that drops what it is given: the example has no backend to send to.
+#[derive(Debug)]
+struct Discard;
+
+impl SpanExporter for Discard {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        drop(batch);
+        Ok(())
+    }
+}
+
 /// The simulated models: name, provider, base latency (ms).
 const MODELS: [(&str, &str, u64); 5] = [
     ("gpt-4o-mini", "openai", 40),
@@ -61,6 +75,7 @@ fn main() {
     let layer: LlmLayer<_> = match LlmLayer::builder()
         .with_service_name("llm-traffic")
         .with_console_exporter(false)
+        .with_span_exporter(Discard)
         // Half the traces are sampled out (errors are still kept): the dashboard's sampling
         // panel has both kept and dropped traces to show.
         .with_sampling_ratio(0.5)
