@@ -588,21 +588,22 @@ impl LlmLayerBuilder {
 
         let mapper = Arc::new(Mapper { privacy });
         let resource = self.resource(get);
-        let mut exporters: Vec<Box<dyn ErasedExporter>> = Vec::new();
+        // Each exporter, and whether batches it refuses are retried (collectors only).
+        let mut exporters: Vec<(Box<dyn ErasedExporter>, bool)> = Vec::new();
         if !disabled {
             for factory in self.exporters.drain(..) {
-                exporters.push(factory(&resource));
+                exporters.push((factory(&resource), false));
             }
         }
         if use_otlp {
             if let Some(t) = &target {
                 let mut exporter = otlp_exporter(t)?;
                 exporter.set_resource(&resource);
-                exporters.push(exporter);
+                exporters.push((exporter, true));
             }
         }
         if use_console {
-            exporters.push(Box::new(ConsoleExporter::stderr()));
+            exporters.push((Box::new(ConsoleExporter::stderr()), false));
             if nothing_else && self.console.is_none() {
                 eprintln!(
                     "tracing-openinference: printing traces to stderr. To send them to Phoenix, \

@@ -202,7 +202,8 @@ const OTHER: &str = "_OTHER";
 const MAX_SERIES: usize = 16_384;
 
 /// Cached attribute sets of LLM spans, by (operation, raw provider, raw model).
-type SeriesMap = RwLock<HashMap<(&'static str, Arc<str>, Arc<str>), Arc<LlmSeries>>>;
+type SeriesMap =
+    RwLock<HashMap<(&'static str, Arc<str>, Arc<str>), Arc<LlmSeries>, crate::fnv::FnvBuild>>;
 
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
@@ -212,7 +213,7 @@ pub(crate) struct Metrics {
     tools: LabelFold,
     errors: LabelFold,
     series: SeriesMap,
-    tool_attrs: RwLock<HashMap<Arc<str>, Arc<[KeyValue]>>>,
+    tool_attrs: RwLock<HashMap<Arc<str>, Arc<[KeyValue]>, crate::fnv::FnvBuild>>,
 }
 
 impl Metrics {

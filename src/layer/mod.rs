@@ -21,7 +21,7 @@ use state::{ErrorInfo, Inherited, SpanState, StateVisitor};
 use std::any::TypeId;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use synthetic::{field_at, OwnedValue, KEYS};
+use synthetic::{field_of, OwnedValue};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Level, Metadata, Subscriber};
 use tracing_opentelemetry::OpenTelemetryLayer;
@@ -155,7 +155,8 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     /// The bridge exports unsigned integers as strings; hand them over again as `i64`, through
-    /// the span's own fields, so token counts and other integers stay integers.
+    /// the span's own fields, so token counts and other integers stay integers. Up to eight
+    /// values go in one record.
     fn rerecord_unsigned(
         &self,
         id: &Id,
@@ -163,8 +164,19 @@ where
         unsigned: &[(tracing_core::field::Field, i64)],
         ctx: &Context<'_, S>,
     ) {
-        for (field, value) in unsigned {
-            let values = [(field, Some(value as &dyn tracing_core::field::Value))];
+        const BATCH: usize = 8;
+        for chunk in unsigned.chunks(BATCH) {
+            let Some((first, _)) = chunk.first() else {
+                continue;
+            };
+            // Unused slots repeat the first field with no value, which `record` skips.
+            let mut values: [(
+                &tracing_core::field::Field,
+                Option<&dyn tracing_core::field::Value>,
+            ); BATCH] = [(first, None); BATCH];
+            for (slot, (field, value)) in values.iter_mut().zip(chunk) {
+                *slot = (field, Some(value as &dyn tracing_core::field::Value));
+            }
             let set = meta.fields().value_set(&values);
             self.bridge.on_record(id, &Record::new(&set), ctx.clone());
         }
@@ -316,17 +328,13 @@ pub(crate) struct Finished {
     pub(crate) cost: Option<crate::pricing::Cost>,
 }
 
-fn key_index(key: &str) -> usize {
-    KEYS.iter().position(|k| *k == key).unwrap_or(0)
-}
-
 /// Pushes `value` under `key` (a member of [`KEYS`]).
 fn push(
     values: &mut Vec<(tracing_core::field::Field, OwnedValue)>,
     key: &'static str,
     value: OwnedValue,
 ) {
-    values.push((field_at(key_index(key)), value));
+    values.push((field_of(key), value));
 }
 
 impl Core {
@@ -334,12 +342,17 @@ impl Core {
     /// errors and the helpers' pending values.
     pub(crate) fn finish(&self, state: &mut SpanState) -> Finished {
         let kind = state.kind();
-        let mut values = Vec::with_capacity(4 + state.pending.len());
-        push(
-            &mut values,
-            "openinference.span.kind",
-            OwnedValue::Static(kind.as_str()),
-        );
+        let mut values = Vec::new();
+        // CHAIN is what the mapper assumes when no kind was recorded: a plain span costs no
+        // extra record.
+        if kind != crate::SpanKind::Chain {
+            values.reserve(4 + state.pending.len());
+            push(
+                &mut values,
+                "openinference.span.kind",
+                OwnedValue::Static(kind.as_str()),
+            );
+        }
 
         for (slot, (own, inherited)) in ContextSlot::ALL
             .iter()

@@ -92,13 +92,28 @@ pub(crate) fn field(key: &str) -> Option<Field> {
     META.fields().field(key)
 }
 
+/// The fields of [`KEYS`], resolved once.
+fn fields() -> &'static [Field] {
+    static FIELDS: std::sync::OnceLock<Vec<Field>> = std::sync::OnceLock::new();
+    FIELDS.get_or_init(|| META.fields().iter().collect())
+}
+
 /// The field at position `index` of [`KEYS`].
 pub(crate) fn field_at(index: usize) -> Field {
     // KEYS is non-empty and indexes come from KEYS itself.
-    META.fields()
-        .iter()
-        .nth(index)
-        .unwrap_or_else(|| META.fields().iter().next().expect("KEYS is not empty"))
+    let all = fields();
+    all.get(index)
+        .or_else(|| all.first())
+        .cloned()
+        .expect("KEYS is not empty")
+}
+
+/// The field of `key`, one of [`KEYS`], in constant time.
+pub(crate) fn field_of(key: &str) -> Field {
+    type Index = std::collections::HashMap<&'static str, usize, crate::fnv::FnvBuild>;
+    static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| KEYS.iter().enumerate().map(|(i, k)| (*k, i)).collect());
+    field_at(index.get(key).copied().unwrap_or(0))
 }
 
 /// An owned field value the layer records later, at span close.

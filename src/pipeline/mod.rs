@@ -15,9 +15,11 @@
 //!   span whatever the number of exporters.
 //! - Exporters are driven to completion on the export thread; the OTLP exporter retries
 //!   retryable failures (network errors, 429, 502, 503, 504) with backoff and jitter within
-//!   its timeout and never retries other 4xx. A batch that still fails is dropped, counted and
-//!   warned about once; the next batch tries again, so export resumes when the collector
-//!   returns.
+//!   its timeout. A batch still refused for a retryable reason waits in a retry queue (bounded
+//!   to half the queue's bytes, oldest dropped and counted) and is tried again with doubling
+//!   backoff (0.5 s to 30 s, with jitter), before newer batches, so export resumes in order
+//!   when the collector returns. Other failures (a 400, a 413) are dropped, counted and warned
+//!   about once.
 
 pub(crate) mod sampler;
 pub(crate) mod stats;
@@ -150,13 +152,15 @@ pub(crate) struct LlmSpanProcessor {
 }
 
 impl LlmSpanProcessor {
-    /// Starts the export thread with `exporters`.
+    /// Starts the export thread with `exporters` (each flagged when refused batches are
+    /// retried).
     pub(crate) fn start(
         config: PipelineConfig,
         mapper: Arc<Mapper>,
-        exporters: Vec<Box<dyn ErasedExporter>>,
+        exporters: Vec<(Box<dyn ErasedExporter>, bool)>,
         stats: Arc<PipelineStats>,
     ) -> std::io::Result<Self> {
+        let (exporters, retried): (Vec<_>, Vec<_>) = exporters.into_iter().unzip();
         let (tx, rx) = mpsc::sync_channel(config.queue_spans.max(1));
         let max_queue_bytes = config.queue_bytes as u64;
         let worker = Worker {
@@ -164,9 +168,11 @@ impl LlmSpanProcessor {
             config,
             mapper,
             exporters,
+            retried,
             stats: Arc::clone(&stats),
             ready: Vec::new(),
             ready_bytes: 0,
+            retry: Default::default(),
         };
         let handle = std::thread::Builder::new()
             .name("openinference-export".into())

@@ -106,6 +106,7 @@ pub(crate) struct PipelineStats {
     pub(crate) peak_buffer_bytes: AtomicU64,
     warned: [AtomicBool; 5],
     warned_export: AtomicBool,
+    warned_retry: AtomicBool,
 }
 
 fn index_of<T: PartialEq>(all: &[T], x: &T) -> usize {
@@ -135,6 +136,16 @@ impl PipelineStats {
                 "tracing-openinference: export failed, {n} spans dropped: {message} \
                  (counted in openinference.spans.dropped{{reason=\"export_failed\"}}; \
                  further failures are not printed)"
+            );
+        }
+    }
+
+    /// Warns once that a collector refuses batches and they are kept for retries.
+    pub(crate) fn warn_retrying(&self, message: &str) {
+        if !self.warned_retry.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "tracing-openinference: the collector refused a batch ({message}); \
+                 retrying with backoff (further refusals are not printed)"
             );
         }
     }

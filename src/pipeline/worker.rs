@@ -5,9 +5,10 @@ use super::traces::{is_local_root, mark_root, TraceBuffer, Verdict};
 use super::PipelineConfig;
 use crate::mapping::Mapper;
 use opentelemetry::trace::{SpanContext, TraceFlags};
-use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
@@ -60,10 +61,67 @@ pub(crate) struct Worker {
     pub(crate) config: PipelineConfig,
     pub(crate) mapper: Arc<Mapper>,
     pub(crate) exporters: Vec<Box<dyn ErasedExporter>>,
+    /// Which exporters talk to a collector and get refused batches retried (the others,
+    /// the console and callers' exporters, are not: a copy of each batch is kept for it).
+    pub(crate) retried: Vec<bool>,
     pub(crate) stats: Arc<PipelineStats>,
     pub(crate) buffer: TraceBuffer,
     pub(crate) ready: Vec<SpanData>,
     pub(crate) ready_bytes: usize,
+    /// Batches an exporter refused with a retryable error, oldest first, per exporter index.
+    pub(crate) retry: Retry,
+}
+
+/// Batches waiting to be retried while a collector is down, bounded in bytes.
+#[derive(Debug, Default)]
+pub(crate) struct Retry {
+    batches: VecDeque<(usize, Vec<SpanData>, usize)>,
+    bytes: usize,
+    /// The next attempt; backoff doubles up to [`MAX_BACKOFF`], with jitter.
+    next_at: Option<Instant>,
+    backoff: Duration,
+    seed: u64,
+}
+
+/// Longest wait between retries of a refused batch.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// First wait after a refused batch.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+
+impl Retry {
+    fn waiting_for(&self, exporter: usize) -> bool {
+        self.batches.iter().any(|(i, ..)| *i == exporter)
+    }
+
+    /// Schedules the next attempt after a failure.
+    fn backoff(&mut self) {
+        self.backoff = if self.backoff.is_zero() {
+            FIRST_BACKOFF
+        } else {
+            (self.backoff * 2).min(MAX_BACKOFF)
+        };
+        // xorshift jitter: up to a quarter of the backoff.
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        let quarter = self.backoff.as_millis() as u64 / 4 + 1;
+        let jitter = Duration::from_millis(self.seed % quarter);
+        self.next_at = Some(Instant::now() + self.backoff + jitter);
+    }
+}
+
+/// Whether an export error is worth retrying: no answer, a timeout, 429 or a 5xx gateway
+/// or availability answer. Other 4xx will not change.
+fn retryable(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    if let Some(code) = m.split("status code: ").nth(1) {
+        let code: String = code.chars().take_while(|c| c.is_ascii_digit()).collect();
+        return matches!(code.as_str(), "429" | "502" | "503" | "504");
+    }
+    m.contains("network")
+        || m.contains("timed out")
+        || m.contains("timeout")
+        || m.contains("connect")
 }
 
 impl Worker {
@@ -83,8 +141,16 @@ impl Worker {
                     }
                 }
                 Ok(Message::Flush(ack)) => {
+                    self.retry_due(true);
                     self.export_ready();
-                    let result = self.flush_exporters();
+                    let result = if self.retry.batches.is_empty() {
+                        self.flush_exporters()
+                    } else {
+                        Err(OTelSdkError::InternalFailure(format!(
+                            "{} spans wait for a collector that refuses them",
+                            self.retry.batches.iter().map(|b| b.1.len()).sum::<usize>()
+                        )))
+                    };
                     let _ = ack.send(result);
                 }
                 Ok(Message::Shutdown(ack, timeout)) => {
@@ -93,6 +159,7 @@ impl Worker {
                     return;
                 }
                 Err(RecvTimeoutError::Timeout) => {
+                    self.retry_due(false);
                     self.export_ready();
                     next_export = Instant::now() + self.config.schedule_delay;
                 }
@@ -143,7 +210,8 @@ impl Worker {
         self.ready.push(span);
     }
 
-    /// Exports the batch to every exporter.
+    /// Exports the batch to every exporter; an exporter whose collector refuses batches
+    /// gets it queued behind its earlier ones instead.
     fn export_ready(&mut self) {
         if self.ready.is_empty() {
             return;
@@ -151,24 +219,90 @@ impl Worker {
         let mut batch = std::mem::take(&mut self.ready);
         self.ready_bytes = 0;
         self.mapper.privacy.fit_batch(&mut batch);
-        let n = batch.len() as u64;
         let last = self.exporters.len().saturating_sub(1);
         let mut batch = Some(batch);
-        let mut all_ok = !self.exporters.is_empty();
-        for (i, exporter) in self.exporters.iter().enumerate() {
+        for i in 0..self.exporters.len() {
             let this = if i == last {
                 batch.take().unwrap_or_default()
             } else {
                 batch.clone().unwrap_or_default()
             };
-            if let Err(e) = exporter.export_blocking(this) {
-                all_ok = false;
-                self.stats.export_failed(n, &e.to_string());
+            if self.retry.waiting_for(i) {
+                self.queue_retry(i, this);
+            } else {
+                self.export_to(i, this);
             }
         }
-        if all_ok {
-            self.stats.spans_exported.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// One export attempt; a retryable failure queues the batch for later.
+    fn export_to(&mut self, i: usize, batch: Vec<SpanData>) -> bool {
+        let n = batch.len() as u64;
+        let keep = self
+            .retried
+            .get(i)
+            .copied()
+            .unwrap_or(false)
+            .then(|| batch.clone());
+        match self.exporters[i].export_blocking(batch) {
+            Ok(()) => {
+                if i + 1 == self.exporters.len() {
+                    self.stats.spans_exported.fetch_add(n, Ordering::Relaxed);
+                }
+                true
+            }
+            Err(e) => {
+                let message = e.to_string();
+                if let Some(keep) = keep.filter(|_| retryable(&message)) {
+                    self.stats.warn_retrying(&message);
+                    self.queue_retry(i, keep);
+                    if self.retry.next_at.is_none() {
+                        self.retry.backoff();
+                    }
+                } else {
+                    self.stats.export_failed(n, &message);
+                }
+                false
+            }
         }
+    }
+
+    /// Keeps a refused batch for a later attempt, dropping the oldest past the byte bound.
+    fn queue_retry(&mut self, i: usize, batch: Vec<SpanData>) {
+        let bytes = batch.iter().map(crate::privacy::span_size).sum::<usize>();
+        self.retry.bytes += bytes;
+        self.retry.batches.push_back((i, batch, bytes));
+        let bound = self.config.queue_bytes / 2;
+        while self.retry.bytes > bound && self.retry.batches.len() > 1 {
+            if let Some((_, old, b)) = self.retry.batches.pop_front() {
+                self.retry.bytes -= b;
+                self.stats
+                    .export_failed(old.len() as u64, "collector unavailable, retry buffer full");
+            }
+        }
+    }
+
+    /// Retries refused batches, oldest first, when their time has come (or now, if `force`).
+    fn retry_due(&mut self, force: bool) {
+        let due = self.retry.next_at.is_some_and(|t| Instant::now() >= t);
+        if self.retry.batches.is_empty() || !(due || force) {
+            return;
+        }
+        while let Some((i, batch, bytes)) = self.retry.batches.pop_front() {
+            self.retry.bytes -= bytes;
+            let before = self.retry.batches.len();
+            if !self.export_to(i, batch) {
+                // Still refused: it went back to the end; restore the order and wait.
+                if let Some(back) = self.retry.batches.pop_back() {
+                    self.retry.batches.push_front(back);
+                }
+                debug_assert!(self.retry.batches.len() >= before);
+                self.retry.backoff();
+                return;
+            }
+        }
+        self.retry.next_at = None;
+        self.retry.backoff = Duration::ZERO;
     }
 
     fn flush_exporters(&self) -> OTelSdkResult {
@@ -183,12 +317,17 @@ impl Worker {
 
     /// Exports what is ready and the failed traces still waiting, then shuts the exporters down.
     fn finish(&mut self, timeout: Duration) -> OTelSdkResult {
+        self.retry_due(true);
         for span in self.buffer.drain_failed() {
             self.push_ready(set_sampled(span));
         }
         let undecided = self.buffer.held_spans() as u64;
         self.stats.spans_dropped(DropReason::SampledOut, undecided);
         self.export_ready();
+        for (_, batch, _) in std::mem::take(&mut self.retry.batches) {
+            self.stats
+                .export_failed(batch.len() as u64, "collector unavailable at shutdown");
+        }
         let mut result = Ok(());
         for exporter in &mut self.exporters {
             if let Err(e) = exporter.shutdown(timeout) {
