@@ -103,6 +103,7 @@ pub struct LlmLayerBuilder {
     otlp_headers: Vec<(String, String)>,
     exporters: Vec<ExporterFactory>,
     readers: Vec<ReaderFactory>,
+    metrics_out: crate::export::metrics_out::MetricsOut,
     console: Option<bool>,
     ratio: Option<f64>,
     keep_errors: Option<bool>,
@@ -168,6 +169,7 @@ impl LlmLayerBuilder {
             otlp_headers: Vec::new(),
             exporters: Vec::new(),
             readers: Vec::new(),
+            metrics_out: Default::default(),
             console: None,
             ratio: None,
             keep_errors: None,
@@ -278,6 +280,28 @@ impl LlmLayerBuilder {
         R: opentelemetry_sdk::metrics::reader::MetricReader,
     {
         self.readers.push(Box::new(move |b| b.with_reader(reader)));
+        self
+    }
+
+    /// Serves the metrics for Prometheus on `GET http://{addr}/metrics` (feature `prometheus`;
+    /// else `OTEL_METRICS_EXPORTER=prometheus` with `OTEL_EXPORTER_PROMETHEUS_HOST` /
+    /// `OTEL_EXPORTER_PROMETHEUS_PORT`, default `localhost:9464`). Port 0 picks a free port
+    /// ([`LlmHandle::prometheus_addr`](crate::LlmHandle::prometheus_addr) tells which).
+    /// `try_build` fails when the address cannot be bound; `build` warns and goes on without
+    /// the endpoint. It stops on [`LlmHandle::shutdown`](crate::LlmHandle::shutdown).
+    ///
+    /// ```
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env()
+    ///     .with_prometheus_endpoint("127.0.0.1:9464");
+    /// # drop(b);
+    /// ```
+    #[cfg(feature = "prometheus")]
+    pub fn with_prometheus_endpoint(
+        mut self,
+        addr: impl std::net::ToSocketAddrs + fmt::Debug,
+    ) -> Self {
+        let shown = format!("{addr:?}");
+        self.metrics_out.prometheus_addrs = Some(crate::export::metrics_out::resolve(addr, &shown));
         self
     }
 
@@ -612,7 +636,7 @@ impl LlmLayerBuilder {
         let meter_provider = if disabled {
             None
         } else {
-            self.meter_provider(get)?
+            self.meter_provider(get, strict, use_console && nothing_else)?
         };
         let metrics = match &meter_provider {
             Some(mp) => {
@@ -633,7 +657,8 @@ impl LlmLayerBuilder {
             prices: std::mem::replace(&mut self.prices, PriceTable::empty()),
             metrics,
         });
-        let handle = LlmHandle::new(tracer_provider, meter_provider, stats);
+        let handle = LlmHandle::new(tracer_provider, meter_provider, stats)
+            .with_metrics_extras(std::mem::take(&mut self.metrics_out.extras));
         Ok(LlmLayer::from_parts(tracer, core, handle))
     }
 
@@ -743,7 +768,12 @@ impl LlmLayerBuilder {
         b.with_attributes(self.resource.clone()).build()
     }
 
-    fn meter_provider(&mut self, get: Getter<'_>) -> Result<Option<SdkMeterProvider>, BuildError> {
+    fn meter_provider(
+        &mut self,
+        get: Getter<'_>,
+        strict: bool,
+        summary: bool,
+    ) -> Result<Option<SdkMeterProvider>, BuildError> {
         let named = match get("OTEL_METRICS_EXPORTER") {
             Some(raw) => Some(env::parse_exporters("OTEL_METRICS_EXPORTER", &raw)?),
             None => None,
@@ -754,6 +784,16 @@ impl LlmLayerBuilder {
             builder = factory(builder);
             any = true;
         }
+        let (with_tap, added) = crate::export::metrics_out::attach(
+            builder,
+            &mut self.metrics_out,
+            get,
+            named.as_deref(),
+            strict,
+            summary,
+        )?;
+        builder = with_tap;
+        any |= added;
         let wants_otlp = named.as_ref().is_some_and(|l| l.contains(&Named::Otlp));
         let target = env::otlp_target(get, "metrics")?;
         // Metrics go over OTLP only when asked for: Phoenix and Langfuse take no metrics, so a

@@ -1,5 +1,6 @@
 //! [`LlmHandle`]: flush and shut the pipeline down, with a time limit.
 
+use crate::export::metrics_out::MetricsExtras;
 use crate::pipeline::stats::PipelineStats;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -43,6 +44,7 @@ impl std::error::Error for HandleError {}
 struct Providers {
     traces: SdkTracerProvider,
     metrics: Option<SdkMeterProvider>,
+    extras: MetricsExtras,
     stats: Arc<PipelineStats>,
 }
 
@@ -73,9 +75,52 @@ impl LlmHandle {
             providers: Arc::new(Providers {
                 traces,
                 metrics,
+                extras: MetricsExtras::default(),
                 stats,
             }),
         }
+    }
+
+    /// Adds the Prometheus endpoint and the console summary's reader, right after [`new`].
+    ///
+    /// [`new`]: LlmHandle::new
+    pub(crate) fn with_metrics_extras(mut self, extras: MetricsExtras) -> Self {
+        if let Some(p) = Arc::get_mut(&mut self.providers) {
+            p.extras = extras;
+        }
+        self
+    }
+
+    /// The address the Prometheus endpoint listens on (feature `prometheus`), when it is on.
+    /// With port 0 the OS picks the port; this tells which.
+    ///
+    /// ```
+    /// use tracing_openinference::LlmLayer;
+    /// let layer: LlmLayer<tracing_subscriber::Registry> = LlmLayer::builder()
+    ///     .with_console_exporter(false)
+    ///     .with_prometheus_endpoint("127.0.0.1:0")
+    ///     .try_build()
+    ///     .unwrap();
+    /// let addr = layer.handle().prometheus_addr().unwrap();
+    /// println!("scrape http://{addr}/metrics");
+    /// assert_ne!(addr.port(), 0);
+    /// layer.handle().shutdown(std::time::Duration::from_secs(2)).unwrap();
+    /// ```
+    #[cfg(feature = "prometheus")]
+    pub fn prometheus_addr(&self) -> Option<std::net::SocketAddr> {
+        self.providers
+            .extras
+            .prometheus
+            .as_ref()
+            .map(|s| s.local_addr())
+    }
+
+    /// The console summary table as it would print now, if the summary is on and any LLM
+    /// call was recorded.
+    #[cfg(test)]
+    pub(crate) fn summary_text(&self) -> Option<String> {
+        let tap = self.providers.extras.summary.as_ref()?;
+        crate::export::summary::render(&tap.snapshot().ok()?)
     }
 
     /// What the export pipeline has done so far: spans exported and dropped (by reason),
@@ -137,7 +182,8 @@ impl LlmHandle {
     }
 
     /// Flushes and stops the pipeline, waiting at most `timeout`. With the console exporter,
-    /// the metrics summary is printed last. Calling it twice is harmless.
+    /// the metrics summary is printed last, under the traces. The Prometheus endpoint stops.
+    /// Calling it twice is harmless.
     ///
     /// ```
     /// # let layer: tracing_openinference::LlmLayer<tracing_subscriber::Registry> =
@@ -147,6 +193,22 @@ impl LlmHandle {
     pub fn shutdown(&self, timeout: Duration) -> Result<(), HandleError> {
         self.run_with_timeout(timeout, move |p| {
             let traces = p.traces.shutdown_with_timeout(timeout);
+            if let Some(tap) = &p.extras.summary {
+                // Read before the meter provider shuts down; a second shutdown finds it
+                // closed and prints nothing.
+                if let Some(table) = tap
+                    .snapshot()
+                    .ok()
+                    .and_then(|s| crate::export::summary::render(&s))
+                {
+                    use std::io::Write as _;
+                    let _ = std::io::stderr().write_all(format!("\n{table}").as_bytes());
+                }
+            }
+            #[cfg(feature = "prometheus")]
+            if let Some(server) = &p.extras.prometheus {
+                server.stop(timeout.min(Duration::from_secs(2)));
+            }
             let metrics = p
                 .metrics
                 .as_ref()

@@ -2,6 +2,11 @@
 
 pub(crate) mod console;
 pub(crate) mod env;
+pub(crate) mod metrics_out;
+#[cfg(feature = "prometheus")]
+pub(crate) mod prometheus;
+pub(crate) mod snapshot;
+pub(crate) mod summary;
 
 use crate::builder::BuildError;
 use std::collections::HashMap;
