@@ -74,13 +74,15 @@ impl ContextSlot {
         ContextSlot::Tags,
     ];
 
-    /// The attribute key.
-    pub(crate) const fn key(self) -> &'static str {
+    /// The slot's position among the keys the layer records (its attribute key's index in
+    /// `synthetic::KEYS`).
+    pub(crate) const fn index(self) -> usize {
+        use crate::layer::synthetic::key_index;
         match self {
-            ContextSlot::Session => "session.id",
-            ContextSlot::User => "user.id",
-            ContextSlot::Metadata => "metadata",
-            ContextSlot::Tags => "tag.tags",
+            ContextSlot::Session => key_index!("session.id"),
+            ContextSlot::User => key_index!("user.id"),
+            ContextSlot::Metadata => key_index!("metadata"),
+            ContextSlot::Tags => key_index!("tag.tags"),
         }
     }
 }

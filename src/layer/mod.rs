@@ -21,7 +21,7 @@ use state::{ErrorInfo, Inherited, SpanState, StateVisitor};
 use std::any::TypeId;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use synthetic::{field_of, OwnedValue};
+use synthetic::{field_at, key_index, OwnedValue};
 use tracing_core::span::{Attributes, Id, Record};
 use tracing_core::{Event, Level, Metadata, Subscriber};
 use tracing_opentelemetry::OpenTelemetryLayer;
@@ -328,13 +328,13 @@ pub(crate) struct Finished {
     pub(crate) cost: Option<crate::pricing::Cost>,
 }
 
-/// Pushes `value` under `key` (a member of [`KEYS`]).
+/// Pushes `value` under the key at `index` of [`synthetic::KEYS`] (see [`key_index!`]).
 fn push(
     values: &mut Vec<(tracing_core::field::Field, OwnedValue)>,
-    key: &'static str,
+    index: usize,
     value: OwnedValue,
 ) {
-    values.push((field_of(key), value));
+    values.push((field_at(index), value));
 }
 
 impl Core {
@@ -349,7 +349,7 @@ impl Core {
             values.reserve(4 + state.pending.len());
             push(
                 &mut values,
-                "openinference.span.kind",
+                key_index!("openinference.span.kind"),
                 OwnedValue::Static(kind.as_str()),
             );
         }
@@ -360,14 +360,22 @@ impl Core {
         {
             if own.is_none() {
                 if let Some(value) = inherited {
-                    push(&mut values, slot.key(), OwnedValue::Str(value.to_string()));
+                    push(
+                        &mut values,
+                        slot.index(),
+                        OwnedValue::Str(value.to_string()),
+                    );
                 }
             }
         }
 
         if !state.output_given {
             if let Some(returned) = state.returned.take() {
-                push(&mut values, "output.value", OwnedValue::Str(returned));
+                push(
+                    &mut values,
+                    key_index!("output.value"),
+                    OwnedValue::Str(returned),
+                );
             }
         }
 
@@ -380,7 +388,7 @@ impl Core {
             if let Some(total) = total {
                 push(
                     &mut values,
-                    "llm.token_count.total",
+                    key_index!("llm.token_count.total"),
                     OwnedValue::I64(clamp_i64(total)),
                 );
             }
@@ -400,17 +408,36 @@ impl Core {
             }
         }
         if let Some(c) = cost {
+            // The details only when they say more than the totals: input and output differ
+            // from prompt and completion only with cached or reasoning tokens.
+            let cached = c.cache_read > 0.0 || c.cache_write > 0.0;
+            let reasoned = c.reasoning > 0.0;
             for (key, v) in [
-                ("llm.cost.prompt", c.prompt),
-                ("llm.cost.completion", c.completion),
-                ("llm.cost.total", c.total),
-                ("llm.cost.prompt_details.input", c.input),
-                ("llm.cost.prompt_details.cache_read", c.cache_read),
-                ("llm.cost.prompt_details.cache_write", c.cache_write),
-                ("llm.cost.completion_details.output", c.output),
-                ("llm.cost.completion_details.reasoning", c.reasoning),
+                (key_index!("llm.cost.prompt"), c.prompt),
+                (key_index!("llm.cost.completion"), c.completion),
+                (key_index!("llm.cost.total"), c.total),
+                (
+                    key_index!("llm.cost.prompt_details.input"),
+                    if cached { c.input } else { 0.0 },
+                ),
+                (
+                    key_index!("llm.cost.prompt_details.cache_read"),
+                    c.cache_read,
+                ),
+                (
+                    key_index!("llm.cost.prompt_details.cache_write"),
+                    c.cache_write,
+                ),
+                (
+                    key_index!("llm.cost.completion_details.output"),
+                    if reasoned { c.output } else { 0.0 },
+                ),
+                (
+                    key_index!("llm.cost.completion_details.reasoning"),
+                    c.reasoning,
+                ),
             ] {
-                if v > 0.0 || key == "llm.cost.total" {
+                if v > 0.0 || key == key_index!("llm.cost.total") {
                     push(&mut values, key, OwnedValue::F64(v));
                 }
             }
@@ -427,21 +454,29 @@ impl Core {
                 .error_type
                 .clone()
                 .unwrap_or_else(|| error.kind.clone());
-            push(&mut values, "error.type", OwnedValue::Str(error_type));
             push(
                 &mut values,
-                "exception.type",
+                key_index!("error.type"),
+                OwnedValue::Str(error_type),
+            );
+            push(
+                &mut values,
+                key_index!("exception.type"),
                 OwnedValue::Str(error.kind.clone()),
             );
             push(
                 &mut values,
-                "exception.message",
+                key_index!("exception.message"),
                 OwnedValue::Str(error.message.clone()),
             );
-            push(&mut values, "otel.status_code", OwnedValue::Static("ERROR"));
             push(
                 &mut values,
-                "otel.status_description",
+                key_index!("otel.status_code"),
+                OwnedValue::Static("ERROR"),
+            );
+            push(
+                &mut values,
+                key_index!("otel.status_description"),
                 OwnedValue::Str(error.message.clone()),
             );
         }
@@ -450,15 +485,19 @@ impl Core {
             let ttfc = first.saturating_duration_since(state.start).as_secs_f64();
             push(
                 &mut values,
-                "gen_ai.response.time_to_first_chunk",
+                key_index!("gen_ai.response.time_to_first_chunk"),
                 OwnedValue::F64(ttfc),
             );
-            push(&mut values, "gen_ai.request.stream", OwnedValue::Bool(true));
+            push(
+                &mut values,
+                key_index!("gen_ai.request.stream"),
+                OwnedValue::Bool(true),
+            );
         }
         if state.stream_incomplete {
             push(
                 &mut values,
-                "openinference.stream.incomplete",
+                key_index!("openinference.stream.incomplete"),
                 OwnedValue::Bool(true),
             );
         }

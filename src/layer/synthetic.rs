@@ -108,13 +108,41 @@ pub(crate) fn field_at(index: usize) -> Field {
         .expect("KEYS is not empty")
 }
 
-/// The field of `key`, one of [`KEYS`], in constant time.
-pub(crate) fn field_of(key: &str) -> Field {
-    type Index = std::collections::HashMap<&'static str, usize, crate::fnv::FnvBuild>;
-    static INDEX: std::sync::OnceLock<Index> = std::sync::OnceLock::new();
-    let index = INDEX.get_or_init(|| KEYS.iter().enumerate().map(|(i, k)| (*k, i)).collect());
-    field_at(index.get(key).copied().unwrap_or(0))
+/// The position of `key` in [`KEYS`], for use in `const` context (see [`key_index!`]): a key
+/// that is not in [`KEYS`] fails to compile.
+pub(crate) const fn index_of(key: &str) -> usize {
+    let mut i = 0;
+    while i < KEYS.len() {
+        if str_eq(KEYS[i], key) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("not a key the layer records")
 }
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The position of a literal key in [`KEYS`], computed at compile time.
+macro_rules! key_index {
+    ($key:literal) => {
+        const { $crate::layer::synthetic::index_of($key) }
+    };
+}
+pub(crate) use key_index;
 
 /// An owned field value the layer records later, at span close.
 #[derive(Debug, Clone, PartialEq)]
