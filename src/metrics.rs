@@ -86,7 +86,10 @@ struct Instruments {
     calls: Counter<u64>,
     tool_duration: Histogram<f64>,
     retrieval_duration: Histogram<f64>,
-    documents: Histogram<u64>,
+    /// `retrieval_duration` without attributes (no error), bound once.
+    retrieval_ok: BoundHistogram<f64>,
+    /// `openinference.retrieval.documents`, bound once (it has no attributes).
+    documents_bound: BoundHistogram<u64>,
     _pipeline: PipelineInstruments,
 }
 
@@ -192,6 +195,13 @@ struct LlmSeries {
     tokens: [BoundCounter<u64>; 5],
 }
 
+/// The attributes and bound duration of one tool.
+#[derive(Debug)]
+struct ToolSeries {
+    attrs: Vec<KeyValue>,
+    duration: BoundHistogram<f64>,
+}
+
 /// The `gen_ai.token.type` values, in the order [`Metrics::record_span`] reads them.
 const TOKEN_TYPES: [&str; 5] = ["input", "output", "cache_read", "cache_write", "reasoning"];
 
@@ -202,8 +212,8 @@ const OTHER: &str = "_OTHER";
 const MAX_SERIES: usize = 16_384;
 
 /// Cached attribute sets of LLM spans, by (operation, raw provider, raw model).
-type SeriesMap =
-    RwLock<HashMap<(&'static str, Arc<str>, Arc<str>), Arc<LlmSeries>, crate::fnv::FnvBuild>>;
+type SeriesKey = (&'static str, Option<Arc<str>>, Option<Arc<str>>);
+type SeriesMap = RwLock<HashMap<SeriesKey, Arc<LlmSeries>, crate::fnv::FnvBuild>>;
 
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
@@ -213,7 +223,7 @@ pub(crate) struct Metrics {
     tools: LabelFold,
     errors: LabelFold,
     series: SeriesMap,
-    tool_attrs: RwLock<HashMap<Arc<str>, Arc<[KeyValue]>, crate::fnv::FnvBuild>>,
+    tool_attrs: RwLock<HashMap<Option<Arc<str>>, Arc<ToolSeries>, crate::fnv::FnvBuild>>,
 }
 
 impl Metrics {
@@ -225,6 +235,18 @@ impl Metrics {
     /// Instruments created once from `meter`; the pipeline's are read from `stats`.
     pub(crate) fn new(meter: &Meter, stats: Arc<PipelineStats>) -> Metrics {
         let p = PREFIX;
+        let retrieval_duration = meter
+            .f64_histogram(format!("{p}.retrieval.duration"))
+            .with_unit("s")
+            .with_description("Retrieval duration, with error.type on failures")
+            .with_boundaries(DURATION_BUCKETS.to_vec())
+            .build();
+        let documents = meter
+            .u64_histogram(format!("{p}.retrieval.documents"))
+            .with_unit("{document}")
+            .with_description("Documents returned per retrieval")
+            .with_boundaries(vec![0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0])
+            .build();
         let instruments = Instruments {
             duration: meter
                 .f64_histogram("gen_ai.client.operation.duration")
@@ -267,18 +289,9 @@ impl Metrics {
                 .with_description("Tool call duration, with error.type on failures")
                 .with_boundaries(DURATION_BUCKETS.to_vec())
                 .build(),
-            retrieval_duration: meter
-                .f64_histogram(format!("{p}.retrieval.duration"))
-                .with_unit("s")
-                .with_description("Retrieval duration, with error.type on failures")
-                .with_boundaries(DURATION_BUCKETS.to_vec())
-                .build(),
-            documents: meter
-                .u64_histogram(format!("{p}.retrieval.documents"))
-                .with_unit("{document}")
-                .with_description("Documents returned per retrieval")
-                .with_boundaries(vec![0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0])
-                .build(),
+            retrieval_ok: retrieval_duration.bind(&[]),
+            documents_bound: documents.bind(&[]),
+            retrieval_duration,
             _pipeline: PipelineInstruments::new(meter, stats),
         };
         Metrics {
@@ -295,12 +308,7 @@ impl Metrics {
         provider: Option<&Arc<str>>,
         model: Option<&Arc<str>>,
     ) -> Arc<LlmSeries> {
-        let none: Arc<str> = Arc::from("");
-        let key = (
-            op,
-            provider.cloned().unwrap_or_else(|| Arc::clone(&none)),
-            model.cloned().unwrap_or(none),
-        );
+        let key = (op, provider.cloned(), model.cloned());
         if let Some(series) = self.series.read().get(&key) {
             return Arc::clone(series);
         }
@@ -350,24 +358,31 @@ impl Metrics {
         series
     }
 
-    /// The cached attributes of one tool.
-    fn tool_series(&self, tool: Option<&Arc<str>>) -> Arc<[KeyValue]> {
-        let key: Arc<str> = tool.cloned().unwrap_or_else(|| Arc::from(OTHER));
-        if let Some(attrs) = self.tool_attrs.read().get(&key) {
-            return Arc::clone(attrs);
+    /// The cached attributes and bound duration of one tool.
+    fn tool_series(&self, m: &Instruments, tool: Option<&Arc<str>>) -> Arc<ToolSeries> {
+        let key = tool.cloned();
+        if let Some(series) = self.tool_attrs.read().get(&key) {
+            return Arc::clone(series);
         }
-        let folded = self.tools.fold(&key);
-        let attrs: Arc<[KeyValue]> = Arc::from(vec![KeyValue::new(
+        let folded = match &key {
+            Some(name) => self.tools.fold(name),
+            None => Arc::from(OTHER),
+        };
+        let attrs = vec![KeyValue::new(
             "gen_ai.tool.name",
             StringValue::from(Arc::clone(&folded)),
-        )]);
-        if &*folded != OTHER {
+        )];
+        let series = Arc::new(ToolSeries {
+            duration: m.tool_duration.bind(&attrs),
+            attrs,
+        });
+        if &*folded != OTHER || key.is_none() {
             let mut map = self.tool_attrs.write();
             if map.len() < MAX_SERIES {
-                map.insert(key, Arc::clone(&attrs));
+                map.insert(key, Arc::clone(&series));
             }
         }
-        attrs
+        series
     }
 
     /// Records one finished span.
@@ -430,17 +445,19 @@ impl Metrics {
                 }
             }
             SpanKind::Tool => {
-                let attrs = self.tool_series(state.tool_name.as_ref());
-                let failed = with_error(&attrs);
-                m.tool_duration
-                    .record(seconds, failed.as_deref().unwrap_or(&attrs));
+                let series = self.tool_series(m, state.tool_name.as_ref());
+                match with_error(&series.attrs) {
+                    Some(failed) => m.tool_duration.record(seconds, &failed),
+                    None => series.duration.record(seconds),
+                }
             }
             SpanKind::Retriever => {
-                let failed = with_error(&[]);
-                m.retrieval_duration
-                    .record(seconds, failed.as_deref().unwrap_or(&[]));
+                match with_error(&[]) {
+                    Some(failed) => m.retrieval_duration.record(seconds, &failed),
+                    None => m.retrieval_ok.record(seconds),
+                }
                 if let Some(n) = state.documents {
-                    m.documents.record(n, &[]);
+                    m.documents_bound.record(n);
                 }
             }
             _ => {}
