@@ -959,23 +959,21 @@ fn is_prompt_key(key: &str) -> bool {
 
 /// Cheap pre-check: does `s` contain any word a secret key is made of (ASCII case-insensitive)?
 fn contains_secret_word(s: &str) -> bool {
-    const WORDS: [&[u8]; 9] = [
-        b"key",
-        b"auth",
-        b"pass",
-        b"pwd",
-        b"secret",
-        b"token",
-        b"cookie",
-        b"bearer",
-        b"credential",
-    ];
+    // One look at each byte: the words start with distinct letters (`pass` and `pwd` share `p`, `cookie` and
+    // `credential` share `c`), so a byte decides which word to compare.
     let b = s.as_bytes();
     (0..b.len()).any(|i| {
-        matches!(
-            b[i].to_ascii_lowercase(),
-            b'k' | b'a' | b'p' | b's' | b't' | b'c' | b'b'
-        ) && WORDS.iter().any(|w| starts_with_ci(&b[i..], w))
+        let rest = &b[i + 1..];
+        match b[i] | 0x20 {
+            b'k' => starts_with_ci(rest, b"ey"),
+            b'a' => starts_with_ci(rest, b"uth"),
+            b'p' => starts_with_ci(rest, b"ass") || starts_with_ci(rest, b"wd"),
+            b's' => starts_with_ci(rest, b"ecret"),
+            b't' => starts_with_ci(rest, b"oken"),
+            b'c' => starts_with_ci(rest, b"ookie") || starts_with_ci(rest, b"redential"),
+            b'b' => starts_with_ci(rest, b"earer"),
+            _ => false,
+        }
     })
 }
 
@@ -1108,6 +1106,33 @@ fn is_bearer_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
 }
 
+/// The first index at or after `i` where a key (`b[j + 2] == '-'`) or a bearer credential (`b[j]` is `b` or `B`)
+/// could start, or `b.len()`. Eight bytes at a time: most text has neither.
+fn next_token_candidate(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const CASE: u64 = u64::from_ne_bytes([0x20; 8]);
+    const LOWER_B: u64 = u64::from_ne_bytes([b'b'; 8]);
+    const DASHES: u64 = u64::from_ne_bytes([b'-'; 8]);
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
+    let word = |k: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[k..k + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let n = b.len();
+    let candidate = |j: usize| matches!(b[j], b'b' | b'B') || b.get(j + 2) == Some(&b'-');
+    while i + 10 <= n {
+        if has_zero((word(i) | CASE) ^ LOWER_B) || has_zero(word(i + 2) ^ DASHES) {
+            if let Some(j) = (i..i + 8).find(|&j| candidate(j)) {
+                return j;
+            }
+        }
+        i += 8;
+    }
+    (i..n).find(|&j| candidate(j)).unwrap_or(n)
+}
+
 /// Replaces `sk-…`/`pk-…`/`rk-…` API keys and `Bearer <credential>` in plain text.
 ///
 /// A key needs at least 16 key characters (`[A-Za-z0-9_-]`) after the dash, one of them a digit (or 32 of them); a
@@ -1120,6 +1145,10 @@ fn scan_tokens(s: &str, cut: bool) -> Option<String> {
     let mut copied = 0;
     let mut i = 0;
     while i < n {
+        i = next_token_candidate(b, i);
+        if i >= n {
+            break;
+        }
         let c = b[i];
         if !matches!(c, b's' | b'p' | b'r' | b'b' | b'B') || (i > 0 && is_key_char(b[i - 1])) {
             i += 1;
