@@ -610,7 +610,12 @@ impl Privacy {
             Action::Keep => JsonScan::None,
         };
         let is_string = matches!(kv.value, Value::String(_) | Value::Array(Array::String(_)));
-        if is_string && (redact_strings || (self.redact_secrets && is_secret_key(key, Kind::Str))) {
+        if is_string
+            && (redact_strings
+                || (self.redact_secrets
+                    && !is_plain_message_key(key)
+                    && is_secret_key(key, Kind::Str)))
+        {
             kv.value = Value::String(REDACTED.into());
             return true;
         }
@@ -868,6 +873,23 @@ fn json_scan_key(key: &str) -> bool {
     ) || key.ends_with(".tool_call.function.arguments")
         || key.ends_with(".message.function_call_arguments_json")
         || key.ends_with(".document.metadata")
+}
+
+/// `llm.{input,output}_messages.<i>.message.{role,content,name}`: the most common keys, made only of words that are
+/// not secret words (so [`is_secret_key`] is false for them), recognised without scanning them.
+fn is_plain_message_key(key: &str) -> bool {
+    let Some(rest) = key
+        .strip_prefix("llm.input_messages.")
+        .or_else(|| key.strip_prefix("llm.output_messages."))
+    else {
+        return false;
+    };
+    let Some((index, field)) = rest.split_once('.') else {
+        return false;
+    };
+    !index.is_empty()
+        && index.bytes().all(|c| c.is_ascii_digit())
+        && matches!(field, "message.role" | "message.content" | "message.name")
 }
 
 /// Lower-cases `key` and removes `-`, `_`, `.` and spaces; `None` for implausibly long keys.
@@ -1679,6 +1701,18 @@ mod tests {
         assert!(!contains_secret_word(
             "llm.input_messages.0.message.content"
         ));
+        for key in [
+            "llm.input_messages.12.message.content",
+            "llm.output_messages.0.message.role",
+            "llm.input_messages.3.message.name",
+        ] {
+            assert!(is_plain_message_key(key), "{key}");
+            assert!(!is_secret_key(key, Kind::Str), "{key}");
+        }
+        assert!(!is_plain_message_key(
+            "llm.input_messages.0.message.api_key"
+        ));
+        assert!(!is_plain_message_key("llm.input_messages..message.content"));
         let cases = [
             ("key sk-abcdefghijklmnop1234 end", "key __REDACTED__ end"),
             ("x Bearer abc123def456", "x Bearer __REDACTED__"),
