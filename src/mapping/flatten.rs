@@ -781,25 +781,25 @@ fn emit_document(base: &str, obj: &Map<String, Json>, out: &mut Vec<KeyValue>) {
         None | Some(Json::Null) => {}
         Some(Json::Number(n)) if n.as_i64().is_some() => {
             if let Some(id) = n.as_i64() {
-                out.push(KeyValue::new(cat(&base, "id"), Value::I64(id)));
+                out.push(KeyValue::new(cat(base, "id"), Value::I64(id)));
             }
         }
         Some(other) => {
             if let Some(id) = json_or_string(other) {
-                push_str(out, cat(&base, "id"), id);
+                push_str(out, cat(base, "id"), id);
             }
         }
     }
     if let Some(content) =
         non_null_field(obj, &["content", "page_content", "text"]).and_then(json_or_string)
     {
-        push_str(out, cat(&base, "content"), content);
+        push_str(out, cat(base, "content"), content);
     }
     if let Some(score) = non_null_field(obj, &["score", "relevance_score"]).and_then(finite_f64) {
-        out.push(KeyValue::new(cat(&base, "score"), Value::F64(score)));
+        out.push(KeyValue::new(cat(base, "score"), Value::F64(score)));
     }
     if let Some(metadata) = obj.get("metadata").and_then(json_or_string) {
-        push_str(out, cat(&base, "metadata"), metadata);
+        push_str(out, cat(base, "metadata"), metadata);
     }
 }
 
