@@ -1131,28 +1131,31 @@ fn is_bearer_char(c: u8) -> bool {
 /// The first index at or after `i` where a key (`b[j + 2] == '-'`) or a bearer credential (`b[j]` is `b` or `B`)
 /// could start, or `b.len()`. Eight bytes at a time: most text has neither.
 fn next_token_candidate(b: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    const CASE: u64 = u64::from_ne_bytes([0x20; 8]);
-    const LOWER_B: u64 = u64::from_ne_bytes([b'b'; 8]);
-    const DASHES: u64 = u64::from_ne_bytes([b'-'; 8]);
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const CASE: u64 = u64::from_le_bytes([0x20; 8]);
+    const LOWER_B: u64 = u64::from_le_bytes([b'b'; 8]);
+    const DASHES: u64 = u64::from_le_bytes([b'-'; 8]);
+    // The high bit of each zero byte of `v`; the lowest set bit always marks the first zero byte (a borrow can only
+    // mark bytes above a real zero).
+    let zero_bytes = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
     let word = |k: usize| {
         let mut w = [0u8; 8];
         w.copy_from_slice(&b[k..k + 8]);
-        u64::from_ne_bytes(w)
+        u64::from_le_bytes(w)
     };
     let n = b.len();
-    let candidate = |j: usize| matches!(b[j], b'b' | b'B') || b.get(j + 2) == Some(&b'-');
     while i + 10 <= n {
-        if has_zero((word(i) | CASE) ^ LOWER_B) || has_zero(word(i + 2) ^ DASHES) {
-            if let Some(j) = (i..i + 8).find(|&j| candidate(j)) {
-                return j;
-            }
+        // Byte `k` of the mask: `b[i + k]` is `b`/`B`, or `b[i + k + 2]` is `-`.
+        let hits = zero_bytes((word(i) | CASE) ^ LOWER_B) | zero_bytes(word(i + 2) ^ DASHES);
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
-    (i..n).find(|&j| candidate(j)).unwrap_or(n)
+    (i..n)
+        .find(|&j| matches!(b[j], b'b' | b'B') || b.get(j + 2) == Some(&b'-'))
+        .unwrap_or(n)
 }
 
 /// Replaces `sk-…`/`pk-…`/`rk-…` API keys and `Bearer <credential>` in plain text.
@@ -1713,6 +1716,22 @@ mod tests {
             "llm.input_messages.0.message.api_key"
         ));
         assert!(!is_plain_message_key("llm.input_messages..message.content"));
+        let texts = [
+            "Retrieval-augmented generation combines a search step with a language model. ",
+            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxB-xxxxxxxx--xxxxbxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            "é€ sk-ĀĀĀĀĀĀĀĀĀĀĀĀĀĀ bearer \u{80}\u{ff}-b",
+            "",
+            "-",
+        ];
+        for text in texts {
+            let b = text.as_bytes();
+            for i in 0..=b.len() {
+                let naive = (i..b.len())
+                    .find(|&j| matches!(b[j], b'b' | b'B') || b.get(j + 2) == Some(&b'-'))
+                    .unwrap_or(b.len());
+                assert_eq!(next_token_candidate(b, i), naive, "{text:?} at {i}");
+            }
+        }
         let cases = [
             ("key sk-abcdefghijklmnop1234 end", "key __REDACTED__ end"),
             ("x Bearer abc123def456", "x Bearer __REDACTED__"),
