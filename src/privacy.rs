@@ -610,7 +610,12 @@ impl Privacy {
             Action::Keep => JsonScan::None,
         };
         let is_string = matches!(kv.value, Value::String(_) | Value::Array(Array::String(_)));
-        if is_string && (redact_strings || (self.redact_secrets && is_secret_key(key, Kind::Str))) {
+        if is_string
+            && (redact_strings
+                || (self.redact_secrets
+                    && !is_plain_message_key(key)
+                    && is_secret_key(key, Kind::Str)))
+        {
             kv.value = Value::String(REDACTED.into());
             return true;
         }
@@ -870,6 +875,23 @@ fn json_scan_key(key: &str) -> bool {
         || key.ends_with(".document.metadata")
 }
 
+/// `llm.{input,output}_messages.<i>.message.{role,content,name}`: the most common keys, made only of words that are
+/// not secret words (so [`is_secret_key`] is false for them), recognised without scanning them.
+fn is_plain_message_key(key: &str) -> bool {
+    let Some(rest) = key
+        .strip_prefix("llm.input_messages.")
+        .or_else(|| key.strip_prefix("llm.output_messages."))
+    else {
+        return false;
+    };
+    let Some((index, field)) = rest.split_once('.') else {
+        return false;
+    };
+    !index.is_empty()
+        && index.bytes().all(|c| c.is_ascii_digit())
+        && matches!(field, "message.role" | "message.content" | "message.name")
+}
+
 /// Lower-cases `key` and removes `-`, `_`, `.` and spaces; `None` for implausibly long keys.
 fn normalize_key(key: &str) -> Option<String> {
     if key.len() > 128 {
@@ -959,23 +981,21 @@ fn is_prompt_key(key: &str) -> bool {
 
 /// Cheap pre-check: does `s` contain any word a secret key is made of (ASCII case-insensitive)?
 fn contains_secret_word(s: &str) -> bool {
-    const WORDS: [&[u8]; 9] = [
-        b"key",
-        b"auth",
-        b"pass",
-        b"pwd",
-        b"secret",
-        b"token",
-        b"cookie",
-        b"bearer",
-        b"credential",
-    ];
+    // One look at each byte: the words start with distinct letters (`pass` and `pwd` share `p`, `cookie` and
+    // `credential` share `c`), so a byte decides which word to compare.
     let b = s.as_bytes();
     (0..b.len()).any(|i| {
-        matches!(
-            b[i].to_ascii_lowercase(),
-            b'k' | b'a' | b'p' | b's' | b't' | b'c' | b'b'
-        ) && WORDS.iter().any(|w| starts_with_ci(&b[i..], w))
+        let rest = &b[i + 1..];
+        match b[i] | 0x20 {
+            b'k' => starts_with_ci(rest, b"ey"),
+            b'a' => starts_with_ci(rest, b"uth"),
+            b'p' => starts_with_ci(rest, b"ass") || starts_with_ci(rest, b"wd"),
+            b's' => starts_with_ci(rest, b"ecret"),
+            b't' => starts_with_ci(rest, b"oken"),
+            b'c' => starts_with_ci(rest, b"ookie") || starts_with_ci(rest, b"redential"),
+            b'b' => starts_with_ci(rest, b"earer"),
+            _ => false,
+        }
     })
 }
 
@@ -1108,6 +1128,36 @@ fn is_bearer_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
 }
 
+/// The first index at or after `i` where a key (`b[j + 2] == '-'`) or a bearer credential (`b[j]` is `b` or `B`)
+/// could start, or `b.len()`. Eight bytes at a time: most text has neither.
+fn next_token_candidate(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const CASE: u64 = u64::from_le_bytes([0x20; 8]);
+    const LOWER_B: u64 = u64::from_le_bytes([b'b'; 8]);
+    const DASHES: u64 = u64::from_le_bytes([b'-'; 8]);
+    // The high bit of each zero byte of `v`; the lowest set bit always marks the first zero byte (a borrow can only
+    // mark bytes above a real zero).
+    let zero_bytes = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let word = |k: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[k..k + 8]);
+        u64::from_le_bytes(w)
+    };
+    let n = b.len();
+    while i + 10 <= n {
+        // Byte `k` of the mask: `b[i + k]` is `b`/`B`, or `b[i + k + 2]` is `-`.
+        let hits = zero_bytes((word(i) | CASE) ^ LOWER_B) | zero_bytes(word(i + 2) ^ DASHES);
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    (i..n)
+        .find(|&j| matches!(b[j], b'b' | b'B') || b.get(j + 2) == Some(&b'-'))
+        .unwrap_or(n)
+}
+
 /// Replaces `sk-…`/`pk-…`/`rk-…` API keys and `Bearer <credential>` in plain text.
 ///
 /// A key needs at least 16 key characters (`[A-Za-z0-9_-]`) after the dash, one of them a digit (or 32 of them); a
@@ -1120,6 +1170,10 @@ fn scan_tokens(s: &str, cut: bool) -> Option<String> {
     let mut copied = 0;
     let mut i = 0;
     while i < n {
+        i = next_token_candidate(b, i);
+        if i >= n {
+            break;
+        }
         let c = b[i];
         if !matches!(c, b's' | b'p' | b'r' | b'b' | b'B') || (i > 0 && is_key_char(b[i - 1])) {
             i += 1;
@@ -1641,6 +1695,53 @@ mod tests {
 
     fn redacted(attrs: &[KeyValue], key: &str) -> bool {
         get_str(attrs, key).as_deref() == Some(REDACTED)
+    }
+
+    #[test]
+    fn secret_words_and_token_candidates() {
+        assert!(contains_secret_word("llm.input_messages.0.message.api_key"));
+        assert!(contains_secret_word("metadata.Authorization"));
+        assert!(!contains_secret_word(
+            "llm.input_messages.0.message.content"
+        ));
+        for key in [
+            "llm.input_messages.12.message.content",
+            "llm.output_messages.0.message.role",
+            "llm.input_messages.3.message.name",
+        ] {
+            assert!(is_plain_message_key(key), "{key}");
+            assert!(!is_secret_key(key, Kind::Str), "{key}");
+        }
+        assert!(!is_plain_message_key(
+            "llm.input_messages.0.message.api_key"
+        ));
+        assert!(!is_plain_message_key("llm.input_messages..message.content"));
+        let texts = [
+            "Retrieval-augmented generation combines a search step with a language model. ",
+            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxB-xxxxxxxx--xxxxbxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            "é€ sk-ĀĀĀĀĀĀĀĀĀĀĀĀĀĀ bearer \u{80}\u{ff}-b",
+            "",
+            "-",
+        ];
+        for text in texts {
+            let b = text.as_bytes();
+            for i in 0..=b.len() {
+                let naive = (i..b.len())
+                    .find(|&j| matches!(b[j], b'b' | b'B') || b.get(j + 2) == Some(&b'-'))
+                    .unwrap_or(b.len());
+                assert_eq!(next_token_candidate(b, i), naive, "{text:?} at {i}");
+            }
+        }
+        let cases = [
+            ("key sk-abcdefghijklmnop1234 end", "key __REDACTED__ end"),
+            ("x Bearer abc123def456", "x Bearer __REDACTED__"),
+            ("é sk-ĀĀ b pk-abcdefghijklmnopq9", "é sk-ĀĀ b __REDACTED__"),
+            ("bb-sk-abcdefghijklmnop1234", "bb-sk-abcdefghijklmnop1234"),
+        ];
+        for (input, expected) in cases {
+            let got = scan_tokens(input, false).unwrap_or_else(|| input.to_owned());
+            assert_eq!(got, expected, "{input}");
+        }
     }
 
     #[test]

@@ -97,6 +97,37 @@ fn canonical(key: &str) -> Option<(&'static str, Shape)> {
 // Small helpers
 // ---------------------------------------------------------------------------------------------
 
+/// `base` followed by `suffix`, without the formatting machinery.
+fn cat(base: &str, suffix: &str) -> String {
+    let mut key = String::with_capacity(base.len() + suffix.len());
+    key.push_str(base);
+    key.push_str(suffix);
+    key
+}
+
+/// `prefix`, the decimal `index`, then `tail` (which starts with `.`): `llm.input_messages` `.0` `.message.`.
+fn indexed(prefix: &str, index: usize, tail: &str) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = index;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let mut key = String::with_capacity(prefix.len() + 1 + (digits.len() - at) + tail.len());
+    key.push_str(prefix);
+    key.push('.');
+    for &d in &digits[at..] {
+        key.push(char::from(d));
+    }
+    key.push_str(tail);
+    key
+}
+
 /// Pushes a string attribute.
 fn push_str(out: &mut Vec<KeyValue>, key: String, value: String) {
     out.push(KeyValue::new(key, Value::String(StringValue::from(value))));
@@ -338,7 +369,7 @@ fn flatten_messages(prefix: &str, json: &Json, out: &mut Vec<KeyValue>) -> bool 
         }
         let role = message.role.clone();
         if !message.is_empty() {
-            emit_message(prefix, index, &message, out);
+            emit_message(prefix, index, message, out);
             index += 1;
         }
         for response in responses {
@@ -351,7 +382,7 @@ fn flatten_messages(prefix: &str, json: &Json, out: &mut Vec<KeyValue>) -> bool 
                 content: response.content,
                 ..Message::default()
             };
-            emit_message(prefix, index, &extra, out);
+            emit_message(prefix, index, extra, out);
             index += 1;
         }
     }
@@ -632,91 +663,83 @@ fn response_text(value: &Json) -> Option<String> {
 }
 
 /// Pushes the attributes of one tool call under `base` (which ends with `.`).
-fn emit_tool_call(base: &str, call: &ToolCall, out: &mut Vec<KeyValue>) {
-    if let Some(id) = &call.id {
-        push_str(out, format!("{base}tool_call.id"), id.clone());
+fn emit_tool_call(base: &str, call: ToolCall, out: &mut Vec<KeyValue>) {
+    if let Some(id) = call.id {
+        push_str(out, cat(base, "tool_call.id"), id);
     }
-    if let Some(name) = &call.name {
-        push_str(out, format!("{base}tool_call.function.name"), name.clone());
+    if let Some(name) = call.name {
+        push_str(out, cat(base, "tool_call.function.name"), name);
     }
-    if let Some(arguments) = &call.arguments {
-        push_str(
-            out,
-            format!("{base}tool_call.function.arguments"),
-            arguments.clone(),
-        );
+    if let Some(arguments) = call.arguments {
+        push_str(out, cat(base, "tool_call.function.arguments"), arguments);
     }
 }
 
 /// Pushes the attributes of one message at `prefix.index`.
-fn emit_message(prefix: &str, index: usize, message: &Message, out: &mut Vec<KeyValue>) {
-    let base = format!("{prefix}.{index}.message.");
-    if let Some(role) = &message.role {
-        push_str(out, format!("{base}role"), role.clone());
+fn emit_message(prefix: &str, index: usize, message: Message, out: &mut Vec<KeyValue>) {
+    let base = indexed(prefix, index, ".message.");
+    if let Some(role) = message.role {
+        push_str(out, cat(&base, "role"), role);
     }
-    if let Some(name) = &message.name {
-        push_str(out, format!("{base}name"), name.clone());
+    if let Some(name) = message.name {
+        push_str(out, cat(&base, "name"), name);
     }
-    if let Some(id) = &message.tool_call_id {
-        push_str(out, format!("{base}tool_call_id"), id.clone());
+    if let Some(id) = message.tool_call_id {
+        push_str(out, cat(&base, "tool_call_id"), id);
     }
-    if let Some(content) = &message.content {
-        push_str(out, format!("{base}content"), content.clone());
+    if let Some(content) = message.content {
+        push_str(out, cat(&base, "content"), content);
     }
-    if let Some(call) = &message.function_call {
-        if let Some(name) = &call.name {
-            push_str(out, format!("{base}function_call_name"), name.clone());
+    if let Some(call) = message.function_call {
+        if let Some(name) = call.name {
+            push_str(out, cat(&base, "function_call_name"), name);
         }
-        if let Some(arguments) = &call.arguments {
-            push_str(
-                out,
-                format!("{base}function_call_arguments_json"),
-                arguments.clone(),
-            );
+        if let Some(arguments) = call.arguments {
+            push_str(out, cat(&base, "function_call_arguments_json"), arguments);
         }
     }
-    for (k, part) in message.contents.iter().enumerate() {
-        let part_base = format!("{base}contents.{k}.");
-        let mc = format!("{part_base}message_content.");
+    for (k, part) in message.contents.into_iter().enumerate() {
+        let part_base = indexed(&cat(&base, "contents"), k, ".");
+        let mc = cat(&part_base, "message_content.");
         match part {
             Part::Text(text) => {
-                push_str(out, format!("{mc}type"), "text".to_owned());
-                push_str(out, format!("{mc}text"), text.clone());
+                push_str(out, cat(&mc, "type"), "text".to_owned());
+                push_str(out, cat(&mc, "text"), text);
             }
             Part::Image(url) => {
-                push_str(out, format!("{mc}type"), "image".to_owned());
-                push_str(out, format!("{mc}image.image.url"), url.clone());
+                push_str(out, cat(&mc, "type"), "image".to_owned());
+                push_str(out, cat(&mc, "image.image.url"), url);
             }
             Part::Audio { url, mime_type } => {
-                push_str(out, format!("{mc}type"), "audio".to_owned());
-                push_str(out, format!("{mc}audio.audio.url"), url.clone());
+                push_str(out, cat(&mc, "type"), "audio".to_owned());
+                push_str(out, cat(&mc, "audio.audio.url"), url);
                 if let Some(mime) = mime_type {
-                    push_str(out, format!("{mc}audio.audio.mime_type"), mime.clone());
+                    push_str(out, cat(&mc, "audio.audio.mime_type"), mime);
                 }
             }
             Part::Reasoning(r) => {
-                push_str(out, format!("{mc}type"), "reasoning".to_owned());
+                push_str(out, cat(&mc, "type"), "reasoning".to_owned());
                 let fields = [
-                    ("text", &r.text),
-                    ("signature", &r.signature),
-                    ("data", &r.data),
-                    ("id", &r.id),
-                    ("encrypted_content", &r.encrypted_content),
+                    ("text", r.text),
+                    ("signature", r.signature),
+                    ("data", r.data),
+                    ("id", r.id),
+                    ("encrypted_content", r.encrypted_content),
                 ];
                 for (suffix, value) in fields {
                     if let Some(value) = value {
-                        push_str(out, format!("{mc}{suffix}"), value.clone());
+                        push_str(out, cat(&mc, suffix), value);
                     }
                 }
             }
             Part::ToolUse(call) => {
-                push_str(out, format!("{mc}type"), "tool_use".to_owned());
+                push_str(out, cat(&mc, "type"), "tool_use".to_owned());
                 emit_tool_call(&part_base, call, out);
             }
         }
     }
-    for (k, call) in message.tool_calls.iter().enumerate() {
-        emit_tool_call(&format!("{base}tool_calls.{k}."), call, out);
+    for (k, call) in message.tool_calls.into_iter().enumerate() {
+        emit_tool_call(&indexed(&cat(&base, "tool_calls"), k, "."), call, out);
     }
 }
 
@@ -738,10 +761,10 @@ fn flatten_documents(prefix: &str, json: &Json, out: &mut Vec<KeyValue>) -> bool
         if index >= MAX_LIST_ITEMS {
             break;
         }
-        let base = format!("{prefix}.{index}.document.");
+        let base = indexed(prefix, index, ".document.");
         let before = out.len();
         match item {
-            Json::String(s) => push_str(out, format!("{base}content"), s.clone()),
+            Json::String(s) => push_str(out, cat(&base, "content"), s.clone()),
             Json::Object(obj) => emit_document(&base, obj, out),
             _ => {}
         }
@@ -758,25 +781,25 @@ fn emit_document(base: &str, obj: &Map<String, Json>, out: &mut Vec<KeyValue>) {
         None | Some(Json::Null) => {}
         Some(Json::Number(n)) if n.as_i64().is_some() => {
             if let Some(id) = n.as_i64() {
-                out.push(KeyValue::new(format!("{base}id"), Value::I64(id)));
+                out.push(KeyValue::new(cat(base, "id"), Value::I64(id)));
             }
         }
         Some(other) => {
             if let Some(id) = json_or_string(other) {
-                push_str(out, format!("{base}id"), id);
+                push_str(out, cat(base, "id"), id);
             }
         }
     }
     if let Some(content) =
         non_null_field(obj, &["content", "page_content", "text"]).and_then(json_or_string)
     {
-        push_str(out, format!("{base}content"), content);
+        push_str(out, cat(base, "content"), content);
     }
     if let Some(score) = non_null_field(obj, &["score", "relevance_score"]).and_then(finite_f64) {
-        out.push(KeyValue::new(format!("{base}score"), Value::F64(score)));
+        out.push(KeyValue::new(cat(base, "score"), Value::F64(score)));
     }
     if let Some(metadata) = obj.get("metadata").and_then(json_or_string) {
-        push_str(out, format!("{base}metadata"), metadata);
+        push_str(out, cat(base, "metadata"), metadata);
     }
 }
 
@@ -807,7 +830,7 @@ fn flatten_tools(prefix: &str, json: &Json, out: &mut Vec<KeyValue>) -> bool {
             _ => None,
         };
         if let Some(schema) = schema {
-            push_str(out, format!("{prefix}.{index}.tool.json_schema"), schema);
+            push_str(out, indexed(prefix, index, ".tool.json_schema"), schema);
             index += 1;
         }
     }
@@ -856,13 +879,13 @@ fn flatten_embeddings(prefix: &str, json: &Json, out: &mut Vec<KeyValue>) -> boo
         if text.is_none() && vector.is_none() {
             continue;
         }
-        let base = format!("{prefix}.{index}.embedding.");
+        let base = indexed(prefix, index, ".embedding.");
         if let Some(text) = text {
-            push_str(out, format!("{base}text"), text);
+            push_str(out, cat(&base, "text"), text);
         }
         if let Some(vector) = vector {
             out.push(KeyValue::new(
-                format!("{base}vector"),
+                cat(&base, "vector"),
                 Value::Array(Array::F64(vector)),
             ));
         }
@@ -916,7 +939,11 @@ fn flatten_texts(prefix: &str, suffix: &str, json: &Json, out: &mut Vec<KeyValue
             _ => None,
         };
         if let Some(text) = text {
-            push_str(out, format!("{prefix}.{index}.{suffix}"), text.to_owned());
+            push_str(
+                out,
+                indexed(prefix, index, &cat(".", suffix)),
+                text.to_owned(),
+            );
             index += 1;
         }
     }

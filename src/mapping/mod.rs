@@ -124,16 +124,26 @@ fn last_message_content(attrs: &[KeyValue], prefix: &str, role: Option<&str>) ->
         if field != "message.content" {
             continue;
         }
-        let Ok(index) = index.parse::<usize>() else {
+        let Ok(index_n) = index.parse::<usize>() else {
             continue;
         };
         if let Some(role) = role {
-            let role_key = format!("{prefix}.{index}.message.role");
-            let matches = matches!(genai::get(attrs, &role_key), Some(Value::String(r)) if r.as_str() == role);
+            // `{prefix}.{index}.message.role`, matched in place rather than formatted.
+            let is_role_key = |k: &str| {
+                k.strip_prefix(prefix)
+                    .and_then(|r| r.strip_prefix('.'))
+                    .and_then(|r| r.split_once('.'))
+                    .is_some_and(|(i, r)| r == "message.role" && i.parse::<usize>() == Ok(index_n))
+            };
+            let matches = matches!(
+                attrs.iter().find(|kv| is_role_key(kv.key.as_str())).map(|kv| &kv.value),
+                Some(Value::String(r)) if r.as_str() == role
+            );
             if !matches {
                 continue;
             }
         }
+        let index = index_n;
         if best.is_none_or(|(i, _)| index >= i) {
             best = Some((index, &kv.value));
         }
@@ -146,10 +156,18 @@ fn dedupe_last_wins(mut attrs: Vec<KeyValue>) -> Vec<KeyValue> {
     if attrs.len() < 2 {
         return attrs;
     }
-    let mut seen: HashSet<opentelemetry::Key> = HashSet::with_capacity(attrs.len());
     let mut keep = vec![false; attrs.len()];
-    for (i, kv) in attrs.iter().enumerate().rev() {
-        keep[i] = seen.insert(kv.key.clone());
+    if attrs.len() <= 64 {
+        // A span's raw fields are few: comparing each with those after it beats hashing every key.
+        for (i, kv) in attrs.iter().enumerate() {
+            let key = kv.key.as_str();
+            keep[i] = !attrs[i + 1..].iter().any(|later| later.key.as_str() == key);
+        }
+    } else {
+        let mut seen: HashSet<&str> = HashSet::with_capacity(attrs.len());
+        for (i, kv) in attrs.iter().enumerate().rev() {
+            keep[i] = seen.insert(kv.key.as_str());
+        }
     }
     if keep.iter().all(|k| *k) {
         return attrs;
