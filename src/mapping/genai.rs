@@ -117,27 +117,6 @@ fn text(value: &Value) -> Option<String> {
 /// Adds the GenAI attributes implied by the OpenInference ones (and the OpenInference ones
 /// implied by GenAI aliases), never overwriting a key that is present.
 pub(crate) fn enrich(attrs: &mut Vec<KeyValue>, kind: SpanKind) {
-    // The flattened lists (`llm.input_messages.0.…`, `retrieval.documents.2.…`) hold nothing
-    // this reads: set them aside so its few dozen lookups scan only the scalar keys.
-    let has_index = |key: &str| {
-        key.as_bytes()
-            .windows(2)
-            .any(|w| w[0] == b'.' && w[1].is_ascii_digit())
-    };
-    if attrs.len() > 16 {
-        let (lists, mut scalars): (Vec<KeyValue>, Vec<KeyValue>) = std::mem::take(attrs)
-            .into_iter()
-            .partition(|kv| has_index(kv.key.as_str()));
-        enrich_scalars(&mut scalars, kind);
-        scalars.extend(lists);
-        *attrs = scalars;
-    } else {
-        enrich_scalars(attrs, kind);
-    }
-}
-
-/// [`enrich`] on the attributes that are not list items.
-fn enrich_scalars(attrs: &mut Vec<KeyValue>, kind: SpanKind) {
     let mut add: Vec<KeyValue> = Vec::new();
     for (oi, gen_ai) in SAME_VALUE {
         match (get(attrs, oi), get(attrs, gen_ai)) {
