@@ -821,6 +821,13 @@ impl LlmLayerBuilder {
 
 #[cfg(any(feature = "otlp-http", feature = "grpc"))]
 fn otlp_exporter(target: &OtlpTarget) -> Result<Box<dyn ErasedExporter>, BuildError> {
+    #[cfg(feature = "grpc")]
+    if target.protocol == crate::export::Protocol::Grpc {
+        // Built on the export thread, inside its tokio runtime (tonic needs one).
+        return Ok(Box::new(crate::export::grpc::LazyGrpcExporter::new(
+            target.clone(),
+        )));
+    }
     Ok(Box::new(crate::export::otlp_span_exporter(target)?))
 }
 

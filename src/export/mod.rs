@@ -2,6 +2,8 @@
 
 pub(crate) mod console;
 pub(crate) mod env;
+#[cfg(feature = "grpc")]
+pub(crate) mod grpc;
 pub(crate) mod metrics_out;
 #[cfg(feature = "prometheus")]
 pub(crate) mod prometheus;
