@@ -4,7 +4,7 @@ use super::stats::{DropReason, KeepReason, PipelineStats};
 use super::traces::{is_local_root, mark_root, TraceBuffer, Verdict};
 use super::PipelineConfig;
 use crate::mapping::Mapper;
-use opentelemetry::trace::{SpanContext, TraceFlags};
+use opentelemetry::trace::SpanContext;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
@@ -305,13 +305,12 @@ impl Worker {
         }
         while let Some((i, batch, bytes)) = self.retry.batches.pop_front() {
             self.retry.bytes -= bytes;
-            let before = self.retry.batches.len();
             if !self.export_to(i, batch) {
-                // Still refused: it went back to the end; restore the order and wait.
+                // Still refused: `export_to` queued it at the back; put it first again, in
+                // order, and wait.
                 if let Some(back) = self.retry.batches.pop_back() {
                     self.retry.batches.push_front(back);
                 }
-                debug_assert!(self.retry.batches.len() >= before);
                 self.retry.backoff();
                 return;
             }
@@ -359,7 +358,7 @@ fn set_sampled(mut span: SpanData) -> SpanData {
     span.span_context = SpanContext::new(
         sc.trace_id(),
         sc.span_id(),
-        sc.trace_flags().with_sampled(true) | TraceFlags::SAMPLED,
+        sc.trace_flags().with_sampled(true),
         sc.is_remote(),
         sc.trace_state().clone(),
     );
