@@ -32,13 +32,13 @@ use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use parking_lot::Mutex;
 use stats::{DropReason, PipelineStats};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use traces::{BufferLimits, TraceBuffer};
-use worker::{ErasedExporter, Message, Worker};
+use worker::{Control, ErasedExporter, Queued, Worker};
 
 /// Default queue capacity in spans (`OTEL_BSP_MAX_QUEUE_SIZE`).
 pub const DEFAULT_QUEUE_SPANS: usize = 2_048;
@@ -141,10 +141,29 @@ fn lookup(list: &[(&'static str, u64)], key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// When the calling threads wake the export thread: only once a batch is waiting, so a span's
+/// end costs a queue push and no system call (the export thread otherwise wakes on its
+/// schedule).
+#[derive(Debug)]
+pub(crate) struct WakeSignal {
+    /// Spans queued since the export thread last drained the queue.
+    pub(crate) pending: AtomicUsize,
+    /// Whether a wake-up is on its way (at most one is).
+    pub(crate) sent: AtomicBool,
+    /// Pending spans that call for a wake-up.
+    pub(crate) at_spans: usize,
+    /// Pending bytes that call for a wake-up.
+    pub(crate) at_bytes: u64,
+}
+
 /// The span processor the layer installs: hands finished spans to the export thread.
 #[derive(Debug)]
 pub(crate) struct LlmSpanProcessor {
-    tx: SyncSender<Message>,
+    /// Spans, drained by the export thread in batches.
+    spans: SyncSender<Queued>,
+    /// Wake-ups, flushes and shutdown: what the export thread waits on.
+    control: SyncSender<Control>,
+    wake: Arc<WakeSignal>,
     stats: Arc<PipelineStats>,
     max_queue_bytes: u64,
     shut_down: AtomicBool,
@@ -161,9 +180,17 @@ impl LlmSpanProcessor {
         stats: Arc<PipelineStats>,
     ) -> std::io::Result<Self> {
         let (exporters, retried): (Vec<_>, Vec<_>) = exporters.into_iter().unzip();
-        let (tx, rx) = mpsc::sync_channel(config.queue_spans.max(1));
+        let (spans, span_rx) = mpsc::sync_channel(config.queue_spans.max(1));
+        let (control, control_rx) = mpsc::sync_channel(16);
         let max_queue_bytes = config.queue_bytes as u64;
+        let wake = Arc::new(WakeSignal {
+            pending: AtomicUsize::new(0),
+            sent: AtomicBool::new(false),
+            at_spans: config.max_batch_spans.clamp(1, config.queue_spans.max(1)),
+            at_bytes: (max_queue_bytes / 4).max(1),
+        });
         let worker = Worker {
+            wake: Arc::clone(&wake),
             buffer: TraceBuffer::new(config.buffer),
             config,
             mapper,
@@ -176,9 +203,11 @@ impl LlmSpanProcessor {
         };
         let handle = std::thread::Builder::new()
             .name("openinference-export".into())
-            .spawn(move || worker.run(rx))?;
+            .spawn(move || worker.run(span_rx, control_rx))?;
         Ok(LlmSpanProcessor {
-            tx,
+            spans,
+            control,
+            wake,
             stats,
             max_queue_bytes,
             shut_down: AtomicBool::new(false),
@@ -187,9 +216,9 @@ impl LlmSpanProcessor {
     }
 
     /// Sends a control message, waiting for queue room at most until `deadline`.
-    fn send_control(&self, mut message: Message, deadline: Instant) -> Result<(), OTelSdkError> {
+    fn send_control(&self, mut message: Control, deadline: Instant) -> Result<(), OTelSdkError> {
         loop {
-            match self.tx.try_send(message) {
+            match self.control.try_send(message) {
                 Ok(()) => return Ok(()),
                 Err(TrySendError::Disconnected(_)) => return Err(OTelSdkError::AlreadyShutdown),
                 Err(TrySendError::Full(m)) => {
@@ -205,7 +234,7 @@ impl LlmSpanProcessor {
 
     fn request(
         &self,
-        make: impl FnOnce(SyncSender<OTelSdkResult>) -> Message,
+        make: impl FnOnce(SyncSender<OTelSdkResult>) -> Control,
         timeout: Duration,
     ) -> OTelSdkResult {
         let deadline = Instant::now() + timeout;
@@ -215,6 +244,20 @@ impl LlmSpanProcessor {
             Ok(result) => result,
             Err(mpsc::RecvTimeoutError::Timeout) => Err(OTelSdkError::Timeout(timeout)),
             Err(mpsc::RecvTimeoutError::Disconnected) => Err(OTelSdkError::AlreadyShutdown),
+        }
+    }
+}
+
+impl LlmSpanProcessor {
+    /// Wakes the export thread once a batch waits (by spans or by bytes); at most one
+    /// wake-up is in flight.
+    fn wake_if_batch_waits(&self, pending: usize, queued_bytes: u64) {
+        if (pending >= self.wake.at_spans || queued_bytes >= self.wake.at_bytes)
+            && !self.wake.sent.load(Ordering::Relaxed)
+            && !self.wake.sent.swap(true, Ordering::Relaxed)
+            && self.control.try_send(Control::Wake).is_err()
+        {
+            self.wake.sent.store(false, Ordering::Relaxed);
         }
     }
 }
@@ -239,9 +282,12 @@ impl SpanProcessor for LlmSpanProcessor {
             self.stats.spans_dropped(DropReason::QueueFull, 1);
             return;
         }
-        match self.tx.try_send(Message::Span(span, size)) {
-            Ok(()) => {}
+        // Counted before the send, so the export thread never takes away more than was added.
+        let pending = self.wake.pending.fetch_add(1, Ordering::Relaxed) + 1;
+        match self.spans.try_send(Queued::Span(span, size)) {
+            Ok(()) => self.wake_if_batch_waits(pending, queued + size as u64),
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                self.wake.pending.fetch_sub(1, Ordering::Relaxed);
                 self.stats
                     .queue_bytes
                     .fetch_sub(size as u64, Ordering::Relaxed);
@@ -254,14 +300,14 @@ impl SpanProcessor for LlmSpanProcessor {
         if self.shut_down.load(Ordering::Relaxed) {
             return Err(OTelSdkError::AlreadyShutdown);
         }
-        self.request(Message::Flush, Duration::from_secs(30))
+        self.request(Control::Flush, Duration::from_secs(30))
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         if self.shut_down.swap(true, Ordering::Relaxed) {
             return Err(OTelSdkError::AlreadyShutdown);
         }
-        let result = self.request(|ack| Message::Shutdown(ack, timeout), timeout);
+        let result = self.request(|ack| Control::Shutdown(ack, timeout), timeout);
         if result.is_ok() {
             if let Some(worker) = self.worker.lock().take() {
                 let _ = worker.join();

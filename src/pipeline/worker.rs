@@ -44,21 +44,27 @@ impl<E: SpanExporter + 'static> ErasedExporter for E {
     }
 }
 
-/// What the calling threads send to the export thread.
-// Spans are nearly every message: kept inline, so sending one allocates nothing.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum Message {
+/// What the calling threads queue for the export thread.
+pub(crate) enum Queued {
     /// A finished span and its estimated size.
     Span(SpanData, usize),
-    /// Export everything ready, then answer.
+}
+
+/// What the export thread waits on. Spans do not wake it one by one: it drains the span
+/// queue on a wake-up (a batch is waiting), on its schedule, and before a flush or shutdown.
+pub(crate) enum Control {
+    /// A batch waits in the span queue.
+    Wake,
+    /// Export everything queued and ready, then answer.
     Flush(SyncSender<OTelSdkResult>),
-    /// Export everything ready, shut the exporters down, answer and stop.
+    /// Export everything queued and ready, shut the exporters down, answer and stop.
     Shutdown(SyncSender<OTelSdkResult>, Duration),
 }
 
 /// The export thread's state.
 pub(crate) struct Worker {
     pub(crate) config: PipelineConfig,
+    pub(crate) wake: Arc<super::WakeSignal>,
     pub(crate) mapper: Arc<Mapper>,
     pub(crate) exporters: Vec<Box<dyn ErasedExporter>>,
     /// Which exporters talk to a collector and get refused batches retried (the others,
@@ -126,7 +132,7 @@ fn retryable(message: &str) -> bool {
 
 impl Worker {
     /// Runs until shutdown or until every sender is gone.
-    pub(crate) fn run(mut self, rx: Receiver<Message>) {
+    pub(crate) fn run(mut self, spans: Receiver<Queued>, control: Receiver<Control>) {
         // Telemetry the exporters produce (an HTTP client's own spans, `tracing` events) is
         // not recorded: exporting must never feed the pipeline it drains.
         let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
@@ -145,17 +151,11 @@ impl Worker {
         let mut next_export = Instant::now() + self.config.schedule_delay;
         loop {
             let wait = next_export.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(wait) {
-                Ok(Message::Span(span, size)) => {
-                    self.stats
-                        .queue_bytes
-                        .fetch_sub(size as u64, Ordering::Relaxed);
-                    self.accept(span, size);
-                    if self.ready.len() >= self.config.max_batch_spans {
-                        self.export_ready();
-                    }
-                }
-                Ok(Message::Flush(ack)) => {
+            let message = control.recv_timeout(wait);
+            self.drain(&spans);
+            match message {
+                Ok(Control::Wake) => {}
+                Ok(Control::Flush(ack)) => {
                     self.retry_due(true);
                     self.export_ready();
                     let result = if self.retry.batches.is_empty() {
@@ -168,7 +168,7 @@ impl Worker {
                     };
                     let _ = ack.send(result);
                 }
-                Ok(Message::Shutdown(ack, timeout)) => {
+                Ok(Control::Shutdown(ack, timeout)) => {
                     let result = self.finish(timeout);
                     let _ = ack.send(result);
                     return;
@@ -182,6 +182,26 @@ impl Worker {
                     let _ = self.finish(Duration::from_secs(5));
                     return;
                 }
+            }
+        }
+    }
+
+    /// Takes every span queued now, exporting full batches as they form.
+    fn drain(&mut self, spans: &Receiver<Queued>) {
+        // A wake-up is answered from here on: a new batch may ask for the next one.
+        self.wake.sent.store(false, Ordering::Relaxed);
+        while let Ok(queued) = spans.try_recv() {
+            self.wake.pending.fetch_sub(1, Ordering::Relaxed);
+            match queued {
+                Queued::Span(span, size) => {
+                    self.stats
+                        .queue_bytes
+                        .fetch_sub(size as u64, Ordering::Relaxed);
+                    self.accept(span, size);
+                }
+            }
+            if self.ready.len() >= self.config.max_batch_spans {
+                self.export_ready();
             }
         }
     }
