@@ -3,9 +3,11 @@
 use crate::export::env::{self, Getter, Named};
 use crate::export::{console::ConsoleExporter, OtlpTarget};
 use crate::handle::LlmHandle;
+use crate::layer::CaptureSettings;
 use crate::layer::{Core, LlmLayer};
 use crate::mapping::Mapper;
 use crate::metrics::Metrics;
+use crate::pipeline::identity::NotingIds;
 use crate::pipeline::sampler::LlmSampler;
 use crate::pipeline::stats::PipelineStats;
 use crate::pipeline::worker::ErasedExporter;
@@ -15,7 +17,9 @@ use crate::privacy::Privacy;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::metrics::{MeterProviderBuilder, SdkMeterProvider};
-use opentelemetry_sdk::trace::{IdGenerator, SdkTracerProvider, SpanExporter, SpanLimits};
+use opentelemetry_sdk::trace::{
+    IdGenerator, RandomIdGenerator, SdkTracerProvider, SpanExporter, SpanLimits,
+};
 use opentelemetry_sdk::Resource;
 use std::fmt;
 use std::path::PathBuf;
@@ -513,11 +517,8 @@ impl LlmLayerBuilder {
 
         let (ratio, parent_based) = self.sampler(get)?;
         let pipeline = self.pipeline_config(get)?;
-        let sampler = LlmSampler::new(
-            ratio,
-            parent_based,
-            pipeline.buffer.keep_errors || pipeline.buffer.slow.is_some(),
-        );
+        let capturing = pipeline.buffer.keep_errors || pipeline.buffer.slow.is_some();
+        let sampler = LlmSampler::new(ratio, parent_based, capturing);
         let privacy = match self.privacy.take() {
             Some(p) => p,
             None => Privacy::from_env_with(|k| get(k)).map_err(|e| BuildError::InvalidValue {
@@ -617,21 +618,33 @@ impl LlmLayerBuilder {
             .with_sampler(sampler)
             .with_span_limits(span_limits())
             .with_resource(resource);
-        if let Some(ids) = self.id_generator.take() {
-            provider = provider.with_id_generator(BoxedIds(ids));
-        }
+        let ids = self
+            .id_generator
+            .take()
+            .unwrap_or_else(|| Box::new(RandomIdGenerator::default()));
+        // The sampler notes each span's parent for the layer, under the id the generator
+        // gave it (see `pipeline::identity`).
+        provider = provider.with_id_generator(NotingIds(ids));
+        let scope = InstrumentationScope::builder("tracing-openinference")
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .build();
+        let mut capture = None;
         if !exporters.is_empty() {
             let processor =
                 LlmSpanProcessor::start(pipeline, mapper, exporters, Arc::clone(&stats))
                     .map_err(|e| BuildError::Exporter(format!("export thread: {e}")))?;
+            if capturing {
+                capture = Some(CaptureSettings {
+                    processor: processor.clone(),
+                    scope: scope.clone(),
+                    roots_may_be_unsampled: ratio < 1.0 || !parent_based,
+                    parent_based,
+                });
+            }
             provider = provider.with_span_processor(processor);
         }
         let tracer_provider = provider.build();
-        let tracer = tracer_provider.tracer_with_scope(
-            InstrumentationScope::builder("tracing-openinference")
-                .with_version(env!("CARGO_PKG_VERSION"))
-                .build(),
-        );
+        let tracer = tracer_provider.tracer_with_scope(scope);
 
         let meter_provider = if disabled {
             None
@@ -656,6 +669,7 @@ impl LlmLayerBuilder {
             callsites: Default::default(),
             prices: std::mem::replace(&mut self.prices, PriceTable::empty()),
             metrics,
+            capture,
         });
         let handle = LlmHandle::new(tracer_provider, meter_provider, stats)
             .with_metrics_extras(std::mem::take(&mut self.metrics_out.extras));
@@ -862,25 +876,12 @@ where
             callsites: Default::default(),
             prices: PriceTable::empty(),
             metrics: Metrics::disabled(),
+            capture: None,
         });
         LlmLayer::from_parts(
             tracer,
             core,
             LlmHandle::new(provider, None, Arc::new(PipelineStats::default())),
         )
-    }
-}
-
-/// A boxed id generator, as the SDK's builder takes a sized one.
-#[derive(Debug)]
-struct BoxedIds(Box<dyn IdGenerator>);
-
-impl IdGenerator for BoxedIds {
-    fn new_trace_id(&self) -> opentelemetry::trace::TraceId {
-        self.0.new_trace_id()
-    }
-
-    fn new_span_id(&self) -> opentelemetry::trace::SpanId {
-        self.0.new_span_id()
     }
 }

@@ -389,3 +389,150 @@ fn sampler_variables_are_read() {
         .unwrap_err();
     assert_eq!(err, tracing_openinference::BuildError::InvalidRatio(2.0));
 }
+
+#[derive(Debug)]
+struct UpstreamError;
+impl std::fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("upstream refused")
+    }
+}
+impl std::error::Error for UpstreamError {}
+
+#[tracing::instrument(err, ret, fields(openinference.span.kind = "TOOL", tool.name = "lookup"))]
+fn lookup(city: &str, fail: bool) -> Result<String, String> {
+    tracing::info!(attempt = 1u64, cached = false, "looking up");
+    if fail {
+        Err(format!("no weather for {city}"))
+    } else {
+        Ok("18°C".to_owned())
+    }
+}
+
+/// A trace that uses every way of recording: declared and later fields of every type,
+/// `otel.*` fields, the helpers, events with fields, an error value and `#[instrument]`.
+fn every_kind_of_field() {
+    use tracing_openinference::{LlmSpanExt, Message, Usage};
+    let root = tracing::info_span!(
+        "agent",
+        otel.name = "weather agent",
+        otel.kind = "server",
+        session.id = "s-1",
+        user.id = tracing::field::Empty
+    );
+    root.record("user.id", "u-9");
+    root.in_scope(|| {
+        let chat = tracing::info_span!(
+            "chat",
+            llm.model_name = "gpt-4o-mini",
+            llm.provider = "openai",
+            llm.invocation_parameters = r#"{"temperature":0.2}"#,
+            retries = 2u64,
+            offset = -3i64,
+            ratio = 0.5f64,
+            streamed = true,
+            shape = ?(1, "x"),
+            error = tracing::field::Empty,
+        );
+        chat.in_scope(|| {
+            chat.record_input_messages(&[Message::user("Weather in Paris?")])
+                .unwrap();
+            tracing::debug!(chunk = 3i64, "first chunk");
+            chat.record_output_messages(&[Message::assistant("Let me check.")])
+                .unwrap();
+            chat.record_usage(Usage {
+                prompt: 11,
+                completion: 7,
+                ..Usage::default()
+            })
+            .unwrap();
+            let e = UpstreamError;
+            chat.record("error", &e as &(dyn std::error::Error + 'static));
+        });
+        let _ = lookup("Paris", false);
+        let _ = lookup("Atlantis", true);
+        tracing::warn!(target: "agent", reason = "no weather", "gave up");
+    });
+}
+
+/// A value with its type, as an OTLP receiver sees it.
+fn typed(value: &opentelemetry::Value) -> String {
+    use opentelemetry::Value;
+    let kind = match value {
+        Value::Bool(_) => "bool",
+        Value::I64(_) => "int",
+        Value::F64(_) => "double",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        _ => "other",
+    };
+    format!("{kind}:{value}")
+}
+
+/// What a user sees of a span, without ids, times or why its trace was kept.
+fn view(spans: &[SpanData]) -> BTreeMap<String, String> {
+    let names: std::collections::HashMap<SpanId, String> = spans
+        .iter()
+        .map(|s| (s.span_context.span_id(), s.name.to_string()))
+        .collect();
+    spans
+        .iter()
+        .map(|s| {
+            let mut attrs: Vec<String> = s
+                .attributes
+                .iter()
+                .filter(|kv| kv.key.as_str() != "openinference.sampling.reason")
+                .map(|kv| format!("{}={}", kv.key, typed(&kv.value)))
+                .collect();
+            attrs.sort();
+            let events: Vec<String> = s
+                .events
+                .iter()
+                .map(|e| {
+                    let mut a: Vec<String> = e
+                        .attributes
+                        .iter()
+                        .map(|kv| format!("{}={}", kv.key, typed(&kv.value)))
+                        .collect();
+                    a.sort();
+                    format!("{}{a:?}", e.name)
+                })
+                .collect();
+            let parent = names.get(&s.parent_span_id).cloned().unwrap_or_default();
+            let text = format!(
+                "parent={parent} kind={:?} status={:?} sampled={}\nattributes={attrs:#?}\nevents={events:#?}",
+                s.span_kind,
+                s.status,
+                s.span_context.is_sampled()
+            );
+            let city = attr(s, "input.value").map(|v| format!(" {v}")).unwrap_or_default();
+            (format!("{}{city}", s.name), text)
+        })
+        .collect()
+}
+
+#[test]
+fn a_rescued_trace_is_exported_as_a_sampled_one_would_be() {
+    let (sampled, _) = run(
+        quiet_builder().with_sampling_ratio(1.0),
+        every_kind_of_field,
+    );
+    let (rescued, handle) = run(
+        quiet_builder().with_sampling_ratio(0.0),
+        every_kind_of_field,
+    );
+    assert_eq!(handle.pipeline_stats().kept("error"), 1);
+    assert_eq!(sampled.len(), 4, "{:?}", view(&sampled).keys());
+    let (sampled, rescued) = (view(&sampled), view(&rescued));
+    assert_eq!(sampled.len(), 4, "{:#?}", sampled.keys());
+    assert_eq!(
+        sampled.keys().collect::<Vec<_>>(),
+        rescued.keys().collect::<Vec<_>>()
+    );
+    for (name, seen) in &sampled {
+        assert_eq!(
+            seen, &rescued[name],
+            "span {name}: sampled (left) and rescued (right) differ"
+        );
+    }
+}

@@ -6,6 +6,7 @@
 //! Mapping to the conventions (flattening JSON, GenAI attributes, masking, limits) happens later,
 //! off the calling thread, in the exporter pipeline.
 
+pub(crate) mod capture;
 pub(crate) mod event;
 pub(crate) mod fields;
 pub(crate) mod state;
@@ -13,9 +14,11 @@ pub(crate) mod synthetic;
 
 use crate::handle::LlmHandle;
 use crate::metrics::Metrics;
+use crate::pipeline::identity::Identity;
 use crate::pricing::{PriceTable, TokenUsage};
 use event::{is_return_event, EventFields};
 use fields::{CallsiteCache, ContextSlot};
+use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_sdk::trace::Tracer as SdkTracer;
 use state::{ErrorInfo, Inherited, SpanState, StateVisitor};
 use std::any::TypeId;
@@ -38,6 +41,39 @@ pub(crate) struct Core {
     pub(crate) prices: PriceTable,
     /// GenAI and self metrics.
     pub(crate) metrics: Metrics,
+    /// Set while error or slow capture is on: sampled-out spans are kept by the layer.
+    pub(crate) capture: Option<CaptureSettings>,
+}
+
+/// How the layer keeps sampled-out spans (see [`capture`]).
+#[derive(Debug)]
+pub(crate) struct CaptureSettings {
+    /// Where kept spans go.
+    pub(crate) processor: crate::pipeline::LlmSpanProcessor,
+    /// The tracer's scope, for the spans the layer builds.
+    pub(crate) scope: opentelemetry::InstrumentationScope,
+    /// Whether a span without a known sampled parent may be sampled out (a ratio under 1,
+    /// or no parent-based sampling); if not, only an unsampled current context says so.
+    pub(crate) roots_may_be_unsampled: bool,
+    /// Whether spans follow their parent's decision.
+    pub(crate) parent_based: bool,
+}
+
+impl CaptureSettings {
+    /// Whether a new span may end up sampled out, given its parent's identity if known.
+    fn may_be_unsampled(&self, parent: Option<&Identity>) -> bool {
+        match parent {
+            Some(p) if self.parent_based => !p.sampled(),
+            _ => {
+                self.roots_may_be_unsampled
+                    || opentelemetry::Context::map_current(|cx| {
+                        let span = cx.span();
+                        let sc = span.span_context();
+                        sc.is_valid() && !sc.is_sampled()
+                    })
+            }
+        }
+    }
 }
 
 /// A `tracing` layer that exports LLM, tool, retriever, embedding, reranker and agent spans as
@@ -183,6 +219,80 @@ where
     }
 }
 
+impl<S> LlmLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    /// Notes which OpenTelemetry span `id` became, once; a sampled span keeps no capture.
+    fn learn_identity(
+        &self,
+        id: &Id,
+        sc: &opentelemetry::trace::SpanContext,
+        ctx: &Context<'_, S>,
+    ) {
+        let Some(span) = ctx.span(id) else { return };
+        if span
+            .extensions()
+            .get::<SpanState>()
+            .is_none_or(|s| s.identity.is_some())
+        {
+            return;
+        }
+        let parent_span = || {
+            span.parent().and_then(|p| {
+                p.extensions()
+                    .get::<SpanState>()
+                    .and_then(|s| s.identity.as_ref().map(|i| i.context.span_id()))
+            })
+        };
+        let Some(identity) = Identity::of(sc, parent_span) else {
+            return;
+        };
+        let mut ext = span.extensions_mut();
+        if let Some(state) = ext.get_mut::<SpanState>() {
+            if identity.sampled() {
+                state.capture = None;
+            }
+            state.identity = Some(identity);
+        }
+    }
+
+    /// The identity of a span never entered, asked of the bridge at close (no lock held).
+    fn identity_at_close(&self, id: &Id, ctx: &Context<'_, S>) -> Option<Identity> {
+        let cx =
+            tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(id, d))?;
+        let span = cx.span();
+        let sc = span.span_context();
+        let parent_span = || {
+            ctx.span(id)?.parent().and_then(|p| {
+                p.extensions()
+                    .get::<SpanState>()
+                    .and_then(|s| s.identity.as_ref().map(|i| i.context.span_id()))
+            })
+        };
+        Identity::of(sc, parent_span)
+    }
+
+    /// Keeps an event of a span that keeps a capture.
+    fn capture_event(&self, event: &Event<'_>, ctx: &Context<'_, S>) {
+        let span = event.parent().and_then(|id| ctx.span(id)).or_else(|| {
+            event
+                .is_contextual()
+                .then(|| ctx.lookup_current())
+                .flatten()
+        });
+        if let Some(span) = span {
+            if let Some(capture) = span
+                .extensions_mut()
+                .get_mut::<SpanState>()
+                .and_then(|s| s.capture.as_deref_mut())
+            {
+                capture.record_event(event);
+            }
+        }
+    }
+}
+
 impl<S> Layer<S> for LlmLayer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -198,15 +308,30 @@ where
         self.bridge.on_new_span(attrs, id, ctx.clone());
         let Some(span) = ctx.span(id) else { return };
         let info = self.core.callsites.get(attrs.metadata());
-        let inherited = span
+        let (inherited, capture) = span
             .parent()
             .and_then(|p| {
-                p.extensions()
-                    .get::<SpanState>()
-                    .map(SpanState::context_for_children)
+                p.extensions().get::<SpanState>().map(|parent| {
+                    let capture = self
+                        .core
+                        .capture
+                        .as_ref()
+                        .is_some_and(|c| c.may_be_unsampled(parent.identity.as_ref()));
+                    (parent.context_for_children(), capture)
+                })
             })
-            .unwrap_or_default();
+            .unwrap_or_else(|| {
+                let capture = self
+                    .core
+                    .capture
+                    .as_ref()
+                    .is_some_and(|c| c.may_be_unsampled(None));
+                (Default::default(), capture)
+            });
         let mut state = SpanState::new(info, inherited);
+        if capture {
+            state.capture = Some(capture::Capture::new(attrs.fields().len()));
+        }
         let mut visitor = StateVisitor::new(&mut state);
         attrs.record(&mut visitor);
         let unsigned = visitor.unsigned;
@@ -236,6 +361,9 @@ where
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
         let is_return = is_return_event(meta);
+        if self.core.capture.is_some() && !is_return {
+            self.capture_event(event, &ctx);
+        }
         if is_return || *meta.level() == Level::ERROR {
             let span = event.parent().and_then(|id| ctx.span(id)).or_else(|| {
                 event
@@ -268,7 +396,12 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        self.bridge.on_enter(id, ctx);
+        self.bridge.on_enter(id, ctx.clone());
+        if self.core.capture.is_some() {
+            // The bridge has made the span's context current: learn which span it became.
+            let sc = opentelemetry::Context::map_current(|cx| cx.span().span_context().clone());
+            self.learn_identity(id, &sc, &ctx);
+        }
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
@@ -291,10 +424,31 @@ where
                 state.panicked = true;
             }
             let finished = self.core.finish(&mut state);
-            // No extensions lock is held here: the bridge takes its own.
-            synthetic::record_all(&finished.values, |record| {
-                self.bridge.on_record(&id, record, ctx.clone())
-            });
+            if self.core.capture.is_some() && state.identity.is_none() {
+                state.identity = self.identity_at_close(&id, &ctx);
+            }
+            match (&self.core.capture, state.identity.as_ref()) {
+                (Some(settings), Some(identity)) if !identity.sampled() => {
+                    let meta = ctx.metadata(&id);
+                    let name = meta.map(|m| m.name()).unwrap_or("span");
+                    let mut capture = state
+                        .capture
+                        .take()
+                        .unwrap_or_else(|| capture::Capture::since(state.start));
+                    synthetic::record_all(&finished.values, |record| {
+                        record.record(&mut capture::CaptureVisitor(&mut capture))
+                    });
+                    let size = capture.bytes + 512;
+                    let data = capture.into_span_data(identity, name, &settings.scope);
+                    settings.processor.enqueue(data, size);
+                }
+                _ => {
+                    // No extensions lock is held here: the bridge takes its own.
+                    synthetic::record_all(&finished.values, |record| {
+                        self.bridge.on_record(&id, record, ctx.clone())
+                    });
+                }
+            }
             self.core.metrics.record_span(&state, &finished);
         }
         self.bridge.on_close(id, ctx);

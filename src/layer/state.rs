@@ -1,8 +1,10 @@
 //! The thin state the layer keeps per span, in the registry's span extensions.
 
+use super::capture::{Capture, CaptureVisitor};
 use super::fields::{CallsiteInfo, ContextSlot, Role, TokenSlot};
 use super::synthetic::OwnedValue;
 use crate::kind::SpanKind;
+use crate::pipeline::identity::Identity;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
@@ -102,6 +104,10 @@ pub(crate) struct SpanState {
     pub(crate) documents: Option<u64>,
     /// Whether a panic unwound through the span.
     pub(crate) panicked: bool,
+    /// The OpenTelemetry span it became, once known (only while error or slow capture is on).
+    pub(crate) identity: Option<Identity>,
+    /// Its fields and events, kept while it may be sampled out (see [`super::capture`]).
+    pub(crate) capture: Option<Box<Capture>>,
 }
 
 impl SpanState {
@@ -128,7 +134,14 @@ impl SpanState {
             stream_incomplete: false,
             panicked: false,
             documents: None,
+            identity: None,
+            capture: None,
         }
+    }
+
+    /// Whether the span is known to be sampled out: the bridge's span records nothing.
+    pub(crate) fn sampled_out(&self) -> bool {
+        self.identity.as_ref().is_some_and(|i| !i.sampled())
     }
 
     /// The span's kind: explicit, else by operation, else by field namespace, else CHAIN.
@@ -310,26 +323,52 @@ impl StateVisitor<'_> {
     }
 }
 
+// Each value also goes to the span's capture, when it keeps one.
 impl Visit for StateVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
+        if let Some(c) = self.state.capture.as_deref_mut() {
+            CaptureVisitor(c).record_str(field, value);
+        }
         self.see(field, Seen::Str(value));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
+        if let Some(c) = self.state.capture.as_deref_mut() {
+            CaptureVisitor(c).record_i64(field, value);
+        }
         self.see(field, Seen::I64(value));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.unsigned
-            .push((field.clone(), i64::try_from(value).unwrap_or(i64::MAX)));
+        if let Some(c) = self.state.capture.as_deref_mut() {
+            CaptureVisitor(c).record_u64(field, value);
+        }
+        if !self.state.sampled_out() {
+            self.unsigned
+                .push((field.clone(), i64::try_from(value).unwrap_or(i64::MAX)));
+        }
         self.see(field, Seen::U64(value));
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
+        if let Some(c) = self.state.capture.as_deref_mut() {
+            CaptureVisitor(c).record_f64(field, value);
+        }
         self.see(field, Seen::F64(value));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        let _ = value;
+        if let Some(c) = self.state.capture.as_deref_mut() {
+            CaptureVisitor(c).record_bool(field, value);
+        }
         self.see(field, Seen::Bool);
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if let Some(c) = self.state.capture.as_deref_mut() {
+            CaptureVisitor(c).record_debug(field, value);
+        }
         self.see(field, Seen::Debug(value));
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if let Some(c) = self.state.capture.as_deref_mut() {
+            CaptureVisitor(c).record_error(field, value);
+        }
+        self.see(field, Seen::Debug(&tracing_core::field::display(value)));
     }
 }

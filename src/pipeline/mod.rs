@@ -21,6 +21,7 @@
 //!   when the collector returns. Other failures (a 400, a 413) are dropped, counted and warned
 //!   about once.
 
+pub(crate) mod identity;
 pub(crate) mod sampler;
 pub(crate) mod stats;
 pub(crate) mod traces;
@@ -156,9 +157,21 @@ pub(crate) struct WakeSignal {
     pub(crate) at_bytes: u64,
 }
 
-/// The span processor the layer installs: hands finished spans to the export thread.
+/// The span processor the layer installs: hands finished spans to the export thread. The
+/// layer holds a clone, to hand over the spans it kept of sampled-out traces.
+#[derive(Debug, Clone)]
+pub(crate) struct LlmSpanProcessor(Arc<ProcessorShared>);
+
+impl std::ops::Deref for LlmSpanProcessor {
+    type Target = ProcessorShared;
+    fn deref(&self) -> &ProcessorShared {
+        &self.0
+    }
+}
+
+/// What the clones of one [`LlmSpanProcessor`] share.
 #[derive(Debug)]
-pub(crate) struct LlmSpanProcessor {
+pub(crate) struct ProcessorShared {
     /// Spans, drained by the export thread in batches.
     spans: SyncSender<Queued>,
     /// Wake-ups, flushes and shutdown: what the export thread waits on.
@@ -204,7 +217,7 @@ impl LlmSpanProcessor {
         let handle = std::thread::Builder::new()
             .name("openinference-export".into())
             .spawn(move || worker.run(span_rx, control_rx))?;
-        Ok(LlmSpanProcessor {
+        Ok(LlmSpanProcessor(Arc::new(ProcessorShared {
             spans,
             control,
             wake,
@@ -212,7 +225,7 @@ impl LlmSpanProcessor {
             max_queue_bytes,
             shut_down: AtomicBool::new(false),
             worker: Mutex::new(Some(handle)),
-        })
+        })))
     }
 
     /// Sends a control message, waiting for queue room at most until `deadline`.
@@ -249,28 +262,13 @@ impl LlmSpanProcessor {
 }
 
 impl LlmSpanProcessor {
-    /// Wakes the export thread once a batch waits (by spans or by bytes); at most one
-    /// wake-up is in flight.
-    fn wake_if_batch_waits(&self, pending: usize, queued_bytes: u64) {
-        if (pending >= self.wake.at_spans || queued_bytes >= self.wake.at_bytes)
-            && !self.wake.sent.load(Ordering::Relaxed)
-            && !self.wake.sent.swap(true, Ordering::Relaxed)
-            && self.control.try_send(Control::Wake).is_err()
-        {
-            self.wake.sent.store(false, Ordering::Relaxed);
-        }
-    }
-}
-
-impl SpanProcessor for LlmSpanProcessor {
-    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
-
-    fn on_end(&self, span: SpanData) {
+    /// Queues a finished span of about `size` bytes for the export thread; when the queue is
+    /// full (in spans or bytes) the span is dropped and counted. Never blocks.
+    pub(crate) fn enqueue(&self, span: SpanData, size: usize) {
         if self.shut_down.load(Ordering::Relaxed) {
             self.stats.spans_dropped(DropReason::Shutdown, 1);
             return;
         }
-        let size = crate::privacy::span_size(&span);
         let queued = self
             .stats
             .queue_bytes
@@ -294,6 +292,27 @@ impl SpanProcessor for LlmSpanProcessor {
                 self.stats.spans_dropped(DropReason::QueueFull, 1);
             }
         }
+    }
+
+    /// Wakes the export thread once a batch waits (by spans or by bytes); at most one
+    /// wake-up is in flight.
+    fn wake_if_batch_waits(&self, pending: usize, queued_bytes: u64) {
+        if (pending >= self.wake.at_spans || queued_bytes >= self.wake.at_bytes)
+            && !self.wake.sent.load(Ordering::Relaxed)
+            && !self.wake.sent.swap(true, Ordering::Relaxed)
+            && self.control.try_send(Control::Wake).is_err()
+        {
+            self.wake.sent.store(false, Ordering::Relaxed);
+        }
+    }
+}
+
+impl SpanProcessor for LlmSpanProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        let size = crate::privacy::span_size(&span);
+        self.enqueue(span, size);
     }
 
     fn force_flush(&self) -> OTelSdkResult {

@@ -4,13 +4,14 @@
 //! flag (local or remote); a root span is sampled when its trace id falls under the ratio,
 //! by the SDK's own `TraceIdRatioBased` algorithm, so services that share a ratio agree.
 //!
-//! What differs is the *unsampled* outcome. While error or slow capture is on, an unsampled
-//! span is `RecordOnly` rather than `Drop`: it is recorded and handed to the pipeline with
-//! its sampled flag off, and [`super::traces::TraceBuffer`] decides at the end of its local
-//! root whether the whole trace is exported after all. The flag propagated downstream stays
-//! off: other services see the ratio's decision, not the later rescue.
+//! An unsampled span is `Drop`: the SDK records nothing for it, as with the plain bridge.
+//! While error or slow capture is on, the layer keeps such a span's fields itself, and
+//! [`super::traces::TraceBuffer`] decides at the end of its local root whether the whole
+//! trace is exported after all. For that the sampler notes each span's parent
+//! ([`super::identity::remember`]). The flag propagated downstream stays off: other
+//! services see the ratio's decision, not the later rescue.
 
-use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId, TraceState};
+use opentelemetry::trace::{Link, SpanId, SpanKind, TraceContextExt, TraceId, TraceState};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, SamplingDecision, SamplingResult, ShouldSample};
 
@@ -21,18 +22,18 @@ pub(crate) struct LlmSampler {
     ratio: Sampler,
     /// Whether spans with a parent follow the parent's sampled flag.
     parent_based: bool,
-    /// Whether unsampled spans are recorded (error or slow capture is on).
-    record_unsampled: bool,
+    /// Whether each span's parent is noted for the layer (error or slow capture is on).
+    note_parents: bool,
 }
 
 impl LlmSampler {
-    /// A sampler with root ratio `ratio`, parent-based or not; unsampled spans are
-    /// recorded when `record_unsampled`.
-    pub(crate) fn new(ratio: f64, parent_based: bool, record_unsampled: bool) -> Self {
+    /// A sampler with root ratio `ratio`, parent-based or not; each span's parent is
+    /// noted for the layer when `note_parents`.
+    pub(crate) fn new(ratio: f64, parent_based: bool, note_parents: bool) -> Self {
         LlmSampler {
             ratio: Sampler::TraceIdRatioBased(ratio.clamp(0.0, 1.0)),
             parent_based,
-            record_unsampled,
+            note_parents,
         }
     }
 
@@ -57,13 +58,18 @@ impl ShouldSample for LlmSampler {
     ) -> SamplingResult {
         let mut trace_state = TraceState::default();
         let mut parent_sampled = None;
+        let mut parent = (SpanId::INVALID, false);
         if let Some(cx) = parent_context.filter(|cx| cx.has_active_span()) {
             let span = cx.span();
             let sc = span.span_context();
             if sc.is_valid() {
                 trace_state = sc.trace_state().clone();
                 parent_sampled = Some(sc.is_sampled());
+                parent = (sc.span_id(), sc.is_remote());
             }
+        }
+        if self.note_parents {
+            super::identity::remember(parent.0, parent.1);
         }
         let sampled = match parent_sampled {
             Some(flag) if self.parent_based => flag,
@@ -71,8 +77,6 @@ impl ShouldSample for LlmSampler {
         };
         let decision = if sampled {
             SamplingDecision::RecordAndSample
-        } else if self.record_unsampled {
-            SamplingDecision::RecordOnly
         } else {
             SamplingDecision::Drop
         };
@@ -133,9 +137,9 @@ mod tests {
     }
 
     #[test]
-    fn unsampled_is_record_only_while_capturing() {
+    fn unsampled_is_dropped_even_while_capturing() {
         let capture = LlmSampler::new(0.0, true, true);
-        assert_eq!(decide(&capture, None, 1), SamplingDecision::RecordOnly);
+        assert_eq!(decide(&capture, None, 1), SamplingDecision::Drop);
         let plain = LlmSampler::new(0.0, true, false);
         assert_eq!(decide(&plain, None, 1), SamplingDecision::Drop);
     }
@@ -150,7 +154,7 @@ mod tests {
         let always = LlmSampler::new(1.0, true, true);
         assert_eq!(
             decide(&always, Some(&remote(false)), 1),
-            SamplingDecision::RecordOnly
+            SamplingDecision::Drop
         );
         let not_parent_based = LlmSampler::new(1.0, false, true);
         assert_eq!(
