@@ -536,3 +536,78 @@ fn a_rescued_trace_is_exported_as_a_sampled_one_would_be() {
         );
     }
 }
+
+/// Every trace gets the same id: its low half decides the ratio's verdict.
+#[derive(Debug)]
+struct OneTrace(u64, AtomicU64);
+
+impl IdGenerator for OneTrace {
+    fn new_trace_id(&self) -> TraceId {
+        TraceId::from((0xabcdu128 << 64) | self.0 as u128)
+    }
+
+    fn new_span_id(&self) -> SpanId {
+        SpanId::from(self.1.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+}
+
+#[test]
+fn under_a_ratio_sampled_and_rescued_traces_match_an_always_sampled_one() {
+    let (always, _) = run(
+        quiet_builder().with_sampling_ratio(1.0),
+        every_kind_of_field,
+    );
+    // Low half 0: sampled by any ratio above 0; the layer holds the fields until the bridge's
+    // span is known to be sampled, then hands them over.
+    let (by_ratio, handle) = run(
+        quiet_builder()
+            .with_sampling_ratio(0.5)
+            .with_id_generator(OneTrace(0, AtomicU64::new(0))),
+        every_kind_of_field,
+    );
+    assert_eq!(handle.pipeline_stats().kept("ratio"), 1);
+    // Low half all ones: sampled out at 0.5, rescued by the failing lookup.
+    let (rescued, handle) = run(
+        quiet_builder()
+            .with_sampling_ratio(0.5)
+            .with_id_generator(OneTrace(u64::MAX, AtomicU64::new(0))),
+        every_kind_of_field,
+    );
+    assert_eq!(handle.pipeline_stats().kept("error"), 1);
+    let always = view(&always);
+    assert_eq!(always.len(), 4);
+    for (label, other) in [
+        ("sampled by ratio", view(&by_ratio)),
+        ("rescued", view(&rescued)),
+    ] {
+        assert_eq!(
+            always.keys().collect::<Vec<_>>(),
+            other.keys().collect::<Vec<_>>()
+        );
+        for (name, seen) in &always {
+            assert_eq!(
+                seen, &other[name],
+                "span {name}: always (left) and {label} (right) differ"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_span_never_entered_is_exported_whole_under_a_ratio() {
+    let fields = || {
+        let span = tracing::info_span!("idle", llm.model_name = "m", n = 3u64, ok = true);
+        span.record("n", 4u64);
+    };
+    let (always, _) = run(quiet_builder().with_sampling_ratio(1.0), fields);
+    let (by_ratio, _) = run(
+        quiet_builder()
+            .with_sampling_ratio(0.5)
+            .with_id_generator(OneTrace(0, AtomicU64::new(0))),
+        fields,
+    );
+    assert_eq!(view(&always), view(&by_ratio));
+    assert_eq!(str_attr(&by_ratio[0], "llm.model_name"), "m");
+    // The unnamed fields, with the later value of `n`.
+    assert_eq!(str_attr(&by_ratio[0], "input.value"), r#"{"n":4,"ok":true}"#);
+}

@@ -136,6 +136,18 @@ impl Capture {
         ));
     }
 
+    /// Hands what was recorded to the span after all (it turned out sampled): attributes,
+    /// name and status. Events are not: the bridge was given those as they happened.
+    pub(crate) fn replay(self, span: &opentelemetry::trace::SpanRef<'_>) {
+        if let Some(name) = self.name {
+            span.update_name(name);
+        }
+        span.set_attributes(self.attributes);
+        if self.status != Status::Unset {
+            span.set_status(self.status);
+        }
+    }
+
     /// The span the SDK would have ended, with its sampled flag off.
     pub(crate) fn into_span_data(
         self,

@@ -134,6 +134,9 @@ pub(crate) struct CallsiteInfo {
     pub(crate) inferred: Option<SpanKind>,
     /// The role of each field, by field index.
     pub(crate) roles: Box<[Role]>,
+    /// Whether a field sets the OpenTelemetry span kind (`otel.kind`), which only the
+    /// bridge's span builder can: such spans always give the bridge their fields.
+    pub(crate) sets_otel_kind: bool,
 }
 
 impl CallsiteInfo {
@@ -155,6 +158,7 @@ impl CallsiteInfo {
         CallsiteInfo {
             inferred: best.map(|(k, _)| k),
             roles,
+            sets_otel_kind: meta.fields().field("otel.kind").is_some(),
         }
     }
 }

@@ -224,19 +224,20 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     /// Notes which OpenTelemetry span `id` became, once; a sampled span keeps no capture.
+    /// Returns the capture whose fields the bridge still lacks (to replay, with no lock held).
     fn learn_identity(
         &self,
         id: &Id,
         sc: &opentelemetry::trace::SpanContext,
         ctx: &Context<'_, S>,
-    ) {
-        let Some(span) = ctx.span(id) else { return };
+    ) -> Option<Box<capture::Capture>> {
+        let span = ctx.span(id)?;
         if span
             .extensions()
             .get::<SpanState>()
             .is_none_or(|s| s.identity.is_some())
         {
-            return;
+            return None;
         }
         let parent_span = || {
             span.parent().and_then(|p| {
@@ -245,24 +246,30 @@ where
                     .and_then(|s| s.identity.as_ref().map(|i| i.context.span_id()))
             })
         };
-        let Some(identity) = Identity::of(sc, parent_span) else {
-            return;
-        };
+        let identity = Identity::of(sc, parent_span)?;
         let mut ext = span.extensions_mut();
-        if let Some(state) = ext.get_mut::<SpanState>() {
-            if identity.sampled() {
-                state.capture = None;
-            }
-            state.identity = Some(identity);
+        let state = ext.get_mut::<SpanState>()?;
+        let sampled = identity.sampled();
+        state.identity = Some(identity);
+        if !sampled {
+            return None;
         }
+        let capture = state.capture.take();
+        std::mem::take(&mut state.withheld)
+            .then_some(capture)
+            .flatten()
     }
 
-    /// The identity of a span never entered, asked of the bridge at close (no lock held).
-    fn identity_at_close(&self, id: &Id, ctx: &Context<'_, S>) -> Option<Identity> {
+    /// The identity of a span never entered, asked of the bridge at close (no lock held),
+    /// with the span's context.
+    fn identity_at_close(
+        &self,
+        id: &Id,
+        ctx: &Context<'_, S>,
+    ) -> Option<(Identity, opentelemetry::Context)> {
         let cx =
             tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(id, d))?;
-        let span = cx.span();
-        let sc = span.span_context();
+        let sc = cx.span().span_context().clone();
         let parent_span = || {
             ctx.span(id)?.parent().and_then(|p| {
                 p.extensions()
@@ -270,26 +277,7 @@ where
                     .and_then(|s| s.identity.as_ref().map(|i| i.context.span_id()))
             })
         };
-        Identity::of(sc, parent_span)
-    }
-
-    /// Keeps an event of a span that keeps a capture.
-    fn capture_event(&self, event: &Event<'_>, ctx: &Context<'_, S>) {
-        let span = event.parent().and_then(|id| ctx.span(id)).or_else(|| {
-            event
-                .is_contextual()
-                .then(|| ctx.lookup_current())
-                .flatten()
-        });
-        if let Some(span) = span {
-            if let Some(capture) = span
-                .extensions_mut()
-                .get_mut::<SpanState>()
-                .and_then(|s| s.capture.as_deref_mut())
-            {
-                capture.record_event(event);
-            }
-        }
+        Identity::of(&sc, parent_span).map(|identity| (identity, cx.clone()))
     }
 }
 
@@ -305,53 +293,80 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        self.bridge.on_new_span(attrs, id, ctx.clone());
-        let Some(span) = ctx.span(id) else { return };
-        let info = self.core.callsites.get(attrs.metadata());
+        let Some(span) = ctx.span(id) else {
+            self.bridge.on_new_span(attrs, id, ctx);
+            return;
+        };
+        let meta = attrs.metadata();
+        let info = self.core.callsites.get(meta);
+        let may_be_unsampled = |parent: Option<&Identity>| {
+            self.core
+                .capture
+                .as_ref()
+                .is_some_and(|c| c.may_be_unsampled(parent))
+        };
         let (inherited, capture) = span
             .parent()
             .and_then(|p| {
                 p.extensions().get::<SpanState>().map(|parent| {
-                    let capture = self
-                        .core
-                        .capture
-                        .as_ref()
-                        .is_some_and(|c| c.may_be_unsampled(parent.identity.as_ref()));
-                    (parent.context_for_children(), capture)
+                    (
+                        parent.context_for_children(),
+                        may_be_unsampled(parent.identity.as_ref()),
+                    )
                 })
             })
-            .unwrap_or_else(|| {
-                let capture = self
-                    .core
-                    .capture
-                    .as_ref()
-                    .is_some_and(|c| c.may_be_unsampled(None));
-                (Default::default(), capture)
-            });
+            .unwrap_or_else(|| (Default::default(), may_be_unsampled(None)));
         let mut state = SpanState::new(info, inherited);
         if capture {
             state.capture = Some(capture::Capture::new(attrs.fields().len()));
+            // The capture holds the fields; the bridge gets them only if the span turns out
+            // sampled. Not for `otel.kind`, which only the bridge's span builder can set.
+            state.withheld = !state.info.sets_otel_kind;
         }
         let mut visitor = StateVisitor::new(&mut state);
         attrs.record(&mut visitor);
         let unsigned = visitor.unsigned;
+        let withheld = state.withheld;
         span.extensions_mut().insert(state);
-        self.rerecord_unsigned(id, attrs.metadata(), &unsigned, &ctx);
+        if withheld {
+            let none: [(
+                &tracing_core::field::Field,
+                Option<&dyn tracing_core::field::Value>,
+            ); 0] = [];
+            let values = meta.fields().value_set(&none);
+            let bare = match attrs.parent() {
+                Some(parent) => Attributes::child_of(parent.clone(), meta, &values),
+                None if attrs.is_root() => Attributes::new_root(meta, &values),
+                None => Attributes::new(meta, &values),
+            };
+            self.bridge.on_new_span(&bare, id, ctx.clone());
+        } else {
+            self.bridge.on_new_span(attrs, id, ctx.clone());
+            self.rerecord_unsigned(id, meta, &unsigned, &ctx);
+        }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        self.bridge.on_record(id, values, ctx.clone());
-        let Some(span) = ctx.span(id) else { return };
-        let unsigned = {
-            let mut ext = span.extensions_mut();
-            let Some(state) = ext.get_mut::<SpanState>() else {
-                return;
-            };
-            let mut visitor = StateVisitor::new(state);
-            values.record(&mut visitor);
-            visitor.unsigned
+        let Some(span) = ctx.span(id) else {
+            self.bridge.on_record(id, values, ctx);
+            return;
         };
-        self.rerecord_unsigned(id, span.metadata(), &unsigned, &ctx);
+        let (forward, unsigned) = {
+            let mut ext = span.extensions_mut();
+            match ext.get_mut::<SpanState>() {
+                Some(state) => {
+                    let forward = !state.bypasses_bridge();
+                    let mut visitor = StateVisitor::new(state);
+                    values.record(&mut visitor);
+                    (forward, visitor.unsigned)
+                }
+                None => (true, Vec::new()),
+            }
+        };
+        if forward {
+            self.bridge.on_record(id, values, ctx.clone());
+            self.rerecord_unsigned(id, span.metadata(), &unsigned, &ctx);
+        }
     }
 
     fn on_follows_from(&self, id: &Id, follows: &Id, ctx: Context<'_, S>) {
@@ -361,10 +376,9 @@ where
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
         let is_return = is_return_event(meta);
-        if self.core.capture.is_some() && !is_return {
-            self.capture_event(event, &ctx);
-        }
-        if is_return || *meta.level() == Level::ERROR {
+        let capturing = self.core.capture.is_some();
+        let mut to_bridge = true;
+        if is_return || capturing || *meta.level() == Level::ERROR {
             let span = event.parent().and_then(|id| ctx.span(id)).or_else(|| {
                 event
                     .is_contextual()
@@ -372,16 +386,23 @@ where
                     .flatten()
             });
             if let Some(span) = span {
-                let mut fields = EventFields::default();
-                event.record(&mut fields);
                 let mut ext = span.extensions_mut();
                 if let Some(state) = ext.get_mut::<SpanState>() {
                     if is_return {
+                        let mut fields = EventFields::default();
+                        event.record(&mut fields);
                         state.returned = fields.returned;
                         // The return value becomes output.value, not a span event.
                         return;
                     }
-                    if state.error.is_none() {
+                    if let Some(capture) = state.capture.as_deref_mut() {
+                        capture.record_event(event);
+                    }
+                    // A sampled-out span's bridge span records nothing.
+                    to_bridge = !state.sampled_out();
+                    if *meta.level() == Level::ERROR && state.error.is_none() {
+                        let mut fields = EventFields::default();
+                        event.record(&mut fields);
                         let message = fields
                             .error
                             .or(fields.message)
@@ -392,7 +413,9 @@ where
                 }
             }
         }
-        self.bridge.on_event(event, ctx);
+        if to_bridge {
+            self.bridge.on_event(event, ctx);
+        }
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
@@ -400,7 +423,9 @@ where
         if self.core.capture.is_some() {
             // The bridge has made the span's context current: learn which span it became.
             let sc = opentelemetry::Context::map_current(|cx| cx.span().span_context().clone());
-            self.learn_identity(id, &sc, &ctx);
+            if let Some(withheld) = self.learn_identity(id, &sc, &ctx) {
+                opentelemetry::Context::map_current(|cx| withheld.replay(&cx.span()));
+            }
         }
     }
 
@@ -425,7 +450,14 @@ where
             }
             let finished = self.core.finish(&mut state);
             if self.core.capture.is_some() && state.identity.is_none() {
-                state.identity = self.identity_at_close(&id, &ctx);
+                if let Some((identity, cx)) = self.identity_at_close(&id, &ctx) {
+                    if identity.sampled() && std::mem::take(&mut state.withheld) {
+                        if let Some(capture) = state.capture.take() {
+                            capture.replay(&cx.span());
+                        }
+                    }
+                    state.identity = Some(identity);
+                }
             }
             match (&self.core.capture, state.identity.as_ref()) {
                 (Some(settings), Some(identity)) if !identity.sampled() => {

@@ -108,6 +108,9 @@ pub(crate) struct SpanState {
     pub(crate) identity: Option<Identity>,
     /// Its fields and events, kept while it may be sampled out (see [`super::capture`]).
     pub(crate) capture: Option<Box<Capture>>,
+    /// Whether the bridge was not given the span's fields, which the capture holds: they
+    /// are handed over if the span turns out sampled.
+    pub(crate) withheld: bool,
 }
 
 impl SpanState {
@@ -136,12 +139,19 @@ impl SpanState {
             documents: None,
             identity: None,
             capture: None,
+            withheld: false,
         }
     }
 
     /// Whether the span is known to be sampled out: the bridge's span records nothing.
     pub(crate) fn sampled_out(&self) -> bool {
         self.identity.as_ref().is_some_and(|i| !i.sampled())
+    }
+
+    /// Whether values recorded now would be lost on the bridge: it has a non-recording span,
+    /// or lacks the fields the capture holds (they go over together later).
+    pub(crate) fn bypasses_bridge(&self) -> bool {
+        self.withheld || self.sampled_out()
     }
 
     /// The span's kind: explicit, else by operation, else by field namespace, else CHAIN.
@@ -341,7 +351,7 @@ impl Visit for StateVisitor<'_> {
         if let Some(c) = self.state.capture.as_deref_mut() {
             CaptureVisitor(c).record_u64(field, value);
         }
-        if !self.state.sampled_out() {
+        if !self.state.bypasses_bridge() {
             self.unsigned
                 .push((field.clone(), i64::try_from(value).unwrap_or(i64::MAX)));
         }
