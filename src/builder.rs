@@ -12,7 +12,7 @@ use crate::pipeline::sampler::LlmSampler;
 use crate::pipeline::stats::PipelineStats;
 use crate::pipeline::worker::ErasedExporter;
 use crate::pipeline::{LlmSpanProcessor, PipelineConfig};
-use crate::pricing::{ModelPrice, PriceTable};
+use crate::pricing::{ModelPrice, PriceCache, PriceTable};
 use crate::privacy::Privacy;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{InstrumentationScope, KeyValue};
@@ -667,7 +667,7 @@ impl LlmLayerBuilder {
         };
         let core = Arc::new(Core {
             callsites: Default::default(),
-            prices: std::mem::replace(&mut self.prices, PriceTable::empty()),
+            prices: PriceCache::new(std::mem::replace(&mut self.prices, PriceTable::empty())),
             metrics,
             capture,
         });
@@ -874,7 +874,7 @@ where
         let tracer = provider.tracer("tracing-openinference");
         let core = Arc::new(Core {
             callsites: Default::default(),
-            prices: PriceTable::empty(),
+            prices: PriceCache::new(PriceTable::empty()),
             metrics: Metrics::disabled(),
             capture: None,
         });

@@ -930,8 +930,84 @@ const BUILTIN_PRICES: &[(&str, ModelPrice)] = &[
     ("mistral-embed", price(0.1, 0.0)),
 ];
 
+/// A [`PriceTable`] with the answers for the models seen so far remembered: a span's cost
+/// then costs one hash of the model name instead of a lowercased copy and a prefix search.
+/// At most [`PriceCache::CAPACITY`] models are remembered; others are looked up each time.
+#[derive(Debug)]
+pub(crate) struct PriceCache {
+    table: PriceTable,
+    seen: parking_lot::RwLock<
+        std::collections::HashMap<std::sync::Arc<str>, Option<ModelPrice>, crate::fnv::FnvBuild>,
+    >,
+}
+
+impl PriceCache {
+    /// Most models remembered.
+    pub(crate) const CAPACITY: usize = 1_024;
+
+    /// A cache over `table`.
+    pub(crate) fn new(table: PriceTable) -> Self {
+        PriceCache {
+            table,
+            seen: Default::default(),
+        }
+    }
+
+    /// The cost of one call to `model`, as [`PriceTable::cost`].
+    pub(crate) fn cost(&self, model: &std::sync::Arc<str>, usage: &TokenUsage) -> Option<Cost> {
+        // The read guard is dropped before the lookup can take the write lock.
+        let known = self.seen.read().get(model).copied();
+        let price = match known {
+            Some(known) => known,
+            None => {
+                let found = self.table.lookup(model);
+                let mut seen = self.seen.write();
+                if seen.len() < Self::CAPACITY {
+                    seen.insert(std::sync::Arc::clone(model), found);
+                }
+                found
+            }
+        };
+        price.map(|p| p.cost(usage))
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_cache_answers_as_the_table_and_stays_bounded() {
+        use std::sync::Arc;
+        let table = PriceTable::builtin();
+        let cache = PriceCache::new(PriceTable::builtin());
+        let usage = TokenUsage {
+            prompt: 1_000,
+            completion: 200,
+            ..TokenUsage::default()
+        };
+        for model in [
+            "gpt-4o-mini",
+            "GPT-4o-mini",
+            "openai/gpt-4o",
+            "no-such-model",
+            "",
+        ] {
+            let model: Arc<str> = Arc::from(model);
+            for _ in 0..2 {
+                assert_eq!(
+                    cache.cost(&model, &usage),
+                    table.cost(&model, &usage),
+                    "{model}"
+                );
+            }
+        }
+        for i in 0..PriceCache::CAPACITY + 10 {
+            let _ = cache.cost(&Arc::from(format!("model-{i}")), &usage);
+        }
+        assert_eq!(cache.seen.read().len(), PriceCache::CAPACITY);
+        let late: Arc<str> = Arc::from("gpt-4o");
+        assert_eq!(cache.cost(&late, &usage), table.cost("gpt-4o", &usage));
+    }
+
     use super::*;
 
     fn assert_close(actual: f64, expected: f64) {

@@ -609,5 +609,8 @@ fn a_span_never_entered_is_exported_whole_under_a_ratio() {
     assert_eq!(view(&always), view(&by_ratio));
     assert_eq!(str_attr(&by_ratio[0], "llm.model_name"), "m");
     // The unnamed fields, with the later value of `n`.
-    assert_eq!(str_attr(&by_ratio[0], "input.value"), r#"{"n":4,"ok":true}"#);
+    assert_eq!(
+        str_attr(&by_ratio[0], "input.value"),
+        r#"{"n":4,"ok":true}"#
+    );
 }

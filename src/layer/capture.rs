@@ -8,6 +8,7 @@
 //! its sampled flag off. The pipeline's [`crate::pipeline::traces::TraceBuffer`] keeps or
 //! drops the whole trace.
 
+use super::synthetic::OwnedValue;
 use crate::pipeline::identity::Identity;
 use opentelemetry::trace::{Event, SpanKind, Status};
 use opentelemetry::{InstrumentationScope, Key, KeyValue, StringValue, Value};
@@ -94,6 +95,29 @@ impl Capture {
             "internal" => Some(SpanKind::Internal),
             _ => None,
         };
+    }
+
+    /// Records a value the layer derived (see [`crate::layer::Finished`]), moving its text.
+    pub(crate) fn record_owned(&mut self, field: &Field, value: OwnedValue) {
+        let name = field.name();
+        match value {
+            OwnedValue::Str(s) if !name.starts_with("otel.") => {
+                self.push(name, Value::String(s.into()))
+            }
+            OwnedValue::Static(s) if !name.starts_with("otel.") => {
+                self.push(name, Value::String(s.into()))
+            }
+            OwnedValue::Str(s) => CaptureVisitor(self).record_str(field, &s),
+            OwnedValue::Static(s) => CaptureVisitor(self).record_str(field, s),
+            OwnedValue::I64(v) => self.push(name, Value::I64(v)),
+            OwnedValue::F64(v) => self.push(name, Value::F64(v)),
+            OwnedValue::Bool(v) => self.push(name, Value::Bool(v)),
+        }
+    }
+
+    /// Records a text field whose value the layer already shares (a model or provider name).
+    pub(crate) fn record_shared(&mut self, field: &Field, value: std::sync::Arc<str>) {
+        self.push(field.name(), Value::String(value.into()));
     }
 
     /// Records one event of the span: its message (or name) as the event name, `level`,

@@ -74,6 +74,16 @@ impl ContextSlot {
         ContextSlot::Tags,
     ];
 
+    /// The slot's position in [`ContextSlot::ALL`].
+    pub(crate) const fn position(self) -> usize {
+        match self {
+            ContextSlot::Session => 0,
+            ContextSlot::User => 1,
+            ContextSlot::Metadata => 2,
+            ContextSlot::Tags => 3,
+        }
+    }
+
     /// The slot's position among the keys the layer records (its attribute key's index in
     /// `synthetic::KEYS`).
     pub(crate) const fn index(self) -> usize {

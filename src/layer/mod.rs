@@ -15,7 +15,7 @@ pub(crate) mod synthetic;
 use crate::handle::LlmHandle;
 use crate::metrics::Metrics;
 use crate::pipeline::identity::Identity;
-use crate::pricing::{PriceTable, TokenUsage};
+use crate::pricing::{PriceCache, TokenUsage};
 use event::{is_return_event, EventFields};
 use fields::{CallsiteCache, ContextSlot};
 use opentelemetry::trace::TraceContextExt as _;
@@ -38,7 +38,7 @@ pub(crate) struct Core {
     /// Callsite classifications.
     pub(crate) callsites: CallsiteCache,
     /// Model prices for cost.
-    pub(crate) prices: PriceTable,
+    pub(crate) prices: PriceCache,
     /// GenAI and self metrics.
     pub(crate) metrics: Metrics,
     /// Set while error or slow capture is on: sampled-out spans are kept by the layer.
@@ -448,7 +448,7 @@ where
             if std::thread::panicking() {
                 state.panicked = true;
             }
-            let finished = self.core.finish(&mut state);
+            let mut finished = self.core.finish(&mut state);
             if self.core.capture.is_some() && state.identity.is_none() {
                 if let Some((identity, cx)) = self.identity_at_close(&id, &ctx) {
                     if identity.sampled() && std::mem::take(&mut state.withheld) {
@@ -467,9 +467,9 @@ where
                         .capture
                         .take()
                         .unwrap_or_else(|| capture::Capture::since(state.start));
-                    synthetic::record_all(&finished.values, |record| {
-                        record.record(&mut capture::CaptureVisitor(&mut capture))
-                    });
+                    for (field, value) in finished.values.drain(..) {
+                        capture.record_owned(&field, value);
+                    }
                     let size = capture.bytes + 512;
                     let data = capture.into_span_data(identity, name, &settings.scope);
                     settings.processor.enqueue(data, size);
@@ -532,7 +532,7 @@ impl Core {
         // CHAIN is what the mapper assumes when no kind was recorded: a plain span costs no
         // extra record.
         if kind != crate::SpanKind::Chain {
-            values.reserve(4 + state.pending.len());
+            values.reserve(8 + state.pending.len());
             push(
                 &mut values,
                 key_index!("openinference.span.kind"),

@@ -1,7 +1,7 @@
 //! The thin state the layer keeps per span, in the registry's span extensions.
 
 use super::capture::{Capture, CaptureVisitor};
-use super::fields::{CallsiteInfo, ContextSlot, Role, TokenSlot};
+use super::fields::{CallsiteInfo, Role, TokenSlot};
 use super::synthetic::OwnedValue;
 use crate::kind::SpanKind;
 use crate::pipeline::identity::Identity;
@@ -175,6 +175,29 @@ impl SpanState {
         Arc::new(merged)
     }
 
+    /// Whether a text value of this role is kept as shared text (see [`Self::note_shared`]).
+    pub(crate) fn shares_text(role: Role) -> bool {
+        matches!(
+            role,
+            Role::Model | Role::Provider | Role::ToolName | Role::Context(_)
+        )
+    }
+
+    /// Notes a text value of a role that keeps it shared: model, provider, tool name,
+    /// context values. The capture can hold the same text.
+    pub(crate) fn note_shared(&mut self, role: Role, text: Arc<str>) {
+        match role {
+            Role::Model => self.model = Some(text),
+            // An empty provider does not replace a known one.
+            Role::Provider if self.provider.is_none() || !text.is_empty() => {
+                self.provider = Some(text)
+            }
+            Role::ToolName => self.tool_name = Some(text),
+            Role::Context(slot) => self.own.0[slot.position()] = Some(text),
+            _ => {}
+        }
+    }
+
     /// Notes a value by its field's role. Used for declared fields and helper records alike.
     pub(crate) fn note(&mut self, role: Role, value: Seen<'_>) {
         match role {
@@ -194,16 +217,9 @@ impl SpanState {
                     }
                 }
             }
-            Role::Model => {
+            Role::Model | Role::Provider | Role::ToolName => {
                 if let Some(s) = value.as_str() {
-                    self.model = Some(Arc::from(&*s));
-                }
-            }
-            Role::Provider => {
-                if let Some(s) = value.as_str() {
-                    if self.provider.is_none() || !s.is_empty() {
-                        self.provider = Some(Arc::from(&*s));
-                    }
+                    self.note_shared(role, Arc::from(&*s));
                 }
             }
             Role::Tokens(slot) => {
@@ -218,18 +234,12 @@ impl SpanState {
                     Seen::U64(v) => Some(Arc::from(v.to_string().as_str())),
                     other => other.as_str().map(|s| Arc::from(&*s)),
                 };
-                let index = ContextSlot::ALL
-                    .iter()
-                    .position(|s| *s == slot)
-                    .unwrap_or(0);
-                self.own.0[index] = text;
-            }
-            Role::Output => self.output_given = true,
-            Role::ToolName => {
-                if let Some(s) = value.as_str() {
-                    self.tool_name = Some(Arc::from(&*s));
+                match text {
+                    Some(text) => self.note_shared(role, text),
+                    None => self.own.0[slot.position()] = None,
                 }
             }
+            Role::Output => self.output_given = true,
             Role::ErrorType => {
                 if let Some(s) = value.as_str() {
                     self.error_type = Some(s.into_owned());
@@ -319,14 +329,17 @@ impl<'a> StateVisitor<'a> {
 }
 
 impl StateVisitor<'_> {
-    fn see(&mut self, field: &Field, value: Seen<'_>) {
-        let role = self
-            .state
+    fn role(&self, field: &Field) -> Role {
+        self.state
             .info
             .roles
             .get(field.index())
             .copied()
-            .unwrap_or(Role::Other);
+            .unwrap_or(Role::Other)
+    }
+
+    fn see(&mut self, field: &Field, value: Seen<'_>) {
+        let role = self.role(field);
         if role != Role::Other {
             self.state.note(role, value);
         }
@@ -336,10 +349,22 @@ impl StateVisitor<'_> {
 // Each value also goes to the span's capture, when it keeps one.
 impl Visit for StateVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
+        let role = self.role(field);
+        if SpanState::shares_text(role) {
+            // One copy of the text for the state and the capture.
+            let text: Arc<str> = Arc::from(value);
+            if let Some(c) = self.state.capture.as_deref_mut() {
+                c.record_shared(field, Arc::clone(&text));
+            }
+            self.state.note_shared(role, text);
+            return;
+        }
         if let Some(c) = self.state.capture.as_deref_mut() {
             CaptureVisitor(c).record_str(field, value);
         }
-        self.see(field, Seen::Str(value));
+        if role != Role::Other {
+            self.state.note(role, Seen::Str(value));
+        }
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
         if let Some(c) = self.state.capture.as_deref_mut() {
