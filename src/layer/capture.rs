@@ -19,6 +19,8 @@ use std::time::SystemTime;
 use tracing_core::field::{Field, Visit};
 use tracing_core::{Event as TracingEvent, Level};
 
+/// How many values the layer usually derives for a span at close.
+const DERIVED: usize = 8;
 /// Most events kept per span, as the SDK's limit the layer installs.
 const MAX_EVENTS: usize = 1_024;
 /// Most attributes kept per event, as the SDK's limit.
@@ -46,14 +48,15 @@ pub(crate) struct Capture {
 }
 
 impl Capture {
-    /// An empty capture for a span that starts now.
+    /// An empty capture for a span of `fields` declared fields that starts now.
     pub(crate) fn new(fields: usize) -> Box<Capture> {
         Box::new(Capture {
             start: opentelemetry::time::now(),
             name: None,
             kind: None,
             status: Status::Unset,
-            attributes: Vec::with_capacity(fields),
+            // Room for what the layer derives at close (kind, totals, cost) too.
+            attributes: Vec::with_capacity(fields + DERIVED),
             events: Vec::new(),
             dropped_events: 0,
             bytes: 0,

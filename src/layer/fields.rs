@@ -176,7 +176,7 @@ impl CallsiteInfo {
 /// Callsite classifications, computed once per callsite and shared.
 #[derive(Debug, Default)]
 pub(crate) struct CallsiteCache {
-    map: parking_lot::RwLock<HashMap<Identifier, Arc<CallsiteInfo>>>,
+    map: parking_lot::RwLock<HashMap<Identifier, Arc<CallsiteInfo>, crate::fnv::FnvBuild>>,
 }
 
 impl CallsiteCache {
