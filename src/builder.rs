@@ -631,12 +631,11 @@ impl LlmLayerBuilder {
         let mut capture = None;
         if !exporters.is_empty() {
             let processor =
-                LlmSpanProcessor::start(pipeline, mapper, exporters, Arc::clone(&stats))
+                LlmSpanProcessor::start(pipeline, mapper, exporters, Arc::clone(&stats), &scope)
                     .map_err(|e| BuildError::Exporter(format!("export thread: {e}")))?;
             if capturing {
                 capture = Some(CaptureSettings {
                     processor: processor.clone(),
-                    scope: scope.clone(),
                     roots_may_be_unsampled: ratio < 1.0 || !parent_based,
                     parent_based,
                 });

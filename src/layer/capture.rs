@@ -10,6 +10,8 @@
 
 use super::synthetic::OwnedValue;
 use crate::pipeline::identity::Identity;
+use crate::pipeline::stats::KeepReason;
+use crate::pipeline::traces::{Held, REASON_KEY};
 use opentelemetry::trace::{Event, SpanKind, Status};
 use opentelemetry::{InstrumentationScope, Key, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
@@ -175,11 +177,12 @@ impl Capture {
         }
     }
 
-    /// The span the SDK would have ended, with its sampled flag off.
-    pub(crate) fn into_span_data(
+    /// The span the SDK would have ended at `end`, with the identity's flags.
+    fn into_span_data(
         self,
         identity: &Identity,
         name: &'static str,
+        end: SystemTime,
         scope: &InstrumentationScope,
     ) -> SpanData {
         let mut events = SpanEvents::default();
@@ -192,7 +195,7 @@ impl Capture {
             span_kind: self.kind.unwrap_or(SpanKind::Internal),
             name: self.name.unwrap_or(Cow::Borrowed(name)),
             start_time: self.start,
-            end_time: opentelemetry::time::now(),
+            end_time: end,
             attributes: self.attributes,
             dropped_attributes_count: 0,
             events,
@@ -200,6 +203,76 @@ impl Capture {
             status: self.status,
             instrumentation_scope: scope.clone(),
         }
+    }
+}
+
+/// A finished span of a sampled-out trace, held by the layer until its trace is decided. It
+/// becomes an SDK span only if the trace is kept.
+#[derive(Debug)]
+pub(crate) struct HeldSpan {
+    capture: Box<Capture>,
+    identity: Identity,
+    name: &'static str,
+    end: SystemTime,
+}
+
+impl HeldSpan {
+    /// The span `identity` named `name` (unless `otel.name` renamed it), ending now.
+    pub(crate) fn new(capture: Box<Capture>, identity: Identity, name: &'static str) -> Self {
+        HeldSpan {
+            capture,
+            identity,
+            name,
+            end: opentelemetry::time::now(),
+        }
+    }
+
+    /// Its estimated size in bytes, for the buffer's bound.
+    pub(crate) fn size(&self) -> usize {
+        self.capture.bytes + 64 * (self.capture.attributes.len() + self.capture.events.len()) + 256
+    }
+
+    /// The SDK span to export: its trace was kept, so it is exported as sampled.
+    pub(crate) fn into_span_data(self, scope: &InstrumentationScope) -> SpanData {
+        let sc = &self.identity.context;
+        let identity = Identity {
+            context: opentelemetry::trace::SpanContext::new(
+                sc.trace_id(),
+                sc.span_id(),
+                sc.trace_flags().with_sampled(true),
+                sc.is_remote(),
+                sc.trace_state().clone(),
+            ),
+            ..self.identity
+        };
+        self.capture
+            .into_span_data(&identity, self.name, self.end, scope)
+    }
+}
+
+impl Held for HeldSpan {
+    fn trace_id(&self) -> opentelemetry::trace::TraceId {
+        self.identity.context.trace_id()
+    }
+
+    fn is_local_root(&self) -> bool {
+        self.identity.parent == opentelemetry::trace::SpanId::INVALID || self.identity.parent_remote
+    }
+
+    fn failed(&self) -> bool {
+        matches!(self.capture.status, Status::Error { .. })
+    }
+
+    fn lasted(&self) -> std::time::Duration {
+        self.end
+            .duration_since(self.capture.start)
+            .unwrap_or_default()
+    }
+
+    fn mark_root(&mut self, reason: KeepReason) {
+        self.capture
+            .attributes
+            .push(KeyValue::new(REASON_KEY, reason.as_str()));
     }
 }
 

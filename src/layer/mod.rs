@@ -50,8 +50,6 @@ pub(crate) struct Core {
 pub(crate) struct CaptureSettings {
     /// Where kept spans go.
     pub(crate) processor: crate::pipeline::LlmSpanProcessor,
-    /// The tracer's scope, for the spans the layer builds.
-    pub(crate) scope: opentelemetry::InstrumentationScope,
     /// Whether a span without a known sampled parent may be sampled out (a ratio under 1,
     /// or no parent-based sampling); if not, only an unsampled current context says so.
     pub(crate) roots_may_be_unsampled: bool,
@@ -470,9 +468,11 @@ where
                     for (field, value) in finished.values.drain(..) {
                         capture.record_owned(&field, value);
                     }
-                    let size = capture.bytes + 512;
-                    let data = capture.into_span_data(identity, name, &settings.scope);
-                    settings.processor.enqueue(data, size);
+                    settings.processor.hold(capture::HeldSpan::new(
+                        capture,
+                        identity.clone(),
+                        name,
+                    ));
                 }
                 _ => {
                     // No extensions lock is held here: the bridge takes its own.

@@ -27,6 +27,7 @@ pub(crate) mod stats;
 pub(crate) mod traces;
 pub(crate) mod worker;
 
+use crate::layer::capture::HeldSpan;
 use crate::mapping::Mapper;
 use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -38,7 +39,7 @@ use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use traces::{BufferLimits, TraceBuffer};
+use traces::{BufferLimits, TraceBuffer, Verdict};
 use worker::{Control, ErasedExporter, Queued, Worker};
 
 /// Default queue capacity in spans (`OTEL_BSP_MAX_QUEUE_SIZE`).
@@ -181,6 +182,10 @@ pub(crate) struct ProcessorShared {
     max_queue_bytes: u64,
     shut_down: AtomicBool,
     worker: Mutex<Option<JoinHandle<()>>>,
+    /// Sampled-out traces the layer holds until their local root ends (see [`traces`]).
+    held: Mutex<TraceBuffer<HeldSpan>>,
+    /// The tracer's scope, for the spans of kept traces.
+    scope: opentelemetry::InstrumentationScope,
 }
 
 impl LlmSpanProcessor {
@@ -191,7 +196,9 @@ impl LlmSpanProcessor {
         mapper: Arc<Mapper>,
         exporters: Vec<(Box<dyn ErasedExporter>, bool)>,
         stats: Arc<PipelineStats>,
+        scope: &opentelemetry::InstrumentationScope,
     ) -> std::io::Result<Self> {
+        let held = Mutex::new(TraceBuffer::new(config.buffer));
         let (exporters, retried): (Vec<_>, Vec<_>) = exporters.into_iter().unzip();
         let (spans, span_rx) = mpsc::sync_channel(config.queue_spans.max(1));
         let (control, control_rx) = mpsc::sync_channel(16);
@@ -204,7 +211,6 @@ impl LlmSpanProcessor {
         });
         let worker = Worker {
             wake: Arc::clone(&wake),
-            buffer: TraceBuffer::new(config.buffer),
             config,
             mapper,
             exporters,
@@ -225,6 +231,8 @@ impl LlmSpanProcessor {
             max_queue_bytes,
             shut_down: AtomicBool::new(false),
             worker: Mutex::new(Some(handle)),
+            held,
+            scope: scope.clone(),
         })))
     }
 
@@ -262,9 +270,41 @@ impl LlmSpanProcessor {
 }
 
 impl LlmSpanProcessor {
+    /// Holds a finished span of a sampled-out trace until its local root ends; what a kept
+    /// trace held goes to the export thread, a dropped trace is freed here.
+    pub(crate) fn hold(&self, span: HeldSpan) {
+        let size = span.size();
+        let (verdict, bytes) = {
+            let mut held = self.held.lock();
+            let verdict = held.on_end(span, size, &self.stats);
+            (verdict, held.bytes())
+        };
+        self.stats.set_buffer_bytes(bytes);
+        if let Verdict::Keep(spans) = verdict {
+            self.release(spans);
+        }
+    }
+
+    /// Hands the spans of a kept trace to the export thread.
+    fn release(&self, spans: Vec<HeldSpan>) {
+        for span in spans {
+            let size = span.size();
+            self.enqueue_kept(span.into_span_data(&self.scope), size);
+        }
+    }
+
     /// Queues a finished span of about `size` bytes for the export thread; when the queue is
     /// full (in spans or bytes) the span is dropped and counted. Never blocks.
     pub(crate) fn enqueue(&self, span: SpanData, size: usize) {
+        self.push(Queued::Span(span, size), size);
+    }
+
+    /// Queues a span of a trace the layer kept after sampling it out.
+    fn enqueue_kept(&self, span: SpanData, size: usize) {
+        self.push(Queued::Kept(span, size), size);
+    }
+
+    fn push(&self, message: Queued, size: usize) {
         if self.shut_down.load(Ordering::Relaxed) {
             self.stats.spans_dropped(DropReason::Shutdown, 1);
             return;
@@ -282,7 +322,7 @@ impl LlmSpanProcessor {
         }
         // Counted before the send, so the export thread never takes away more than was added.
         let pending = self.wake.pending.fetch_add(1, Ordering::Relaxed) + 1;
-        match self.spans.try_send(Queued::Span(span, size)) {
+        match self.spans.try_send(message) {
             Ok(()) => self.wake_if_batch_waits(pending, queued + size as u64),
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.wake.pending.fetch_sub(1, Ordering::Relaxed);
@@ -323,6 +363,18 @@ impl SpanProcessor for LlmSpanProcessor {
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        if self.shut_down.load(Ordering::Relaxed) {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        // Traces still open that already failed would be kept when their roots end.
+        let (failed, undecided) = {
+            let mut held = self.held.lock();
+            let failed = held.drain_failed();
+            let undecided = held.held_spans() as u64;
+            (failed, undecided)
+        };
+        self.release(failed);
+        self.stats.spans_dropped(DropReason::SampledOut, undecided);
         if self.shut_down.swap(true, Ordering::Relaxed) {
             return Err(OTelSdkError::AlreadyShutdown);
         }

@@ -1,6 +1,10 @@
 //! [`TraceBuffer`]: holds the spans of sampled-out traces until their local root ends, then
 //! keeps the whole trace (an error in it, or a slow root) or drops it.
 //!
+//! The layer holds it, on the threads that end spans: a sampled-out trace that ends clean
+//! is dropped where it was recorded, and only kept traces reach the export thread. What it
+//! holds is anything [`Held`]: the layer's captured spans, or SDK spans in tests.
+//!
 //! - A span of a sampled-out trace waits here. An error in any span decides the trace at
 //!   once ("keep"): what waited is released, and later spans of the trace pass straight on.
 //! - When the local root ends (no parent, or a remote parent), an undecided trace is kept if
@@ -32,18 +36,56 @@ pub(crate) struct BufferLimits {
     pub(crate) slow: Option<Duration>,
 }
 
+/// A finished span of a sampled-out trace, as the buffer sees it.
+pub(crate) trait Held {
+    /// Its trace.
+    fn trace_id(&self) -> TraceId;
+    /// Whether it is the root of its trace in this process (no parent, or a remote one).
+    fn is_local_root(&self) -> bool;
+    /// Whether it failed.
+    fn failed(&self) -> bool;
+    /// How long it lasted.
+    fn lasted(&self) -> Duration;
+    /// Says, on a kept trace's local root, why the trace was kept.
+    fn mark_root(&mut self, reason: KeepReason);
+}
+
+impl Held for SpanData {
+    fn trace_id(&self) -> TraceId {
+        self.span_context.trace_id()
+    }
+
+    fn is_local_root(&self) -> bool {
+        is_local_root(self)
+    }
+
+    fn failed(&self) -> bool {
+        matches!(self.status, Status::Error { .. })
+    }
+
+    fn lasted(&self) -> Duration {
+        self.end_time
+            .duration_since(self.start_time)
+            .unwrap_or_default()
+    }
+
+    fn mark_root(&mut self, reason: KeepReason) {
+        mark_root(self, reason);
+    }
+}
+
 /// What became of the span handed to [`TraceBuffer::on_end`].
 #[derive(Debug)]
-pub(crate) enum Verdict {
+pub(crate) enum Verdict<T> {
     /// Export these spans (the new one and whatever of its trace waited).
-    Keep(Vec<SpanData>),
+    Keep(Vec<T>),
     /// Nothing to export now.
     Held,
 }
 
 #[derive(Debug)]
-struct Pending {
-    spans: Vec<(SpanData, usize)>,
+struct Pending<T> {
+    spans: Vec<(T, usize)>,
     bytes: usize,
     /// Insertion sequence, to find the oldest trace.
     seq: u64,
@@ -57,9 +99,9 @@ enum Decision {
 
 /// Sampled-out traces waiting for a decision.
 #[derive(Debug)]
-pub(crate) struct TraceBuffer {
+pub(crate) struct TraceBuffer<T> {
     limits: BufferLimits,
-    pending: HashMap<TraceId, Pending>,
+    pending: HashMap<TraceId, Pending<T>>,
     /// Traces in insertion order (with their sequence, to skip stale entries).
     order: VecDeque<(TraceId, u64)>,
     decided: HashMap<TraceId, Decision>,
@@ -74,7 +116,7 @@ pub(crate) fn is_local_root(span: &SpanData) -> bool {
     span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote
 }
 
-impl TraceBuffer {
+impl<T: Held> TraceBuffer<T> {
     /// An empty buffer.
     pub(crate) fn new(limits: BufferLimits) -> Self {
         TraceBuffer {
@@ -95,14 +137,14 @@ impl TraceBuffer {
     }
 
     /// Takes a sampled-out span of `size` estimated bytes.
-    pub(crate) fn on_end(&mut self, span: SpanData, size: usize, stats: &PipelineStats) -> Verdict {
-        let trace_id = span.span_context.trace_id();
-        let root = is_local_root(&span);
+    pub(crate) fn on_end(&mut self, span: T, size: usize, stats: &PipelineStats) -> Verdict<T> {
+        let trace_id = span.trace_id();
+        let root = span.is_local_root();
         match self.decided.get(&trace_id).copied() {
             Some(Decision::Keep) => {
                 let mut span = span;
                 if root {
-                    mark_root(&mut span, KeepReason::Error);
+                    span.mark_root(KeepReason::Error);
                 }
                 return Verdict::Keep(vec![span]);
             }
@@ -112,29 +154,24 @@ impl TraceBuffer {
             }
             None => {}
         }
-        let failed = matches!(span.status, Status::Error { .. });
-        if failed && self.limits.keep_errors {
+        if span.failed() && self.limits.keep_errors {
             stats.trace_kept(KeepReason::Error);
             self.decide(trace_id, Decision::Keep);
             let mut spans = self.take(trace_id);
             let mut span = span;
             if root {
-                mark_root(&mut span, KeepReason::Error);
+                span.mark_root(KeepReason::Error);
             }
             spans.push(span);
             return Verdict::Keep(spans);
         }
         if root {
-            let lasted = span
-                .end_time
-                .duration_since(span.start_time)
-                .unwrap_or_default();
-            if self.limits.slow.is_some_and(|t| lasted > t) {
+            if self.limits.slow.is_some_and(|t| span.lasted() > t) {
                 stats.trace_kept(KeepReason::Slow);
                 self.decide(trace_id, Decision::Keep);
                 let mut spans = self.take(trace_id);
                 let mut span = span;
-                mark_root(&mut span, KeepReason::Slow);
+                span.mark_root(KeepReason::Slow);
                 spans.push(span);
                 return Verdict::Keep(spans);
             }
@@ -150,15 +187,11 @@ impl TraceBuffer {
 
     /// Releases every undecided trace that holds an error (at shutdown): they would be kept
     /// when their roots ended.
-    pub(crate) fn drain_failed(&mut self) -> Vec<SpanData> {
+    pub(crate) fn drain_failed(&mut self) -> Vec<T> {
         let failed: Vec<TraceId> = self
             .pending
             .iter()
-            .filter(|(_, p)| {
-                p.spans
-                    .iter()
-                    .any(|(s, _)| matches!(s.status, Status::Error { .. }))
-            })
+            .filter(|(_, p)| p.spans.iter().any(|(s, _)| s.failed()))
             .map(|(id, _)| *id)
             .collect();
         failed.into_iter().flat_map(|id| self.take(id)).collect()
@@ -169,7 +202,7 @@ impl TraceBuffer {
         self.spans
     }
 
-    fn hold(&mut self, trace_id: TraceId, span: SpanData, size: usize, stats: &PipelineStats) {
+    fn hold(&mut self, trace_id: TraceId, span: T, size: usize, stats: &PipelineStats) {
         let size = size.max(1);
         if size > self.limits.max_bytes || self.limits.max_spans == 0 {
             // Can never fit: the trace cannot be decided whole.
@@ -211,7 +244,7 @@ impl TraceBuffer {
         self.spans += 1;
     }
 
-    fn take(&mut self, trace_id: TraceId) -> Vec<SpanData> {
+    fn take(&mut self, trace_id: TraceId) -> Vec<T> {
         let Some(p) = self.pending.remove(&trace_id) else {
             return Vec::new();
         };
@@ -295,7 +328,7 @@ mod tests {
         }
     }
 
-    fn kept(v: Verdict) -> Vec<String> {
+    fn kept(v: Verdict<SpanData>) -> Vec<String> {
         match v {
             Verdict::Keep(spans) => spans.into_iter().map(|s| s.name.into_owned()).collect(),
             Verdict::Held => Vec::new(),

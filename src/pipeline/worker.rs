@@ -1,10 +1,9 @@
 //! The export thread: sampling decisions, mapping, batching and export, off the calling thread.
 
 use super::stats::{DropReason, KeepReason, PipelineStats};
-use super::traces::{is_local_root, mark_root, TraceBuffer, Verdict};
+use super::traces::{is_local_root, mark_root};
 use super::PipelineConfig;
 use crate::mapping::Mapper;
-use opentelemetry::trace::SpanContext;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
@@ -46,8 +45,10 @@ impl<E: SpanExporter + 'static> ErasedExporter for E {
 
 /// What the calling threads queue for the export thread.
 pub(crate) enum Queued {
-    /// A finished span and its estimated size.
+    /// A finished sampled span and its estimated size.
     Span(SpanData, usize),
+    /// A span of a sampled-out trace the layer kept (already marked), and its size.
+    Kept(SpanData, usize),
 }
 
 /// What the export thread waits on. Spans do not wake it one by one: it drains the span
@@ -71,7 +72,6 @@ pub(crate) struct Worker {
     /// the console and callers' exporters, are not: a copy of each batch is kept for it).
     pub(crate) retried: Vec<bool>,
     pub(crate) stats: Arc<PipelineStats>,
-    pub(crate) buffer: TraceBuffer,
     pub(crate) ready: Vec<SpanData>,
     pub(crate) ready_bytes: usize,
     /// Batches an exporter refused with a retryable error, oldest first, per exporter index.
@@ -197,7 +197,13 @@ impl Worker {
                     self.stats
                         .queue_bytes
                         .fetch_sub(size as u64, Ordering::Relaxed);
-                    self.accept(span, size);
+                    self.accept(span);
+                }
+                Queued::Kept(span, size) => {
+                    self.stats
+                        .queue_bytes
+                        .fetch_sub(size as u64, Ordering::Relaxed);
+                    self.push_ready(span);
                 }
             }
             if self.ready.len() >= self.config.max_batch_spans {
@@ -206,30 +212,23 @@ impl Worker {
         }
     }
 
-    /// Routes one span: straight to the batch when sampled, else through the trace buffer.
-    fn accept(&mut self, mut span: SpanData, size: usize) {
-        if span.span_context.is_sampled() {
-            if is_local_root(&span) {
-                let reason = if span.parent_span_is_remote {
-                    KeepReason::Parent
-                } else {
-                    KeepReason::Ratio
-                };
-                self.stats.trace_kept(reason);
-                mark_root(&mut span, reason);
-            }
-            self.push_ready(span);
+    /// Takes one sampled span (the SDK records no other: the layer holds sampled-out ones);
+    /// a local root says why its trace is exported.
+    fn accept(&mut self, mut span: SpanData) {
+        if !span.span_context.is_sampled() {
+            self.stats.spans_dropped(DropReason::SampledOut, 1);
             return;
         }
-        match self.buffer.on_end(span, size, &self.stats) {
-            Verdict::Keep(spans) => {
-                for span in spans {
-                    self.push_ready(set_sampled(span));
-                }
-            }
-            Verdict::Held => {}
+        if is_local_root(&span) {
+            let reason = if span.parent_span_is_remote {
+                KeepReason::Parent
+            } else {
+                KeepReason::Ratio
+            };
+            self.stats.trace_kept(reason);
+            mark_root(&mut span, reason);
         }
-        self.stats.set_buffer_bytes(self.buffer.bytes());
+        self.push_ready(span);
     }
 
     /// Maps a kept span and adds it to the batch, exporting first when the batch would go
@@ -349,14 +348,9 @@ impl Worker {
         result
     }
 
-    /// Exports what is ready and the failed traces still waiting, then shuts the exporters down.
+    /// Exports what is ready, then shuts the exporters down.
     fn finish(&mut self, timeout: Duration) -> OTelSdkResult {
         self.retry_due(true);
-        for span in self.buffer.drain_failed() {
-            self.push_ready(set_sampled(span));
-        }
-        let undecided = self.buffer.held_spans() as u64;
-        self.stats.spans_dropped(DropReason::SampledOut, undecided);
         self.export_ready();
         for (_, batch, _) in std::mem::take(&mut self.retry.batches) {
             self.stats
@@ -370,17 +364,4 @@ impl Worker {
         }
         result
     }
-}
-
-/// The span with its sampled flag set: a kept trace is exported as sampled.
-fn set_sampled(mut span: SpanData) -> SpanData {
-    let sc = &span.span_context;
-    span.span_context = SpanContext::new(
-        sc.trace_id(),
-        sc.span_id(),
-        sc.trace_flags().with_sampled(true),
-        sc.is_remote(),
-        sc.trace_state().clone(),
-    );
-    span
 }
