@@ -205,6 +205,24 @@ pub fn llm_layer_pipeline(
     (dispatch, handle, exporter)
 }
 
+/// (c) with every span dropped by the sampler and no error capture: only the layer's own
+/// work and its metrics (with a reader or without), nothing for the export thread.
+pub fn llm_layer_metrics_only(metrics: bool) -> (Dispatch, LlmHandle) {
+    let mut builder = quiet()
+        .with_span_exporter(NoopExporter::default())
+        .with_sampling_ratio(0.0)
+        .with_keep_errors(false);
+    if metrics {
+        builder = builder.with_metric_reader(ManualReader::builder().build());
+    }
+    let layer: LlmLayer<_> = builder.build();
+    let handle = layer.handle();
+    (
+        Dispatch::new(tracing_subscriber::registry().with(layer)),
+        handle,
+    )
+}
+
 /// An LLM span: 6 fields (2 of them usage, recorded later) and the messages JSON.
 /// A macro, so every use is its own callsite.
 macro_rules! llm_span {
