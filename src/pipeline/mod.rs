@@ -1,12 +1,15 @@
-//! The export pipeline: one span processor that samples, maps and exports off the calling
-//! thread.
+//! The export pipeline: one span processor that maps and exports off the calling thread,
+//! and the buffer where sampled-out traces wait for their decision.
 //!
 //! ```text
-//! calling thread                        export thread ("openinference-export")
-//! ──────────────                        ───────────────────────────────────────
-//! span ends → LlmSpanProcessor::on_end  → sampled?  map → batch → every exporter
-//!   (size estimate, try_send into a       no: TraceBuffer until the local root ends:
-//!    bounded queue; full = drop+count)        error or slow → keep whole trace, else drop
+//! calling thread                                export thread ("openinference-export")
+//! ──────────────                                ───────────────────────────────────────
+//! sampled span ends → LlmSpanProcessor::on_end → map → batch → every exporter
+//!   (size estimate, push on a bounded queue;
+//!    full = drop + count; no wake-up until a
+//!    batch waits)
+//! sampled-out span ends (layer) → hold: TraceBuffer until the local root ends
+//!   error or slow → the whole trace is queued as above; else freed here
 //! ```
 //!
 //! - The calling thread never blocks: the queue is bounded in spans and bytes, and a full
