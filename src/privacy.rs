@@ -802,13 +802,15 @@ impl Privacy {
                 out = Cow::Owned(new);
             }
         }
+        // Only keys decide (`is_secret_key`), and the JSON scan skips string values with a
+        // vectorized search, so it reads a long text faster than a word search would.
         let (json, secrets) = match scan {
             JsonScan::None => (false, false),
             JsonScan::Secrets => {
-                let hit = looks_json(&out) && contains_secret_word(&out);
+                let hit = looks_json(&out);
                 (hit, hit)
             }
-            JsonScan::PromptKeys => (true, self.redact_secrets && contains_secret_word(&out)),
+            JsonScan::PromptKeys => (true, self.redact_secrets),
         };
         if json {
             if !looks_json(&out) {
@@ -1011,12 +1013,13 @@ fn looks_json(s: &str) -> bool {
 /// Index after the string starting at `b[i] == '"'`, and whether it was closed.
 fn skip_string(b: &[u8], i: usize) -> (usize, bool) {
     let mut k = i + 1;
-    while k < b.len() {
-        match b[k] {
-            b'\\' => k += 2,
-            b'"' => return (k + 1, true),
-            _ => k += 1,
+    // Long runs of text are skipped by a vectorized search for the two bytes that matter.
+    while let Some(off) = b.get(k..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
+        k += off;
+        if b[k] == b'"' {
+            return (k + 1, true);
         }
+        k += 2;
     }
     (b.len(), false)
 }
@@ -1070,9 +1073,9 @@ fn scan_json(s: &str, secrets: bool, prompt_keys: bool) -> Option<String> {
     let mut copied = 0;
     let mut i = 0;
     while i < n {
-        if b[i] != b'"' {
-            i += 1;
-            continue;
+        match memchr::memchr(b'"', &b[i..]) {
+            Some(off) => i += off,
+            None => break,
         }
         let (end, closed) = skip_string(b, i);
         if !closed {
