@@ -614,3 +614,44 @@ fn a_span_never_entered_is_exported_whole_under_a_ratio() {
         r#"{"n":4,"ok":true}"#
     );
 }
+
+#[test]
+fn sampled_out_traces_on_many_threads_are_decided_each_on_its_own() {
+    let (spans, handle) = run(quiet_builder().with_sampling_ratio(0.0), || {
+        let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let dispatch = dispatch.clone();
+                std::thread::spawn(move || {
+                    tracing::dispatcher::with_default(&dispatch, || {
+                        for i in 0..50 {
+                            let fail = i % 10 == 0;
+                            let root = tracing::info_span!("job", thread = t, i, fail);
+                            root.in_scope(|| {
+                                for _ in 0..3 {
+                                    tracing::info_span!("step").in_scope(|| {});
+                                }
+                                if fail {
+                                    tracing::info_span!("call", llm.model_name = "m")
+                                        .in_scope(|| tracing::error!("refused"));
+                                }
+                            });
+                        }
+                    })
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+    });
+    // 4 threads x 5 failing jobs, each kept whole: root, 3 steps, the failing call.
+    let traces = by_trace(&spans);
+    assert_eq!(traces.len(), 20);
+    assert!(traces.values().all(|t| t.len() == 5), "every kept trace is whole");
+    assert!(spans.iter().all(|s| s.span_context.is_sampled()));
+    let stats = handle.pipeline_stats();
+    assert_eq!(stats.kept("error"), 20);
+    assert_eq!(stats.dropped("sampled_out"), 4 * 45 * 4);
+    assert_eq!(stats.buffer_bytes, 0, "nothing left held");
+}
