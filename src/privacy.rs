@@ -1014,7 +1014,10 @@ fn looks_json(s: &str) -> bool {
 fn skip_string(b: &[u8], i: usize) -> (usize, bool) {
     let mut k = i + 1;
     // Long runs of text are skipped by a vectorized search for the two bytes that matter.
-    while let Some(off) = b.get(k..).and_then(|rest| memchr::memchr2(b'"', b'\\', rest)) {
+    while let Some(off) = b
+        .get(k..)
+        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+    {
         k += off;
         if b[k] == b'"' {
             return (k + 1, true);

@@ -648,7 +648,10 @@ fn sampled_out_traces_on_many_threads_are_decided_each_on_its_own() {
     // 4 threads x 5 failing jobs, each kept whole: root, 3 steps, the failing call.
     let traces = by_trace(&spans);
     assert_eq!(traces.len(), 20);
-    assert!(traces.values().all(|t| t.len() == 5), "every kept trace is whole");
+    assert!(
+        traces.values().all(|t| t.len() == 5),
+        "every kept trace is whole"
+    );
     assert!(spans.iter().all(|s| s.span_context.is_sampled()));
     let stats = handle.pipeline_stats();
     assert_eq!(stats.kept("error"), 20);
