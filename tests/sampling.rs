@@ -658,3 +658,43 @@ fn sampled_out_traces_on_many_threads_are_decided_each_on_its_own() {
     assert_eq!(stats.dropped("sampled_out"), 4 * 45 * 4);
     assert_eq!(stats.buffer_bytes, 0, "nothing left held");
 }
+
+/// A value whose `Debug` logs: formatting it re-enters the layer.
+struct Chatty;
+
+impl std::fmt::Debug for Chatty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        tracing::warn!("formatting a chatty value");
+        f.write_str("Chatty")
+    }
+}
+
+#[test]
+fn an_event_whose_value_logs_does_not_deadlock_a_sampled_out_span() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (spans, _) = run(quiet_builder().with_sampling_ratio(0.0), || {
+            tracing::info_span!("root").in_scope(|| {
+                let chat = tracing::info_span!(
+                    "chat",
+                    llm.model_name = "m",
+                    detail = tracing::field::Empty
+                );
+                chat.in_scope(|| {
+                    chat.record("detail", tracing::field::debug(Chatty));
+                    tracing::info!(value = ?Chatty, "first");
+                    tracing::error!(value = ?Chatty, "failed");
+                });
+            });
+        });
+        let _ = tx.send(spans);
+    });
+    let spans = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("no deadlock within 20 s");
+    let chat = span(&spans, "chat");
+    let names: Vec<_> = chat.events.iter().map(|e| e.name.to_string()).collect();
+    assert!(names.contains(&"first".to_owned()) && names.contains(&"failed".to_owned()));
+    assert!(is_error(chat));
+    assert!(str_attr(chat, "input.value").contains("Chatty"), "{chat:?}");
+}

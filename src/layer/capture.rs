@@ -65,6 +65,36 @@ impl Capture {
         })
     }
 
+    /// An empty capture to record a `Record` into with no lock held, then [`Self::merge`]d.
+    pub(crate) fn scratch(fields: usize) -> Capture {
+        Capture {
+            start: SystemTime::UNIX_EPOCH,
+            name: None,
+            kind: None,
+            status: Status::Unset,
+            attributes: Vec::with_capacity(fields),
+            events: Vec::new(),
+            dropped_events: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Adds what `later` recorded (see [`Self::scratch`]): its attributes after these, and the
+    /// name, kind and status it set.
+    pub(crate) fn merge(&mut self, later: Capture) {
+        self.attributes.extend(later.attributes);
+        self.bytes += later.bytes;
+        if later.name.is_some() {
+            self.name = later.name;
+        }
+        if later.kind.is_some() {
+            self.kind = later.kind;
+        }
+        if later.status != Status::Unset {
+            self.status = later.status;
+        }
+    }
+
     /// An empty capture for a span that started at `start`: for a span found sampled out
     /// only at its end, which keeps what the layer derived.
     pub(crate) fn since(start: std::time::Instant) -> Box<Capture> {
@@ -125,44 +155,25 @@ impl Capture {
         self.push(field.name(), Value::String(value.into()));
     }
 
-    /// Records one event of the span: its message (or name) as the event name, `level`,
-    /// `target` and its fields as attributes; an `error` field makes it an `exception`
-    /// event and the span's status an error, as does an `ERROR` level.
-    pub(crate) fn record_event(&mut self, event: &TracingEvent<'_>) {
+    /// Adds one event of the span (see [`CapturedEvent::of`]): an `error` field makes the
+    /// span's status an error, as does an `ERROR` level.
+    pub(crate) fn push_event(&mut self, captured: CapturedEvent) {
         if self.events.len() >= MAX_EVENTS {
             self.dropped_events = self.dropped_events.saturating_add(1);
             return;
         }
-        let meta = event.metadata();
-        let mut visitor = EventVisitor {
-            name: None,
-            attributes: vec![
-                KeyValue::new("level", meta.level().as_str()),
-                KeyValue::new(
-                    "target",
-                    Value::String(StringValue::from(meta.target().to_owned())),
-                ),
-            ],
-            error_status: None,
-        };
-        event.record(&mut visitor);
-        if let Some(status) = visitor.error_status {
+        if let Some(status) = captured.error_status {
             self.status = status;
-        } else if self.status == Status::Unset && *meta.level() == Level::ERROR {
+        } else if self.status == Status::Unset && captured.error_level {
             self.status = Status::error("");
         }
-        visitor.attributes.truncate(MAX_EVENT_ATTRIBUTES);
-        self.bytes += visitor
+        self.bytes += captured
+            .event
             .attributes
             .iter()
             .map(|kv| kv.value.as_str().len())
             .sum::<usize>();
-        self.events.push(Event::new(
-            visitor.name.unwrap_or(Cow::Borrowed(meta.name())),
-            opentelemetry::time::now(),
-            visitor.attributes,
-            0,
-        ));
+        self.events.push(captured.event);
     }
 
     /// Hands what was recorded to the span after all (it turned out sampled): attributes,
@@ -273,6 +284,43 @@ impl Held for HeldSpan {
         self.capture
             .attributes
             .push(KeyValue::new(REASON_KEY, reason.as_str()));
+    }
+}
+
+/// An event of a span that keeps a capture, recorded as the bridge records events: its message
+/// (or name) as the event name, `level`, `target` and its fields as attributes; an `error`
+/// field makes it an `exception` event. Built before the span's state is locked.
+#[derive(Debug)]
+pub(crate) struct CapturedEvent {
+    event: Event,
+    error_status: Option<Status>,
+    error_level: bool,
+}
+
+impl CapturedEvent {
+    /// Records `event` (it runs the values' formatting: call it with no lock held).
+    pub(crate) fn of(event: &TracingEvent<'_>) -> CapturedEvent {
+        let meta = event.metadata();
+        let mut visitor = EventVisitor {
+            name: None,
+            attributes: vec![
+                KeyValue::new("level", meta.level().as_str()),
+                KeyValue::new("target", meta.target()),
+            ],
+            error_status: None,
+        };
+        event.record(&mut visitor);
+        visitor.attributes.truncate(MAX_EVENT_ATTRIBUTES);
+        CapturedEvent {
+            event: Event::new(
+                visitor.name.unwrap_or(Cow::Borrowed(meta.name())),
+                opentelemetry::time::now(),
+                visitor.attributes,
+                0,
+            ),
+            error_status: visitor.error_status,
+            error_level: *meta.level() == Level::ERROR,
+        }
     }
 }
 

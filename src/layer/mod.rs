@@ -349,12 +349,28 @@ where
             self.bridge.on_record(id, values, ctx);
             return;
         };
+        // A span that keeps a capture gets the values formatted with no lock held (a value's
+        // `Debug` may emit events of its own), then added under the lock.
+        let keeps_capture = span
+            .extensions()
+            .get::<SpanState>()
+            .is_some_and(|s| s.capture.is_some());
+        let recorded = keeps_capture.then(|| {
+            let mut scratch = capture::Capture::scratch(values.len());
+            values.record(&mut capture::CaptureVisitor(&mut scratch));
+            scratch
+        });
         let (forward, unsigned) = {
             let mut ext = span.extensions_mut();
             match ext.get_mut::<SpanState>() {
                 Some(state) => {
                     let forward = !state.bypasses_bridge();
-                    let mut visitor = StateVisitor::new(state);
+                    if let (Some(capture), Some(recorded)) =
+                        (state.capture.as_deref_mut(), recorded)
+                    {
+                        capture.merge(recorded);
+                    }
+                    let mut visitor = StateVisitor::without_capture(state);
                     values.record(&mut visitor);
                     (forward, visitor.unsigned)
                 }
@@ -374,9 +390,9 @@ where
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
         let is_return = is_return_event(meta);
-        let capturing = self.core.capture.is_some();
+        let is_error = *meta.level() == Level::ERROR;
         let mut to_bridge = true;
-        if is_return || capturing || *meta.level() == Level::ERROR {
+        if is_return || is_error || self.core.capture.is_some() {
             let span = event.parent().and_then(|id| ctx.span(id)).or_else(|| {
                 event
                     .is_contextual()
@@ -384,30 +400,46 @@ where
                     .flatten()
             });
             if let Some(span) = span {
-                let mut ext = span.extensions_mut();
-                if let Some(state) = ext.get_mut::<SpanState>() {
-                    if is_return {
+                // What the state needs is read briefly; the event's values are formatted with
+                // no lock held (their `Debug` may emit events of its own).
+                let seen = span.extensions().get::<SpanState>().map(|s| {
+                    (
+                        s.capture.is_some(),
+                        s.sampled_out(),
+                        is_return || (is_error && s.error.is_none()),
+                    )
+                });
+                if let Some((keeps_capture, sampled_out, wants_fields)) = seen {
+                    let fields = wants_fields.then(|| {
                         let mut fields = EventFields::default();
                         event.record(&mut fields);
-                        state.returned = fields.returned;
-                        // The return value becomes output.value, not a span event.
-                        return;
-                    }
-                    if let Some(capture) = state.capture.as_deref_mut() {
-                        capture.record_event(event);
+                        fields
+                    });
+                    let captured =
+                        (keeps_capture && !is_return).then(|| capture::CapturedEvent::of(event));
+                    let mut ext = span.extensions_mut();
+                    if let Some(state) = ext.get_mut::<SpanState>() {
+                        if is_return {
+                            state.returned = fields.and_then(|f| f.returned);
+                            // The return value becomes output.value, not a span event.
+                            return;
+                        }
+                        if let (Some(capture), Some(captured)) =
+                            (state.capture.as_deref_mut(), captured)
+                        {
+                            capture.push_event(captured);
+                        }
+                        if let Some(fields) = fields.filter(|_| state.error.is_none()) {
+                            let message = fields
+                                .error
+                                .or(fields.message)
+                                .unwrap_or_else(|| meta.name().to_owned());
+                            let kind = fields.error_type.unwrap_or_else(|| "Error".to_owned());
+                            state.error = Some(ErrorInfo { kind, message });
+                        }
                     }
                     // A sampled-out span's bridge span records nothing.
-                    to_bridge = !state.sampled_out();
-                    if *meta.level() == Level::ERROR && state.error.is_none() {
-                        let mut fields = EventFields::default();
-                        event.record(&mut fields);
-                        let message = fields
-                            .error
-                            .or(fields.message)
-                            .unwrap_or_else(|| meta.name().to_owned());
-                        let kind = fields.error_type.unwrap_or_else(|| "Error".to_owned());
-                        state.error = Some(ErrorInfo { kind, message });
-                    }
+                    to_bridge = !sampled_out;
                 }
             }
         }

@@ -316,14 +316,34 @@ pub(crate) struct StateVisitor<'a> {
     pub(crate) state: &'a mut SpanState,
     /// Unsigned integer fields seen, as `i64`.
     pub(crate) unsigned: Vec<(Field, i64)>,
+    /// Whether values also go to the state's capture (when it keeps one).
+    to_capture: bool,
 }
 
 impl<'a> StateVisitor<'a> {
-    /// A visitor for `state`.
+    /// A visitor for `state` that also feeds its capture.
     pub(crate) fn new(state: &'a mut SpanState) -> Self {
         StateVisitor {
             state,
             unsigned: Vec::new(),
+            to_capture: true,
+        }
+    }
+
+    /// A visitor for `state` alone: the caller recorded the values into a capture already.
+    pub(crate) fn without_capture(state: &'a mut SpanState) -> Self {
+        StateVisitor {
+            to_capture: false,
+            ..StateVisitor::new(state)
+        }
+    }
+
+    /// The state's capture, if values go to it.
+    fn capture(&mut self) -> Option<&mut Capture> {
+        if self.to_capture {
+            self.state.capture.as_deref_mut()
+        } else {
+            None
         }
     }
 }
@@ -353,13 +373,13 @@ impl Visit for StateVisitor<'_> {
         if SpanState::shares_text(role) {
             // One copy of the text for the state and the capture.
             let text: Arc<str> = Arc::from(value);
-            if let Some(c) = self.state.capture.as_deref_mut() {
+            if let Some(c) = self.capture() {
                 c.record_shared(field, Arc::clone(&text));
             }
             self.state.note_shared(role, text);
             return;
         }
-        if let Some(c) = self.state.capture.as_deref_mut() {
+        if let Some(c) = self.capture() {
             CaptureVisitor(c).record_str(field, value);
         }
         if role != Role::Other {
@@ -367,13 +387,13 @@ impl Visit for StateVisitor<'_> {
         }
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        if let Some(c) = self.state.capture.as_deref_mut() {
+        if let Some(c) = self.capture() {
             CaptureVisitor(c).record_i64(field, value);
         }
         self.see(field, Seen::I64(value));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if let Some(c) = self.state.capture.as_deref_mut() {
+        if let Some(c) = self.capture() {
             CaptureVisitor(c).record_u64(field, value);
         }
         if !self.state.bypasses_bridge() {
@@ -383,25 +403,25 @@ impl Visit for StateVisitor<'_> {
         self.see(field, Seen::U64(value));
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        if let Some(c) = self.state.capture.as_deref_mut() {
+        if let Some(c) = self.capture() {
             CaptureVisitor(c).record_f64(field, value);
         }
         self.see(field, Seen::F64(value));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if let Some(c) = self.state.capture.as_deref_mut() {
+        if let Some(c) = self.capture() {
             CaptureVisitor(c).record_bool(field, value);
         }
         self.see(field, Seen::Bool);
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if let Some(c) = self.state.capture.as_deref_mut() {
+        if let Some(c) = self.capture() {
             CaptureVisitor(c).record_debug(field, value);
         }
         self.see(field, Seen::Debug(value));
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        if let Some(c) = self.state.capture.as_deref_mut() {
+        if let Some(c) = self.capture() {
             CaptureVisitor(c).record_error(field, value);
         }
         self.see(field, Seen::Debug(&tracing_core::field::display(value)));
