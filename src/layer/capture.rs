@@ -324,6 +324,27 @@ impl CapturedEvent {
     }
 }
 
+/// Whether recording `values` formats a `Debug` or error value (runs the caller's code).
+pub(crate) fn formats_caller_values(values: &tracing_core::span::Record<'_>) -> bool {
+    struct Check(bool);
+    impl Visit for Check {
+        fn record_debug(&mut self, _: &Field, _: &dyn fmt::Debug) {
+            self.0 = true;
+        }
+        fn record_str(&mut self, _: &Field, _: &str) {}
+        fn record_i64(&mut self, _: &Field, _: i64) {}
+        fn record_u64(&mut self, _: &Field, _: u64) {}
+        fn record_f64(&mut self, _: &Field, _: f64) {}
+        fn record_bool(&mut self, _: &Field, _: bool) {}
+        fn record_error(&mut self, _: &Field, _: &(dyn std::error::Error + 'static)) {
+            self.0 = true;
+        }
+    }
+    let mut check = Check(false);
+    values.record(&mut check);
+    check.0
+}
+
 /// Records span fields into a [`Capture`], as the bridge's span attribute visitor does.
 pub(crate) struct CaptureVisitor<'a>(pub(crate) &'a mut Capture);
 

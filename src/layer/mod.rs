@@ -349,13 +349,14 @@ where
             self.bridge.on_record(id, values, ctx);
             return;
         };
-        // A span that keeps a capture gets the values formatted with no lock held (a value's
-        // `Debug` may emit events of its own), then added under the lock.
+        // A span that keeps a capture gets `Debug` and error values formatted with no lock held
+        // (formatting runs the caller's code, which may emit events of its own), then added
+        // under the lock. Plain values go straight in.
         let keeps_capture = span
             .extensions()
             .get::<SpanState>()
             .is_some_and(|s| s.capture.is_some());
-        let recorded = keeps_capture.then(|| {
+        let recorded = (keeps_capture && capture::formats_caller_values(values)).then(|| {
             let mut scratch = capture::Capture::scratch(values.len());
             values.record(&mut capture::CaptureVisitor(&mut scratch));
             scratch
@@ -365,12 +366,15 @@ where
             match ext.get_mut::<SpanState>() {
                 Some(state) => {
                     let forward = !state.bypasses_bridge();
-                    if let (Some(capture), Some(recorded)) =
-                        (state.capture.as_deref_mut(), recorded)
-                    {
-                        capture.merge(recorded);
-                    }
-                    let mut visitor = StateVisitor::without_capture(state);
+                    let mut visitor = match recorded {
+                        Some(recorded) => {
+                            if let Some(capture) = state.capture.as_deref_mut() {
+                                capture.merge(recorded);
+                            }
+                            StateVisitor::without_capture(state)
+                        }
+                        None => StateVisitor::new(state),
+                    };
                     values.record(&mut visitor);
                     (forward, visitor.unsigned)
                 }

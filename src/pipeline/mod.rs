@@ -283,8 +283,11 @@ impl LlmSpanProcessor {
             (verdict, held.bytes())
         };
         self.stats.set_buffer_bytes(bytes);
-        if let Verdict::Keep(spans) = verdict {
-            self.release(spans);
+        match verdict {
+            Verdict::Keep(spans) => self.release(spans),
+            // What a dropped trace held is freed here, with the buffer unlocked.
+            Verdict::Drop(spans) => drop(spans),
+            Verdict::Held => {}
         }
     }
 

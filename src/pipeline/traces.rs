@@ -15,6 +15,7 @@
 //!   are dropped whole (and counted) until the new span fits.
 
 use super::stats::{DropReason, KeepReason, PipelineStats};
+use crate::fnv::FnvBuild;
 use opentelemetry::trace::{SpanId, Status, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 use std::collections::{HashMap, VecDeque};
@@ -79,6 +80,8 @@ impl Held for SpanData {
 pub(crate) enum Verdict<T> {
     /// Export these spans (the new one and whatever of its trace waited).
     Keep(Vec<T>),
+    /// These spans are dropped (counted already): the caller frees them.
+    Drop(Vec<T>),
     /// Nothing to export now.
     Held,
 }
@@ -101,10 +104,10 @@ enum Decision {
 #[derive(Debug)]
 pub(crate) struct TraceBuffer<T> {
     limits: BufferLimits,
-    pending: HashMap<TraceId, Pending<T>>,
+    pending: HashMap<TraceId, Pending<T>, FnvBuild>,
     /// Traces in insertion order (with their sequence, to skip stale entries).
     order: VecDeque<(TraceId, u64)>,
-    decided: HashMap<TraceId, Decision>,
+    decided: HashMap<TraceId, Decision, FnvBuild>,
     decided_order: VecDeque<TraceId>,
     bytes: usize,
     spans: usize,
@@ -121,9 +124,9 @@ impl<T: Held> TraceBuffer<T> {
     pub(crate) fn new(limits: BufferLimits) -> Self {
         TraceBuffer {
             limits,
-            pending: HashMap::new(),
+            pending: HashMap::default(),
             order: VecDeque::new(),
-            decided: HashMap::new(),
+            decided: HashMap::default(),
             decided_order: VecDeque::new(),
             bytes: 0,
             spans: 0,
@@ -150,7 +153,7 @@ impl<T: Held> TraceBuffer<T> {
             }
             Some(Decision::Drop(reason)) => {
                 stats.spans_dropped(reason, 1);
-                return Verdict::Held;
+                return Verdict::Drop(vec![span]);
             }
             None => {}
         }
@@ -175,11 +178,12 @@ impl<T: Held> TraceBuffer<T> {
                 spans.push(span);
                 return Verdict::Keep(spans);
             }
-            let dropped = self.take(trace_id).len() as u64 + 1;
-            stats.spans_dropped(DropReason::SampledOut, dropped);
+            let mut spans = self.take(trace_id);
+            spans.push(span);
+            stats.spans_dropped(DropReason::SampledOut, spans.len() as u64);
             stats.trace_dropped(DropReason::SampledOut);
             self.decide(trace_id, Decision::Drop(DropReason::SampledOut));
-            return Verdict::Held;
+            return Verdict::Drop(spans);
         }
         self.hold(trace_id, span, size, stats);
         Verdict::Held
@@ -331,7 +335,7 @@ mod tests {
     fn kept(v: Verdict<SpanData>) -> Vec<String> {
         match v {
             Verdict::Keep(spans) => spans.into_iter().map(|s| s.name.into_owned()).collect(),
-            Verdict::Held => Vec::new(),
+            Verdict::Drop(_) | Verdict::Held => Vec::new(),
         }
     }
 
