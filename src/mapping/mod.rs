@@ -112,43 +112,56 @@ impl Mapper {
 }
 
 /// The text content of the last flattened message under `prefix` (with `role`, if given).
+/// One pass over the attributes, so a long conversation costs linear time.
 fn last_message_content(attrs: &[KeyValue], prefix: &str, role: Option<&str>) -> Option<Value> {
-    let mut best: Option<(usize, &Value)> = None;
-    for kv in attrs {
-        let Some(rest) = kv.key.as_str().strip_prefix(prefix) else {
-            continue;
+    // Index of the message, whether its key is the content (else the role), and the value.
+    let messages = attrs.iter().filter_map(|kv| {
+        let rest = kv.key.as_str().strip_prefix(prefix)?.strip_prefix('.')?;
+        let (index, field) = rest.split_once('.')?;
+        let is_content = match field {
+            "message.content" => true,
+            "message.role" => false,
+            _ => return None,
         };
-        let Some((index, field)) = rest.strip_prefix('.').and_then(|r| r.split_once('.')) else {
-            continue;
-        };
-        if field != "message.content" {
-            continue;
-        }
-        let Ok(index_n) = index.parse::<usize>() else {
-            continue;
-        };
-        if let Some(role) = role {
-            // `{prefix}.{index}.message.role`, matched in place rather than formatted.
-            let is_role_key = |k: &str| {
-                k.strip_prefix(prefix)
-                    .and_then(|r| r.strip_prefix('.'))
-                    .and_then(|r| r.split_once('.'))
-                    .is_some_and(|(i, r)| r == "message.role" && i.parse::<usize>() == Ok(index_n))
-            };
-            let matches = matches!(
-                attrs.iter().find(|kv| is_role_key(kv.key.as_str())).map(|kv| &kv.value),
-                Some(Value::String(r)) if r.as_str() == role
-            );
-            if !matches {
-                continue;
-            }
-        }
-        let index = index_n;
-        if best.is_none_or(|(i, _)| index >= i) {
-            best = Some((index, &kv.value));
+        Some((index.parse::<usize>().ok()?, is_content, &kv.value))
+    });
+    let Some(role) = role else {
+        return messages
+            .filter(|(_, is_content, _)| *is_content)
+            .fold(
+                None,
+                |best: Option<(usize, &Value)>, (i, _, v)| match best {
+                    Some((b, _)) if b > i => best,
+                    _ => Some((i, v)),
+                },
+            )
+            .map(|(_, v)| v.clone());
+    };
+    // The role of each message index seen, and the content of the last one with `role`.
+    let mut roles: Vec<(usize, bool)> = Vec::new();
+    let mut contents: Vec<(usize, &Value)> = Vec::new();
+    for (index, is_content, value) in messages {
+        if is_content {
+            contents.push((index, value));
+        } else {
+            let matches = matches!(value, Value::String(r) if r.as_str() == role);
+            roles.push((index, matches));
         }
     }
-    best.map(|(_, v)| v.clone())
+    roles.sort_unstable_by_key(|(i, _)| *i);
+    let has_role = |index: usize| {
+        roles
+            .binary_search_by_key(&index, |(i, _)| *i)
+            .is_ok_and(|at| roles[at].1)
+    };
+    contents
+        .into_iter()
+        .filter(|(index, _)| has_role(*index))
+        .fold(None, |best: Option<(usize, &Value)>, (i, v)| match best {
+            Some((b, _)) if b > i => best,
+            _ => Some((i, v)),
+        })
+        .map(|(_, v)| v.clone())
 }
 
 /// Keeps the last value of each key (a field recorded twice), in first-seen order.
@@ -344,4 +357,52 @@ pub fn map_attributes(privacy: &Privacy, attributes: Vec<KeyValue>) -> Vec<KeyVa
     let mut batch = vec![span];
     mapper.privacy.fit_batch(&mut batch);
     batch.pop().map(|s| s.attributes).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conversation(turns: usize) -> Vec<KeyValue> {
+        // Keys in an unusual order: roles after contents, the last turns first.
+        let mut attrs = Vec::new();
+        for i in (0..turns).rev() {
+            let role = if i % 2 == 0 { "user" } else { "assistant" };
+            attrs.push(KeyValue::new(
+                format!("llm.input_messages.{i}.message.content"),
+                format!("turn {i}"),
+            ));
+            attrs.push(KeyValue::new(
+                format!("llm.input_messages.{i}.message.role"),
+                role,
+            ));
+        }
+        attrs.push(KeyValue::new(
+            "llm.input_messages.x.message.content",
+            "not an index",
+        ));
+        attrs
+    }
+
+    #[test]
+    fn the_last_message_of_a_role_is_found_whatever_the_order() {
+        let attrs = conversation(200);
+        // 199 is an assistant turn: the last user turn is 198.
+        assert_eq!(
+            last_message_content(&attrs, "llm.input_messages", Some("user")),
+            Some(Value::from("turn 198"))
+        );
+        assert_eq!(
+            last_message_content(&attrs, "llm.input_messages", None),
+            Some(Value::from("turn 199"))
+        );
+        assert_eq!(
+            last_message_content(&attrs, "llm.input_messages", Some("tool")),
+            None
+        );
+        assert_eq!(
+            last_message_content(&attrs, "llm.output_messages", None),
+            None
+        );
+    }
 }
