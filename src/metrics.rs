@@ -93,6 +93,28 @@ struct Instruments {
     _pipeline: PipelineInstruments,
 }
 
+/// A counter of pipeline events split by `reason`, read from the stats at each collection.
+fn counter_by_reason<R: Copy + Send + Sync + 'static>(
+    meter: &Meter,
+    name: String,
+    unit: &'static str,
+    description: &'static str,
+    reasons: &'static [R],
+    name_of: fn(R) -> &'static str,
+    read: impl Fn(R) -> u64 + Send + Sync + 'static,
+) -> ObservableCounter<u64> {
+    meter
+        .u64_observable_counter(name)
+        .with_unit(unit)
+        .with_description(description)
+        .with_callback(move |o| {
+            for &r in reasons {
+                o.observe(read(r), &[KeyValue::new("reason", name_of(r))]);
+            }
+        })
+        .build()
+}
+
 /// The self-observation instruments; kept alive with the layer.
 #[derive(Debug)]
 struct PipelineInstruments {
@@ -119,38 +141,35 @@ impl PipelineInstruments {
             })
             .build();
         let s = Arc::clone(&stats);
-        let dropped = meter
-            .u64_observable_counter(format!("{p}.spans.dropped"))
-            .with_unit("{span}")
-            .with_description("Spans not exported, by reason")
-            .with_callback(move |o| {
-                for r in DropReason::ALL {
-                    o.observe(s.dropped(r), &[KeyValue::new("reason", r.as_str())]);
-                }
-            })
-            .build();
+        let dropped = counter_by_reason(
+            meter,
+            format!("{p}.spans.dropped"),
+            "{span}",
+            "Spans not exported, by reason",
+            &DropReason::ALL,
+            DropReason::as_str,
+            move |r| s.dropped(r),
+        );
         let s = Arc::clone(&stats);
-        let kept = meter
-            .u64_observable_counter(format!("{p}.traces.kept"))
-            .with_unit("{trace}")
-            .with_description("Traces exported, by the reason they were kept")
-            .with_callback(move |o| {
-                for r in KeepReason::ALL {
-                    o.observe(s.kept(r), &[KeyValue::new("reason", r.as_str())]);
-                }
-            })
-            .build();
+        let kept = counter_by_reason(
+            meter,
+            format!("{p}.traces.kept"),
+            "{trace}",
+            "Traces exported, by the reason they were kept",
+            &KeepReason::ALL,
+            KeepReason::as_str,
+            move |r| s.kept(r),
+        );
         let s = Arc::clone(&stats);
-        let traces_dropped = meter
-            .u64_observable_counter(format!("{p}.traces.dropped"))
-            .with_unit("{trace}")
-            .with_description("Traces not exported, by reason")
-            .with_callback(move |o| {
-                for r in [DropReason::SampledOut, DropReason::BufferFull] {
-                    o.observe(s.traces_dropped(r), &[KeyValue::new("reason", r.as_str())]);
-                }
-            })
-            .build();
+        let traces_dropped = counter_by_reason(
+            meter,
+            format!("{p}.traces.dropped"),
+            "{trace}",
+            "Traces not exported, by reason",
+            &[DropReason::SampledOut, DropReason::BufferFull],
+            DropReason::as_str,
+            move |r| s.traces_dropped(r),
+        );
         let s = stats;
         let bytes = meter
             .u64_observable_gauge(format!("{p}.buffer.bytes"))

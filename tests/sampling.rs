@@ -525,14 +525,23 @@ fn a_rescued_trace_is_exported_as_a_sampled_one_would_be() {
     assert_eq!(sampled.len(), 4, "{:?}", view(&sampled).keys());
     let (sampled, rescued) = (view(&sampled), view(&rescued));
     assert_eq!(sampled.len(), 4, "{:#?}", sampled.keys());
+    assert_same_spans(&sampled, &rescued, "rescued");
+}
+
+/// Asserts two exports show the same spans (see [`view`]), span by span.
+fn assert_same_spans(
+    expected: &BTreeMap<String, String>,
+    actual: &BTreeMap<String, String>,
+    label: &str,
+) {
     assert_eq!(
-        sampled.keys().collect::<Vec<_>>(),
-        rescued.keys().collect::<Vec<_>>()
+        expected.keys().collect::<Vec<_>>(),
+        actual.keys().collect::<Vec<_>>()
     );
-    for (name, seen) in &sampled {
+    for (name, seen) in expected {
         assert_eq!(
-            seen, &rescued[name],
-            "span {name}: sampled (left) and rescued (right) differ"
+            seen, &actual[name],
+            "span {name}: sampled (left) and {label} (right) differ"
         );
     }
 }
@@ -580,16 +589,7 @@ fn under_a_ratio_sampled_and_rescued_traces_match_an_always_sampled_one() {
         ("sampled by ratio", view(&by_ratio)),
         ("rescued", view(&rescued)),
     ] {
-        assert_eq!(
-            always.keys().collect::<Vec<_>>(),
-            other.keys().collect::<Vec<_>>()
-        );
-        for (name, seen) in &always {
-            assert_eq!(
-                seen, &other[name],
-                "span {name}: always (left) and {label} (right) differ"
-            );
-        }
+        assert_same_spans(&always, &other, label);
     }
 }
 

@@ -20,7 +20,7 @@ use event::{is_return_event, EventFields};
 use fields::{CallsiteCache, ContextSlot};
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_sdk::trace::Tracer as SdkTracer;
-use state::{ErrorInfo, Inherited, SpanState, StateVisitor};
+use state::{ErrorInfo, SpanState, StateVisitor};
 use std::any::TypeId;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -493,7 +493,7 @@ where
                     state.identity = Some(identity);
                 }
             }
-            match (&self.core.capture, state.identity.as_ref()) {
+            match (&self.core.capture, state.identity.take()) {
                 (Some(settings), Some(identity)) if !identity.sampled() => {
                     let meta = ctx.metadata(&id);
                     let name = meta.map(|m| m.name()).unwrap_or("span");
@@ -504,11 +504,9 @@ where
                     for (field, value) in finished.values.drain(..) {
                         capture.record_owned(&field, value);
                     }
-                    settings.processor.hold(capture::HeldSpan::new(
-                        capture,
-                        identity.clone(),
-                        name,
-                    ));
+                    settings
+                        .processor
+                        .hold(capture::HeldSpan::new(capture, identity, name));
                 }
                 _ => {
                     // No extensions lock is held here: the bridge takes its own.
@@ -735,13 +733,4 @@ impl Core {
 
 fn clamp_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-impl Inherited {
-    /// The value of one slot.
-    #[allow(dead_code)]
-    pub(crate) fn get(&self, slot: ContextSlot) -> Option<&Arc<str>> {
-        let i = ContextSlot::ALL.iter().position(|s| *s == slot)?;
-        self.0[i].as_ref()
-    }
 }

@@ -192,19 +192,13 @@ impl Worker {
         self.wake.sent.store(false, Ordering::Relaxed);
         while let Ok(queued) = spans.try_recv() {
             self.wake.pending.fetch_sub(1, Ordering::Relaxed);
+            let (Queued::Span(_, size) | Queued::Kept(_, size)) = queued;
+            self.stats
+                .queue_bytes
+                .fetch_sub(size as u64, Ordering::Relaxed);
             match queued {
-                Queued::Span(span, size) => {
-                    self.stats
-                        .queue_bytes
-                        .fetch_sub(size as u64, Ordering::Relaxed);
-                    self.accept(span);
-                }
-                Queued::Kept(span, size) => {
-                    self.stats
-                        .queue_bytes
-                        .fetch_sub(size as u64, Ordering::Relaxed);
-                    self.push_ready(span);
-                }
+                Queued::Span(span, _) => self.accept(span),
+                Queued::Kept(span, _) => self.push_ready(span),
             }
             if self.ready.len() >= self.config.max_batch_spans {
                 self.export_ready();
