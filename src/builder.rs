@@ -841,7 +841,14 @@ fn otlp_exporter(target: &OtlpTarget) -> Result<Box<dyn ErasedExporter>, BuildEr
             target.clone(),
         )));
     }
-    Ok(Box::new(crate::export::otlp_span_exporter(target)?))
+    #[cfg(feature = "otlp-http")]
+    return Ok(Box::new(crate::export::otlp_http::OtlpHttpExporter::new(
+        target,
+    )?));
+    #[cfg(not(feature = "otlp-http"))]
+    Err(BuildError::Unsupported(
+        "OTLP over HTTP needs the `otlp-http` feature".into(),
+    ))
 }
 
 #[cfg(not(any(feature = "otlp-http", feature = "grpc")))]

@@ -17,6 +17,11 @@ use std::time::{Duration, Instant};
 pub(crate) trait ErasedExporter: Send + std::fmt::Debug {
     /// Exports one batch, blocking the export thread until done.
     fn export_blocking(&self, batch: Vec<SpanData>) -> OTelSdkResult;
+    /// Exports one batch the caller keeps for a retry, and returns the spans the collector
+    /// rejected in a successful answer. An exporter that takes ownership gets a copy.
+    fn export_kept(&self, batch: &[SpanData]) -> Result<Option<Rejected>, OTelSdkError> {
+        self.export_blocking(batch.to_vec()).map(|()| None)
+    }
     /// Flushes the exporter.
     fn flush(&self) -> OTelSdkResult;
     /// Shuts the exporter down.
@@ -41,6 +46,15 @@ impl<E: SpanExporter + 'static> ErasedExporter for E {
     fn set_resource(&mut self, resource: &Resource) {
         SpanExporter::set_resource(self, resource);
     }
+}
+
+/// Spans a collector accepted the request for but did not store (an OTLP partial success).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Rejected {
+    /// How many spans it rejected.
+    pub(crate) spans: u64,
+    /// Its explanation.
+    pub(crate) message: String,
 }
 
 /// What the calling threads queue for the export thread.
@@ -266,24 +280,37 @@ impl Worker {
     /// One export attempt; a retryable failure queues the batch for later.
     fn export_to(&mut self, i: usize, batch: Vec<SpanData>) -> bool {
         let n = batch.len() as u64;
-        let keep = self
-            .retried
-            .get(i)
-            .copied()
-            .unwrap_or(false)
-            .then(|| batch.clone());
-        match self.exporters[i].export_blocking(batch) {
-            Ok(()) => {
+        let retried = self.retried.get(i).copied().unwrap_or(false);
+        // A retried exporter borrows the batch, so a refused one is kept without a copy.
+        let (result, kept) = if retried {
+            (self.exporters[i].export_kept(&batch), Some(batch))
+        } else {
+            (
+                self.exporters[i].export_blocking(batch).map(|()| None),
+                None,
+            )
+        };
+        match result {
+            Ok(rejected) => {
+                let rejected_spans = rejected.as_ref().map_or(0, |r| r.spans.min(n));
+                if let Some(r) = rejected {
+                    self.stats.export_failed(
+                        rejected_spans,
+                        &format!("the collector rejected spans: {}", r.message),
+                    );
+                }
                 if i + 1 == self.exporters.len() {
-                    self.stats.spans_exported.fetch_add(n, Ordering::Relaxed);
+                    self.stats
+                        .spans_exported
+                        .fetch_add(n - rejected_spans, Ordering::Relaxed);
                 }
                 true
             }
             Err(e) => {
                 let message = e.to_string();
-                if let Some(keep) = keep.filter(|_| retryable(&message)) {
+                if let Some(kept) = kept.filter(|_| retryable(&message)) {
                     self.stats.warn_retrying(&message);
-                    self.queue_retry(i, keep);
+                    self.queue_retry(i, kept);
                     if self.retry.next_at.is_none() {
                         self.retry.backoff();
                     }
