@@ -411,3 +411,69 @@ fn model_names_past_the_limit_fold_into_other() {
     );
     assert_eq!(other.0, 36);
 }
+
+/// LLM-span values are gathered per thread and recorded in batches; a collection still sees
+/// every span ended before it, on threads that are alive (mid-batch) and on threads gone.
+#[test]
+fn every_collection_sees_spans_ended_on_other_threads() {
+    let exporter = InMemoryMetricExporter::default();
+    let reader = PeriodicReader::builder(exporter.clone()).build();
+    let layer: LlmLayer<_> = quiet_builder().with_metric_reader(reader).build();
+    let handle = layer.handle();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let series =
+        "gen_ai.operation.name=chat,gen_ai.provider.name=openai,gen_ai.request.model=gpt-4o";
+    let input = format!("{series},gen_ai.token.type=input");
+    // 45 spans per thread and round: one full batch of 32 recorded, 13 still gathered.
+    let round = |dispatch: &tracing::Dispatch| {
+        tracing::dispatcher::with_default(dispatch, || {
+            for _ in 0..45 {
+                tracing::info_span!(
+                    "chat",
+                    llm.model_name = "gpt-4o",
+                    llm.provider = "openai",
+                    llm.token_count.prompt = 10,
+                    llm.token_count.completion = 1,
+                )
+                .in_scope(|| {});
+            }
+        })
+    };
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let mut go = Vec::new();
+    let mut workers = Vec::new();
+    for _ in 0..3 {
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        go.push(go_tx);
+        let (dispatch, done_tx) = (dispatch.clone(), done_tx.clone());
+        workers.push(std::thread::spawn(move || {
+            round(&dispatch);
+            done_tx.send(()).unwrap();
+            go_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+            round(&dispatch);
+        }));
+    }
+    for _ in 0..3 {
+        done_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    }
+    handle.force_flush(Duration::from_secs(5)).unwrap();
+    let p = points(&exporter.get_finished_metrics().unwrap());
+    assert_eq!(point(&p, "openinference.llm.calls", series).0, 135);
+    assert_eq!(point(&p, "openinference.llm.tokens", &input).0, 1350);
+    assert_eq!(
+        point(&p, "gen_ai.client.token.usage", &input),
+        (135, 1350.0)
+    );
+    assert_eq!(point(&p, "gen_ai.client.operation.duration", series).0, 135);
+
+    go.iter().for_each(|g| g.send(()).unwrap());
+    workers.into_iter().for_each(|w| w.join().unwrap());
+    handle.force_flush(Duration::from_secs(5)).unwrap();
+    let p = points(&exporter.get_finished_metrics().unwrap());
+    assert_eq!(point(&p, "openinference.llm.calls", series).0, 270);
+    assert_eq!(
+        point(&p, "gen_ai.client.token.usage", &input),
+        (270, 2700.0)
+    );
+    let _ = handle.shutdown(Duration::from_secs(5));
+}

@@ -26,6 +26,8 @@
 //! [`MAX_LABEL_VALUES`] distinct values each; attribute sets are built once per combination and
 //! cached; no id or content ever becomes an attribute.
 
+mod batch;
+
 use crate::kind::SpanKind;
 use crate::layer::state::SpanState;
 use crate::layer::Finished;
@@ -134,6 +136,9 @@ impl PipelineInstruments {
             .with_unit("{span}")
             .with_description("Spans handed to the exporters successfully")
             .with_callback(move |o| {
+                // Collection starts with the callbacks: LLM-span values still gathered per
+                // thread are recorded first, so this collection sees them.
+                batch::flush_all();
                 o.observe(
                     s.spans_exported.load(std::sync::atomic::Ordering::Relaxed),
                     &[],
@@ -237,6 +242,8 @@ type SeriesMap = RwLock<HashMap<SeriesKey, Arc<LlmSeries>, crate::fnv::FnvBuild>
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     instruments: Option<Instruments>,
+    /// This instance, among those whose values a thread gathers (see [`batch`]).
+    owner: u64,
     models: LabelFold,
     providers: LabelFold,
     tools: LabelFold,
@@ -315,6 +322,7 @@ impl Metrics {
         };
         Metrics {
             instruments: Some(instruments),
+            owner: batch::next_owner(),
             ..Metrics::default()
         }
     }
@@ -426,41 +434,48 @@ impl Metrics {
         match kind {
             SpanKind::Llm | SpanKind::Embedding => {
                 let op = kind.gen_ai_operation().unwrap_or("chat");
-                let series = self.llm_series(m, op, state.provider.as_ref(), state.model.as_ref());
-                match with_error(&series.base) {
-                    Some(failed) => {
-                        m.duration.record(seconds, &failed);
-                        m.calls.add(1, &failed);
-                    }
-                    None => {
-                        series.duration.record(seconds);
-                        series.calls.add(1);
-                    }
-                }
-                if let Some(first) = state.first_chunk {
-                    series
-                        .ttfc
-                        .record(first.saturating_duration_since(state.start).as_secs_f64());
-                }
+                let (provider, model) = (state.provider.as_ref(), state.model.as_ref());
                 let t = state.tokens;
-                for (i, n) in [
+                let tokens = [
                     t.prompt,
                     t.completion,
                     t.cache_read,
                     t.cache_write,
                     t.reasoning,
-                ]
-                .into_iter()
-                .enumerate()
-                {
+                ];
+                let first_chunk = state
+                    .first_chunk
+                    .map(|first| first.saturating_duration_since(state.start).as_secs_f64());
+                let cost = finished.cost.map(|c| c.total);
+                let Some(failed) = with_error(&[]) else {
+                    let values = batch::LlmValues {
+                        seconds,
+                        first_chunk,
+                        tokens,
+                        cost,
+                    };
+                    let series = || self.llm_series(m, op, provider, model);
+                    batch::add(self.owner, op, provider, model, values, series);
+                    return;
+                };
+                // A failed call is recorded at once, under its `error.type`.
+                let series = self.llm_series(m, op, provider, model);
+                let mut attrs = series.base.clone();
+                attrs.extend(failed);
+                m.duration.record(seconds, &attrs);
+                m.calls.add(1, &attrs);
+                if let Some(t) = first_chunk {
+                    series.ttfc.record(t);
+                }
+                for (i, n) in tokens.into_iter().enumerate() {
                     let Some(n) = n else { continue };
                     if let Some(usage) = series.usage.get(i) {
                         usage.record(n);
                     }
                     series.tokens[i].add(n);
                 }
-                if let Some(cost) = finished.cost {
-                    series.cost.add(cost.total);
+                if let Some(cost) = cost {
+                    series.cost.add(cost);
                 }
             }
             SpanKind::Tool => {
