@@ -5,7 +5,8 @@
 //! value to the layer directly instead, so a recorded semantic value never disappears.
 
 use crate::layer::fields::role_of;
-use crate::layer::state::{Seen, SpanState};
+use crate::layer::fields::CallsiteInfo;
+use crate::layer::state::{state_or_upgrade, Seen, SpanState};
 use crate::layer::synthetic::{self, OwnedValue};
 use serde::Serialize;
 use tracing_subscriber::registry::LookupSpan;
@@ -469,7 +470,9 @@ fn with_state<R>(
             return;
         };
         let mut ext = data.extensions_mut();
-        if let (Some(state), Some(f)) = (ext.get_mut::<SpanState>(), f.take()) {
+        // A span the layer kept no state for (a plain one) gets one now.
+        let info = || std::sync::Arc::new(CallsiteInfo::new(data.metadata()));
+        if let (Some(state), Some(f)) = (state_or_upgrade(&mut ext, info), f.take()) {
             out = Some(f(state));
         }
     });

@@ -147,6 +147,9 @@ pub(crate) struct CallsiteInfo {
     /// Whether a field sets the OpenTelemetry span kind (`otel.kind`), which only the
     /// bridge's span builder can: such spans always give the bridge their fields.
     pub(crate) sets_otel_kind: bool,
+    /// Whether no declared field means anything to the layer (no kind, no role): such a
+    /// span needs no state unless it has context to hand down or may be sampled out.
+    pub(crate) plain: bool,
 }
 
 impl CallsiteInfo {
@@ -167,6 +170,7 @@ impl CallsiteInfo {
             .collect();
         CallsiteInfo {
             inferred: best.map(|(k, _)| k),
+            plain: best.is_none() && roles.iter().all(|r| *r == Role::Other),
             roles,
             sets_otel_kind: meta.fields().field("otel.kind").is_some(),
         }
@@ -180,6 +184,19 @@ pub(crate) struct CallsiteCache {
 }
 
 impl CallsiteCache {
+    /// Runs `f` on the classification of the callsite of `meta` (computed on first sight),
+    /// without taking a reference to it.
+    pub(crate) fn with<R>(
+        &self,
+        meta: &'static Metadata<'static>,
+        f: impl FnOnce(&Arc<CallsiteInfo>) -> R,
+    ) -> R {
+        if let Some(info) = self.map.read().get(&meta.callsite()) {
+            return f(info);
+        }
+        f(&self.get(meta))
+    }
+
     /// The classification of the callsite of `meta`, computing it on first sight.
     pub(crate) fn get(&self, meta: &'static Metadata<'static>) -> Arc<CallsiteInfo> {
         let id = meta.callsite();

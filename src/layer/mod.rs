@@ -20,7 +20,7 @@ use event::{is_return_event, EventFields};
 use fields::{CallsiteCache, ContextSlot};
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_sdk::trace::Tracer as SdkTracer;
-use state::{ErrorInfo, SpanState, StateVisitor};
+use state::{ErrorInfo, SpanState, Started, StateVisitor, UnsignedVisitor};
 use std::any::TypeId;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -296,24 +296,48 @@ where
             return;
         };
         let meta = attrs.metadata();
-        let info = self.core.callsites.get(meta);
-        let may_be_unsampled = |parent: Option<&Identity>| {
-            self.core
-                .capture
-                .as_ref()
-                .is_some_and(|c| c.may_be_unsampled(parent))
-        };
-        let (inherited, capture) = span
-            .parent()
-            .and_then(|p| {
-                p.extensions().get::<SpanState>().map(|parent| {
+        let settings = self.core.capture.as_ref();
+        let may_be_unsampled =
+            |parent: Option<&Identity>| settings.is_some_and(|c| c.may_be_unsampled(parent));
+        let parent_based = settings.is_some_and(|c| c.parent_based);
+        // From the parent: the context to hand down (none: empty), whether this span may end
+        // up sampled out, and whether its trace is known to be sampled.
+        let (inherited, capture, known_sampled) = match span.parent() {
+            Some(p) => {
+                let ext = p.extensions();
+                if let Some(parent) = ext.get::<SpanState>() {
+                    let context = parent.context_for_children();
+                    let sampled = parent.identity.as_ref().is_some_and(Identity::sampled);
                     (
-                        parent.context_for_children(),
+                        (!context.is_empty()).then_some(context),
                         may_be_unsampled(parent.identity.as_ref()),
+                        sampled && parent_based,
                     )
-                })
-            })
-            .unwrap_or_else(|| (Default::default(), may_be_unsampled(None)));
+                } else if let Some(started) = ext.get::<Started>().filter(|s| s.known_sampled) {
+                    (None, false, started.known_sampled)
+                } else {
+                    (None, may_be_unsampled(None), false)
+                }
+            }
+            None => (None, may_be_unsampled(None), false),
+        };
+        let stateless = !capture && inherited.is_none();
+        let info = self.core.callsites.with(meta, |info| {
+            (!(stateless && info.plain)).then(|| Arc::clone(info))
+        });
+        let Some(info) = info else {
+            // Nothing to read, hand down or capture: no state, just when it started.
+            span.extensions_mut().insert(Started {
+                at: std::time::Instant::now(),
+                known_sampled,
+            });
+            let mut unsigned = UnsignedVisitor::default();
+            attrs.record(&mut unsigned);
+            self.bridge.on_new_span(attrs, id, ctx.clone());
+            self.rerecord_unsigned(id, meta, &unsigned.0, &ctx);
+            return;
+        };
+        let inherited = inherited.unwrap_or_default();
         let mut state = SpanState::new(info, inherited);
         if capture {
             state.capture = Some(capture::Capture::new(attrs.fields().len()));
@@ -378,7 +402,11 @@ where
                     values.record(&mut visitor);
                     (forward, visitor.unsigned)
                 }
-                None => (true, Vec::new()),
+                None => {
+                    let mut unsigned = UnsignedVisitor::default();
+                    values.record(&mut unsigned);
+                    (true, unsigned.0)
+                }
             }
         };
         if forward {
@@ -404,6 +432,13 @@ where
                     .flatten()
             });
             if let Some(span) = span {
+                if is_return || is_error {
+                    // A span that kept no state gets one: the error or return value is its.
+                    let mut ext = span.extensions_mut();
+                    let _ = state::state_or_upgrade(&mut ext, || {
+                        self.core.callsites.get(span.metadata())
+                    });
+                }
                 // What the state needs is read briefly; the event's values are formatted with
                 // no lock held (their `Debug` may emit events of its own).
                 let seen = span.extensions().get::<SpanState>().map(|s| {
@@ -454,19 +489,64 @@ where
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         self.bridge.on_enter(id, ctx.clone());
-        if self.core.capture.is_some() {
-            // The bridge has made the span's context current: learn which span it became.
-            let sc = opentelemetry::Context::map_current(|cx| cx.span().span_context().clone());
-            if let Some(withheld) = self.learn_identity(id, &sc, &ctx) {
-                opentelemetry::Context::map_current(|cx| withheld.replay(&cx.span()));
+        let Some(settings) = &self.core.capture else {
+            return;
+        };
+        if !settings.roots_may_be_unsampled
+            && opentelemetry::Context::map_current(|cx| cx.span().span_context().is_sampled())
+        {
+            // Every root is sampled and so are their children, unless a remote parent says
+            // otherwise: a span entered in a sampled context needs no identity. One that
+            // withheld its fields (its parent looked unsampled) hands them over below.
+            let Some(span) = ctx.span(id) else { return };
+            let mut ext = span.extensions_mut();
+            match ext.get_mut::<SpanState>() {
+                Some(state) if state.withheld => {}
+                Some(state) => {
+                    state.sampled_at_enter = true;
+                    return;
+                }
+                None => return,
             }
+        } else if let Some(span) = ctx.span(id) {
+            let started = {
+                let ext = span.extensions();
+                match ext.get::<SpanState>() {
+                    Some(_) => None,
+                    None => Some(ext.get::<Started>().copied()),
+                }
+            };
+            match started {
+                // Not recorded by this layer, or known sampled with its trace.
+                Some(None)
+                | Some(Some(Started {
+                    known_sampled: true,
+                    ..
+                })) => return,
+                Some(Some(_)) => {
+                    // Its context may be sampled out (a remote parent attached after it was
+                    // created): it needs a state, to be kept if its trace is.
+                    let mut ext = span.extensions_mut();
+                    let _ = state::state_or_upgrade(&mut ext, || {
+                        self.core.callsites.get(span.metadata())
+                    });
+                }
+                None => {}
+            }
+        }
+        // The bridge has made the span's context current: learn which span it became.
+        let sc = opentelemetry::Context::map_current(|cx| cx.span().span_context().clone());
+        if let Some(withheld) = self.learn_identity(id, &sc, &ctx) {
+            opentelemetry::Context::map_current(|cx| withheld.replay(&cx.span()));
         }
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
         if std::thread::panicking() {
             if let Some(span) = ctx.span(id) {
-                if let Some(state) = span.extensions_mut().get_mut::<SpanState>() {
+                let mut ext = span.extensions_mut();
+                let info = || self.core.callsites.get(span.metadata());
+                if let Some(state) = state::state_or_upgrade(&mut ext, info) {
                     state.panicked = true;
                 }
             }
@@ -483,7 +563,7 @@ where
                 state.panicked = true;
             }
             let mut finished = self.core.finish(&mut state);
-            if self.core.capture.is_some() && state.identity.is_none() {
+            if self.core.capture.is_some() && state.identity.is_none() && !state.sampled_at_enter {
                 if let Some((identity, cx)) = self.identity_at_close(&id, &ctx) {
                     if identity.sampled() && std::mem::take(&mut state.withheld) {
                         if let Some(capture) = state.capture.take() {

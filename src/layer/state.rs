@@ -61,6 +61,55 @@ pub(crate) struct ErrorInfo {
     pub(crate) message: String,
 }
 
+/// What the layer keeps of a span it keeps no [`SpanState`] for: a plain span (no field the
+/// layer reads) with no context to hand down and nothing to capture, which is most spans of
+/// a service. A state is made from it if the span turns out to need one (an error or return
+/// event, a panic, a helper's record, a sampled-out context found at enter).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Started {
+    /// When the span was created.
+    pub(crate) at: Instant,
+    /// Whether its trace is known to be sampled (an ancestor's sampled context, parent-based):
+    /// then so are its children's.
+    pub(crate) known_sampled: bool,
+}
+
+impl Inherited {
+    /// Whether no value is handed down.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
+}
+
+/// Collects the unsigned integers of a span that keeps no state (re-recorded as `i64`, as
+/// [`StateVisitor`] does), and nothing else.
+#[derive(Default)]
+pub(crate) struct UnsignedVisitor(pub(crate) Vec<(Field, i64)>);
+
+impl Visit for UnsignedVisitor {
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0
+            .push((field.clone(), i64::try_from(value).unwrap_or(i64::MAX)));
+    }
+    fn record_debug(&mut self, _field: &Field, _value: &dyn fmt::Debug) {}
+}
+
+/// The span's state, made now from its [`Started`] if the layer kept none so far; `None` for
+/// a span this layer does not record.
+pub(crate) fn state_or_upgrade<'a>(
+    ext: &'a mut tracing_subscriber::registry::ExtensionsMut<'_>,
+    info: impl FnOnce() -> Arc<CallsiteInfo>,
+) -> Option<&'a mut SpanState> {
+    if ext.get_mut::<SpanState>().is_none() {
+        let started = ext.remove::<Started>()?;
+        // Its context to hand down was empty when it was created, which is why it kept none.
+        let mut state = SpanState::new(info(), Arc::default());
+        state.start = started.at;
+        ext.insert(state);
+    }
+    ext.get_mut::<SpanState>()
+}
+
 /// The layer's per-span state.
 #[derive(Debug)]
 pub(crate) struct SpanState {
@@ -111,6 +160,9 @@ pub(crate) struct SpanState {
     /// Whether the bridge was not given the span's fields, which the capture holds: they
     /// are handed over if the span turns out sampled.
     pub(crate) withheld: bool,
+    /// Whether its context was sampled when it was entered (while only a remote parent can
+    /// make a span unsampled): then its identity is not needed.
+    pub(crate) sampled_at_enter: bool,
 }
 
 impl SpanState {
@@ -140,6 +192,7 @@ impl SpanState {
             identity: None,
             capture: None,
             withheld: false,
+            sampled_at_enter: false,
         }
     }
 
