@@ -1135,23 +1135,33 @@ fn is_bearer_char(c: u8) -> bool {
 }
 
 /// The first index at or after `i` where a key (`b[j + 2] == '-'`) or a bearer credential (`b[j]` is `b` or `B`)
-/// could start, or `b.len()`. A vectorized search for the three bytes: most text has few of them.
-fn next_token_candidate(b: &[u8], i: usize) -> usize {
-    let candidate = |j: usize| matches!(b[j], b'b' | b'B') || b.get(j + 2) == Some(&b'-');
-    let mut from = i;
-    while let Some(offset) = b
-        .get(from..)
-        .and_then(|rest| memchr::memchr3(b'b', b'B', b'-', rest))
-    {
-        let hit = from + offset;
-        // Every candidate is a hit itself (`b`/`B`) or two bytes before one (`-`): the first
-        // candidate is at most `hit`, and no earlier than `hit - 2`.
-        if let Some(j) = (hit.saturating_sub(2).max(i)..=hit).find(|&j| candidate(j)) {
-            return j;
+/// could start, or `b.len()`. Eight bytes at a time: most text has neither.
+fn next_token_candidate(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const CASE: u64 = u64::from_le_bytes([0x20; 8]);
+    const LOWER_B: u64 = u64::from_le_bytes([b'b'; 8]);
+    const DASHES: u64 = u64::from_le_bytes([b'-'; 8]);
+    // The high bit of each zero byte of `v`; the lowest set bit always marks the first zero byte (a borrow can only
+    // mark bytes above a real zero).
+    let zero_bytes = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let word = |k: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[k..k + 8]);
+        u64::from_le_bytes(w)
+    };
+    let n = b.len();
+    while i + 10 <= n {
+        // Byte `k` of the mask: `b[i + k]` is `b`/`B`, or `b[i + k + 2]` is `-`.
+        let hits = zero_bytes((word(i) | CASE) ^ LOWER_B) | zero_bytes(word(i + 2) ^ DASHES);
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
         }
-        from = hit + 1;
+        i += 8;
     }
-    b.len()
+    (i..n)
+        .find(|&j| matches!(b[j], b'b' | b'B') || b.get(j + 2) == Some(&b'-'))
+        .unwrap_or(n)
 }
 
 /// Replaces `sk-…`/`pk-…`/`rk-…` API keys and `Bearer <credential>` in plain text.
