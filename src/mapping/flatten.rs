@@ -46,6 +46,40 @@ pub(crate) fn flatten_semantic(key: &str, json: &Json, out: &mut Vec<KeyValue>) 
     accepted
 }
 
+/// Flattens a semantic value given as JSON text, as [`flatten_semantic`] does with it parsed.
+/// The common message list, objects of a string `role` and a string `content` and nothing
+/// else, is read straight from the text, strings borrowed where they have no escapes: no
+/// JSON tree is built. Any other text is parsed and handed to [`flatten_semantic`].
+pub(crate) fn flatten_semantic_text(key: &str, text: &str, out: &mut Vec<KeyValue>) -> bool {
+    if let Some((prefix, Shape::Messages)) = canonical(key) {
+        if let Ok(messages) = serde_json::from_str::<Vec<PlainMessage<'_>>>(text) {
+            for (index, m) in messages.into_iter().take(MAX_LIST_ITEMS).enumerate() {
+                let message = Message {
+                    role: Some(m.role.into_owned()),
+                    content: Some(m.content.into_owned()),
+                    ..Message::default()
+                };
+                emit_message(prefix, index, message, out);
+            }
+            return true;
+        }
+    }
+    match serde_json::from_str::<Json>(text) {
+        Ok(json) => flatten_semantic(key, &json, out),
+        Err(_) => false,
+    }
+}
+
+/// A message with a role and text content only, the shape most calls log.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlainMessage<'a> {
+    #[serde(borrow)]
+    role: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    content: std::borrow::Cow<'a, str>,
+}
+
 /// Whether `key` is one whose value flatten_semantic understands (list or JSON shaped keys).
 pub(crate) fn is_flattened_key(key: &str) -> bool {
     canonical(key).is_some()
@@ -956,6 +990,79 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
     use std::collections::HashMap;
+
+    /// The text path gives what the parsed path gives, for plain message lists (read without
+    /// a JSON tree) and for anything else.
+    #[test]
+    fn text_and_parsed_paths_agree() {
+        let texts = [
+            r#"[{"role":"user","content":"hi"},{"content":"yo \" \u00e9 \n","role":"assistant"}]"#,
+            r#"[]"#,
+            r#"[{"role":"user","content":""}]"#,
+            r#"[{"role":"user","content":"a","role":"system"}]"#,
+            r#"[{"role":"user","content":null}]"#,
+            r#"[{"role":"user","content":"x","name":"bob"}]"#,
+            r#"{"role":"user","content":"one object"}"#,
+            r#"[{"role":"tool","content":[{"type":"text","text":"t"}]}]"#,
+            r#"[1, {"role":"user","content":"after a number"}]"#,
+            r#"not json"#,
+        ];
+        for text in texts {
+            for key in [
+                "llm.input_messages",
+                "gen_ai.output.messages",
+                "retrieval.documents",
+            ] {
+                let mut fast = Vec::new();
+                let fast_ok = flatten_semantic_text(key, text, &mut fast);
+                let mut slow = Vec::new();
+                let slow_ok = serde_json::from_str::<Json>(text)
+                    .is_ok_and(|json| flatten_semantic(key, &json, &mut slow));
+                assert_eq!(fast_ok, slow_ok, "{key} {text}");
+                if slow_ok {
+                    assert_eq!(fast, slow, "{key} {text}");
+                }
+            }
+        }
+        let many: Vec<_> = (0..MAX_LIST_ITEMS + 5)
+            .map(|i| json!({"role": "user", "content": i.to_string()}))
+            .collect();
+        let text = serde_json::to_string(&many).unwrap();
+        let mut fast = Vec::new();
+        assert!(flatten_semantic_text(
+            "llm.input_messages",
+            &text,
+            &mut fast
+        ));
+        let mut slow = Vec::new();
+        assert!(flatten_semantic(
+            "llm.input_messages",
+            &json!(many),
+            &mut slow
+        ));
+        assert_eq!(fast, slow);
+    }
+
+    proptest! {
+        /// Any list of role/content messages, whatever their text, flattens the same way.
+        #[test]
+        fn plain_messages_flatten_as_parsed(
+            messages in prop::collection::vec((".{0,12}", ".{0,40}"), 0..6),
+        ) {
+            let json = Json::Array(
+                messages
+                    .iter()
+                    .map(|(role, content)| json!({"role": role, "content": content}))
+                    .collect(),
+            );
+            let text = serde_json::to_string(&json).unwrap();
+            let mut fast = Vec::new();
+            prop_assert!(flatten_semantic_text("llm.input_messages", &text, &mut fast));
+            let mut slow = Vec::new();
+            prop_assert!(flatten_semantic("llm.input_messages", &json, &mut slow));
+            prop_assert_eq!(fast, slow);
+        }
+    }
 
     /// Flattens and returns (accepted, attributes by key).
     fn run(key: &str, json: &Json) -> (bool, HashMap<String, Value>) {

@@ -50,10 +50,8 @@ impl Mapper {
                 args.push(kv);
             } else if flatten::is_flattened_key(key) {
                 if let Value::String(s) = &kv.value {
-                    if let Ok(json) = serde_json::from_str::<serde_json::Value>(s.as_str()) {
-                        if flatten::flatten_semantic(key, &json, &mut out) {
-                            continue;
-                        }
+                    if flatten::flatten_semantic_text(key, s.as_str(), &mut out) {
+                        continue;
                     }
                 }
                 out.push(kv);
