@@ -232,6 +232,27 @@ fn outage_down_slow_503_then_healthy() {
 
 /// A collector that answers 503 for a moment: the spans of that moment are retried, not lost
 /// (issue 6: retries with backoff).
+/// A collector that accepts a request but rejects some of its spans (an OTLP partial success):
+/// the rejected spans are counted as dropped, the rest as exported.
+#[test]
+fn a_partial_success_counts_the_rejected_spans() {
+    let sink = OtlpSink::start(Mode::Partial(2));
+    let (dispatch, handle) = pipeline_to(&sink);
+    let messages = messages_json();
+    tracing::dispatcher::with_default(&dispatch, || {
+        for _ in 0..10 {
+            llm_call!("partial.call", messages.as_str());
+        }
+    });
+    handle.force_flush(Duration::from_secs(10)).unwrap();
+    let requests = sink.stats().accepted_requests;
+    let stats = handle.pipeline_stats();
+    assert!(requests >= 1);
+    assert_eq!(stats.dropped("export_failed"), 2 * requests);
+    assert_eq!(stats.spans_exported, 10 - 2 * requests);
+    let _ = handle.shutdown(SHUTDOWN_LIMIT);
+}
+
 #[test]
 fn short_503_spell_is_retried() {
     let sink = OtlpSink::start(Mode::Status(503));

@@ -466,14 +466,15 @@ pub(crate) fn encode_request(spans: &[SpanData], resource: &EncodedResource, out
 }
 
 /// Reads an `ExportTraceServiceResponse`: the spans a collector says it rejected, and why.
-/// Anything it cannot read counts as no rejection (the answer was a success).
+/// Anything it cannot read, and a message with no span rejected, counts as no rejection (the
+/// answer was a success).
 pub(crate) fn rejected_spans(response: &[u8]) -> Option<(u64, String)> {
     let partial = find_field(response, 1)?;
     let rejected = find_varint(partial, 1).unwrap_or(0);
     let message = find_field(partial, 2)
         .map(|m| String::from_utf8_lossy(m).into_owned())
         .unwrap_or_default();
-    (rejected > 0 || !message.is_empty()).then_some((rejected, message))
+    (rejected > 0).then_some((rejected, message))
 }
 
 /// Reads a varint at the start of `bytes`: its value and length.
@@ -751,6 +752,12 @@ mod tests {
         let mut body = Vec::new();
         Writer { buf: &mut body }.bytes(1, &inner);
         assert_eq!(rejected_spans(&body), Some((3, "full".to_owned())));
+        // A message alone (a warning) rejects nothing.
+        let mut inner = Vec::new();
+        Writer { buf: &mut inner }.string(2, "slow down");
+        let mut body = Vec::new();
+        Writer { buf: &mut body }.bytes(1, &inner);
+        assert_eq!(rejected_spans(&body), None);
         assert_eq!(rejected_spans(&[]), None);
         assert_eq!(rejected_spans(&[0x0a, 0x00]), None);
         assert_eq!(rejected_spans(&[0xff, 0xff]), None);

@@ -24,6 +24,9 @@ pub enum Mode {
     Slow(Duration),
     /// This HTTP status (503, 429, ...) with `Retry-After: 0` and no span counted.
     Status(u16),
+    /// 200 with an OTLP partial success: this many spans of each request rejected (they are
+    /// still counted as received).
+    Partial(u64),
     /// The listener is closed: connections are refused, open ones are cut.
     Down,
 }
@@ -325,7 +328,33 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
             }
         }
         shared.changed.notify_all();
-        let response = if status == 200 {
+        let response = if let Mode::Partial(rejected) = mode {
+            // ExportTraceServiceResponse { partial_success { rejected_spans, error_message } }
+            let message = b"over quota";
+            let mut inner = vec![0x08];
+            let mut v = rejected;
+            while v >= 0x80 {
+                inner.push(v as u8 | 0x80);
+                v >>= 7;
+            }
+            inner.push(v as u8);
+            inner.push(0x12);
+            inner.push(message.len() as u8);
+            inner.extend_from_slice(message);
+            let mut body = vec![0x0a, inner.len() as u8];
+            body.extend_from_slice(&inner);
+            let mut answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            answer.extend_from_slice(&body);
+            if writer.write_all(&answer).is_err() {
+                return;
+            }
+            let _ = writer.flush();
+            continue;
+        } else if status == 200 {
             "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n"
                 .to_owned()
         } else {
