@@ -14,6 +14,7 @@ pub(crate) mod prometheus;
 pub(crate) mod snapshot;
 pub(crate) mod summary;
 
+#[cfg(feature = "otlp-http")]
 use crate::builder::BuildError;
 use std::collections::HashMap;
 
