@@ -8,10 +8,12 @@
 //! its sampled flag off. The pipeline's [`crate::pipeline::traces::TraceBuffer`] keeps or
 //! drops the whole trace.
 
+use super::state::SpanState;
 use super::synthetic::OwnedValue;
 use crate::pipeline::identity::Identity;
 use crate::pipeline::stats::KeepReason;
 use crate::pipeline::traces::{Held, REASON_KEY};
+use crate::pricing::Cost;
 use opentelemetry::trace::{Event, SpanKind, Status};
 use opentelemetry::{InstrumentationScope, Key, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
@@ -225,7 +227,13 @@ pub(crate) struct HeldSpan {
     identity: Identity,
     name: &'static str,
     end: SystemTime,
+    /// The state and cost its derived values come from, when they are derived only if the
+    /// trace is kept (a span that did not fail: nothing derived can change the decision).
+    deferred: Option<(Box<SpanState>, Option<Cost>)>,
 }
+
+/// What a deferred state adds to a held span's size estimate (its derived values).
+const DEFERRED_BYTES: usize = 640;
 
 impl HeldSpan {
     /// The span `identity` named `name` (unless `otel.name` renamed it), ending now.
@@ -235,16 +243,45 @@ impl HeldSpan {
             identity,
             name,
             end: opentelemetry::time::now(),
+            deferred: None,
+        }
+    }
+
+    /// [`HeldSpan::new`] for a span whose derived values are made from `state` and `cost`
+    /// only if its trace is kept.
+    pub(crate) fn deferred(
+        capture: Box<Capture>,
+        identity: Identity,
+        name: &'static str,
+        state: Box<SpanState>,
+        cost: Option<Cost>,
+    ) -> Self {
+        HeldSpan {
+            deferred: Some((state, cost)),
+            ..HeldSpan::new(capture, identity, name)
         }
     }
 
     /// Its estimated size in bytes, for the buffer's bound.
     pub(crate) fn size(&self) -> usize {
-        self.capture.bytes + 64 * (self.capture.attributes.len() + self.capture.events.len()) + 256
+        let deferred = if self.deferred.is_some() {
+            DEFERRED_BYTES
+        } else {
+            0
+        };
+        self.capture.bytes
+            + 64 * (self.capture.attributes.len() + self.capture.events.len())
+            + 256
+            + deferred
     }
 
     /// The SDK span to export: its trace was kept, so it is exported as sampled.
-    pub(crate) fn into_span_data(self, scope: &InstrumentationScope) -> SpanData {
+    pub(crate) fn into_span_data(mut self, scope: &InstrumentationScope) -> SpanData {
+        if let Some((mut state, cost)) = self.deferred.take() {
+            for (field, value) in super::derived_values(&mut state, cost) {
+                self.capture.record_owned(&field, value);
+            }
+        }
         let sc = &self.identity.context;
         let identity = Identity {
             context: opentelemetry::trace::SpanContext::new(

@@ -562,7 +562,6 @@ where
             if std::thread::panicking() {
                 state.panicked = true;
             }
-            let mut finished = self.core.finish(&mut state);
             if self.core.capture.is_some() && state.identity.is_none() && !state.sampled_at_enter {
                 if let Some((identity, cx)) = self.identity_at_close(&id, &ctx) {
                     if identity.sampled() && std::mem::take(&mut state.withheld) {
@@ -581,21 +580,36 @@ where
                         .capture
                         .take()
                         .unwrap_or_else(|| capture::Capture::since(state.start));
-                    for (field, value) in finished.values.drain(..) {
-                        capture.record_owned(&field, value);
-                    }
-                    settings
-                        .processor
-                        .hold(capture::HeldSpan::new(capture, identity, name));
+                    let cost = self.core.cost_of(&state);
+                    let kind = state.kind();
+                    let held = if state.error.is_none()
+                        && !state.panicked
+                        && state.pending.is_empty()
+                    {
+                        // Nothing derived can fail the trace: the values are derived only if
+                        // it is kept (most sampled-out traces end clean and are freed).
+                        self.core.metrics.record_span(&state, kind, cost);
+                        capture::HeldSpan::deferred(capture, identity, name, Box::new(state), cost)
+                    } else {
+                        for (field, value) in derived_values(&mut state, cost) {
+                            capture.record_owned(&field, value);
+                        }
+                        self.core.metrics.record_span(&state, kind, cost);
+                        capture::HeldSpan::new(capture, identity, name)
+                    };
+                    settings.processor.hold(held);
                 }
                 _ => {
+                    let finished = self.core.finish(&mut state);
                     // No extensions lock is held here: the bridge takes its own.
                     synthetic::record_all(&finished.values, |record| {
                         self.bridge.on_record(&id, record, ctx.clone())
                     });
+                    if let Some(kind) = finished.kind {
+                        self.core.metrics.record_span(&state, kind, finished.cost);
+                    }
                 }
             }
-            self.core.metrics.record_span(&state, &finished);
         }
         self.bridge.on_close(id, ctx);
     }
@@ -641,6 +655,41 @@ impl Core {
     /// Derives the values recorded at close: kind, inherited context, output, totals, cost,
     /// errors and the helpers' pending values.
     pub(crate) fn finish(&self, state: &mut SpanState) -> Finished {
+        let cost = self.cost_of(state);
+        Finished {
+            values: derived_values(state, cost),
+            kind: Some(state.kind()),
+            cost,
+        }
+    }
+
+    /// The cost of the span's tokens by the price table, unless the caller gave one.
+    pub(crate) fn cost_of(&self, state: &SpanState) -> Option<crate::pricing::Cost> {
+        let t = state.tokens;
+        let mut cost = None;
+        if !state.cost_given && t.any() {
+            if let Some(model) = &state.model {
+                let usage = TokenUsage {
+                    prompt: t.prompt.unwrap_or(0),
+                    completion: t.completion.unwrap_or(0),
+                    cache_read: t.cache_read.unwrap_or(0),
+                    cache_write: t.cache_write.unwrap_or(0),
+                    reasoning: t.reasoning.unwrap_or(0),
+                };
+                cost = self.prices.cost(model, &usage);
+            }
+        }
+        cost
+    }
+}
+
+/// The values a span records at close, from its state and cost: kind, inherited context,
+/// output, totals, cost, errors, streaming and the helpers' pending values.
+pub(crate) fn derived_values(
+    state: &mut SpanState,
+    cost: Option<crate::pricing::Cost>,
+) -> Vec<(tracing_core::field::Field, OwnedValue)> {
+    {
         let kind = state.kind();
         let mut values = Vec::new();
         // CHAIN is what the mapper assumes when no kind was recorded: a plain span costs no
@@ -694,19 +743,6 @@ impl Core {
             }
         }
 
-        let mut cost = None;
-        if !state.cost_given && t.any() {
-            if let Some(model) = &state.model {
-                let usage = TokenUsage {
-                    prompt: t.prompt.unwrap_or(0),
-                    completion: t.completion.unwrap_or(0),
-                    cache_read: t.cache_read.unwrap_or(0),
-                    cache_write: t.cache_write.unwrap_or(0),
-                    reasoning: t.reasoning.unwrap_or(0),
-                };
-                cost = self.prices.cost(model, &usage);
-            }
-        }
         if let Some(c) = cost {
             // The details only when they say more than the totals: input and output differ
             // from prompt and completion only with cached or reasoning tokens.
@@ -803,11 +839,7 @@ impl Core {
         }
 
         values.append(&mut state.pending);
-        Finished {
-            values,
-            kind: Some(kind),
-            cost,
-        }
+        values
     }
 }
 

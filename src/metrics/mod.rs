@@ -30,7 +30,6 @@ mod batch;
 
 use crate::kind::SpanKind;
 use crate::layer::state::SpanState;
-use crate::layer::Finished;
 use crate::pipeline::stats::{DropReason, KeepReason, PipelineStats};
 use opentelemetry::metrics::{
     BoundCounter, BoundHistogram, Counter, Histogram, Meter, ObservableCounter, ObservableGauge,
@@ -413,9 +412,13 @@ impl Metrics {
     }
 
     /// Records one finished span.
-    pub(crate) fn record_span(&self, state: &SpanState, finished: &Finished) {
+    pub(crate) fn record_span(
+        &self,
+        state: &SpanState,
+        kind: SpanKind,
+        cost: Option<crate::pricing::Cost>,
+    ) {
         let Some(m) = &self.instruments else { return };
-        let Some(kind) = finished.kind else { return };
         let seconds = state.start.elapsed().as_secs_f64();
         let error = state.error.as_ref().map(|e| {
             let ty = state.error_type.as_deref().unwrap_or(&e.kind);
@@ -446,7 +449,7 @@ impl Metrics {
                 let first_chunk = state
                     .first_chunk
                     .map(|first| first.saturating_duration_since(state.start).as_secs_f64());
-                let cost = finished.cost.map(|c| c.total);
+                let cost = cost.map(|c| c.total);
                 let Some(failed) = with_error(&[]) else {
                     let values = batch::LlmValues {
                         seconds,
