@@ -40,12 +40,12 @@ pub(crate) struct LlmValues {
 
 /// Which series a slot gathers for: the metrics instance and the raw attributes.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct SeriesKey {
+struct SeriesKey {
     /// The [`super::Metrics`] instance (several layers may share a thread).
-    pub(crate) owner: u64,
-    pub(crate) op: &'static str,
-    pub(crate) provider: Option<Arc<str>>,
-    pub(crate) model: Option<Arc<str>>,
+    owner: u64,
+    op: &'static str,
+    provider: Option<Arc<str>>,
+    model: Option<Arc<str>>,
 }
 
 impl SeriesKey {
@@ -115,7 +115,7 @@ impl Slot {
 
 /// One thread's gathered values.
 #[derive(Debug, Default)]
-pub(crate) struct Batch {
+struct Batch {
     slots: Vec<Slot>,
     spans: usize,
 }
