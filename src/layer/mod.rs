@@ -605,9 +605,9 @@ where
                     synthetic::record_all(&finished.values, |record| {
                         self.bridge.on_record(&id, record, ctx.clone())
                     });
-                    if let Some(kind) = finished.kind {
-                        self.core.metrics.record_span(&state, kind, finished.cost);
-                    }
+                    self.core
+                        .metrics
+                        .record_span(&state, finished.kind, finished.cost);
                 }
             }
         }
@@ -632,12 +632,12 @@ where
 }
 
 /// What the layer derived for a span at close.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Finished {
     /// The values to record on the bridge's span.
     pub(crate) values: Vec<(tracing_core::field::Field, OwnedValue)>,
     /// The span's kind.
-    pub(crate) kind: Option<crate::SpanKind>,
+    pub(crate) kind: crate::SpanKind,
     /// The cost computed or none.
     pub(crate) cost: Option<crate::pricing::Cost>,
 }
@@ -658,7 +658,7 @@ impl Core {
         let cost = self.cost_of(state);
         Finished {
             values: derived_values(state, cost),
-            kind: Some(state.kind()),
+            kind: state.kind(),
             cost,
         }
     }
