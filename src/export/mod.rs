@@ -40,14 +40,27 @@ pub(crate) enum Protocol {
     Grpc,
 }
 
-/// Builds the OTLP metric exporter, on a fresh thread for the same reason.
+/// Runs `build` on a fresh thread and returns what it built: a blocking HTTP client must not
+/// be created (or dropped) inside a caller's async runtime.
+#[cfg(feature = "otlp-http")]
+pub(crate) fn off_runtime<T: Send + 'static>(
+    build: impl FnOnce() -> Result<T, BuildError> + Send + 'static,
+) -> Result<T, BuildError> {
+    std::thread::spawn(build).join().unwrap_or_else(|_| {
+        Err(BuildError::Exporter(
+            "exporter construction panicked".into(),
+        ))
+    })
+}
+
+/// Builds the OTLP metric exporter, off any caller's runtime.
 #[cfg(feature = "otlp-http")]
 pub(crate) fn otlp_metric_exporter(
     target: &OtlpTarget,
 ) -> Result<opentelemetry_otlp::MetricExporter, BuildError> {
     use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
     let target = target.clone();
-    std::thread::spawn(move || {
+    off_runtime(move || {
         opentelemetry_otlp::MetricExporter::builder()
             .with_http()
             .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
@@ -56,11 +69,5 @@ pub(crate) fn otlp_metric_exporter(
             .with_timeout(target.timeout)
             .build()
             .map_err(|e| BuildError::Exporter(e.to_string()))
-    })
-    .join()
-    .unwrap_or_else(|_| {
-        Err(BuildError::Exporter(
-            "exporter construction panicked".into(),
-        ))
     })
 }

@@ -30,8 +30,7 @@ pub(crate) struct OtlpHttpExporter {
 }
 
 impl OtlpHttpExporter {
-    /// An exporter for `target`. The blocking client is built on a fresh thread: it must not
-    /// be created inside a caller's async runtime.
+    /// An exporter for `target`; its blocking client is built off any caller's runtime.
     pub(crate) fn new(target: &OtlpTarget) -> Result<OtlpHttpExporter, BuildError> {
         use reqwest::header::{HeaderName, HeaderValue};
         let mut headers = reqwest::header::HeaderMap::new();
@@ -47,18 +46,12 @@ impl OtlpHttpExporter {
             HeaderValue::from_static("application/x-protobuf"),
         );
         let timeout = target.timeout;
-        let client = std::thread::spawn(move || {
+        let client = super::off_runtime(move || {
             reqwest::blocking::Client::builder()
                 .timeout(timeout)
                 .user_agent(concat!("tracing-openinference/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .map_err(|e| BuildError::Exporter(e.to_string()))
-        })
-        .join()
-        .unwrap_or_else(|_| {
-            Err(BuildError::Exporter(
-                "exporter construction panicked".into(),
-            ))
         })?;
         Ok(OtlpHttpExporter {
             client: Some(client),

@@ -450,7 +450,7 @@ impl Metrics {
                     .first_chunk
                     .map(|first| first.saturating_duration_since(state.start).as_secs_f64());
                 let cost = cost.map(|c| c.total);
-                let Some(failed) = with_error(&[]) else {
+                if error.is_none() {
                     let values = batch::LlmValues {
                         seconds,
                         first_chunk,
@@ -460,13 +460,13 @@ impl Metrics {
                     let series = || self.llm_series(m, op, provider, model);
                     batch::add(self.owner, op, provider, model, values, series);
                     return;
-                };
+                }
                 // A failed call is recorded at once, under its `error.type`.
                 let series = self.llm_series(m, op, provider, model);
-                let mut attrs = series.base.clone();
-                attrs.extend(failed);
-                m.duration.record(seconds, &attrs);
-                m.calls.add(1, &attrs);
+                if let Some(failed) = with_error(&series.base) {
+                    m.duration.record(seconds, &failed);
+                    m.calls.add(1, &failed);
+                }
                 if let Some(t) = first_chunk {
                     series.ttfc.record(t);
                 }
