@@ -587,7 +587,7 @@ impl LlmLayerBuilder {
                 None => wants(Named::Console) || (nothing_else && named.is_none()),
             };
 
-        let mapper = Arc::new(Mapper { privacy });
+        let mapper = Arc::new(Mapper::new(privacy));
         let resource = self.resource(get);
         // Each exporter, and whether batches it refuses are retried (collectors only).
         let mut exporters: Vec<(Box<dyn ErasedExporter>, bool)> = Vec::new();

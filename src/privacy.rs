@@ -48,6 +48,7 @@
 //! gRPC's 4 MiB default) by trimming the biggest spans the same way. No span is dropped.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use opentelemetry::trace::Event;
 use opentelemetry::{Array, KeyValue, Value};
@@ -197,6 +198,37 @@ impl Default for Privacy {
             max_span_bytes: DEFAULT_MAX_SPAN_BYTES,
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
         }
+    }
+}
+
+/// What [`Privacy::apply`] does with one attribute key, decided once per distinct key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeyPlan {
+    action: Action,
+    scan: JsonScan,
+    /// The key names a secret: a string value is redacted.
+    secret_if_string: bool,
+}
+
+/// Distinct keys whose plan is kept; past this, plans are worked out each time.
+const MAX_KEY_PLANS: usize = 4096;
+
+/// The plans of the keys [`Privacy::apply`] has seen, for one configuration: a span's keys
+/// mostly repeat those of the spans before it, and the hide flags, secret-key words and JSON
+/// rules then cost one hash lookup per attribute.
+#[derive(Debug, Default)]
+pub(crate) struct KeyPlans(HashMap<Box<str>, KeyPlan, crate::fnv::WordsBuild>);
+
+impl KeyPlans {
+    fn get(&mut self, privacy: &Privacy, key: &str) -> KeyPlan {
+        if let Some(plan) = self.0.get(key) {
+            return *plan;
+        }
+        let plan = privacy.plan(key);
+        if self.0.len() < MAX_KEY_PLANS {
+            self.0.insert(key.into(), plan);
+        }
+        plan
     }
 }
 
@@ -547,16 +579,39 @@ impl Privacy {
         self.redact_secrets && is_secret_key(key, kind)
     }
 
-    /// Applies the masks and limits to one span's (already flattened) attributes and its events.
-    pub(crate) fn apply(&self, attrs: &mut Vec<KeyValue>, events: &mut [Event]) {
-        attrs.retain_mut(|kv| self.process_kv(kv, false));
+    /// Applies the masks and limits to one span's (already flattened) attributes and its events;
+    /// `plans` must have been used with this configuration only.
+    pub(crate) fn apply(
+        &self,
+        attrs: &mut Vec<KeyValue>,
+        events: &mut [Event],
+        plans: &mut KeyPlans,
+    ) {
+        attrs.retain_mut(|kv| self.process_kv(kv, plans.get(self, kv.key.as_str()), false));
         for event in events.iter_mut() {
             let redact_strings = self.hide_all && event.name != "exception";
-            event
-                .attributes
-                .retain_mut(|kv| self.process_kv(kv, redact_strings));
+            event.attributes.retain_mut(|kv| {
+                self.process_kv(kv, plans.get(self, kv.key.as_str()), redact_strings)
+            });
         }
         trim_to_budget(attrs, events, self.max_span_bytes, 0);
+    }
+
+    /// What [`Privacy::process_kv`] does with `key`, whatever its value.
+    fn plan(&self, key: &str) -> KeyPlan {
+        let action = self.action(key);
+        let scan = match action {
+            Action::RedactPromptKeys => JsonScan::PromptKeys,
+            Action::Keep if self.redact_secrets && json_scan_key(key) => JsonScan::Secrets,
+            _ => JsonScan::None,
+        };
+        KeyPlan {
+            action,
+            scan,
+            secret_if_string: self.redact_secrets
+                && !is_plain_message_key(key)
+                && is_secret_key(key, Kind::Str),
+        }
     }
 
     /// Trims a batch so its encoded size stays under the per-request byte budget.
@@ -596,26 +651,19 @@ impl Privacy {
         }
     }
 
-    /// Masks, caps and scans one attribute; returns whether to keep it.
-    fn process_kv(&self, kv: &mut KeyValue, redact_strings: bool) -> bool {
-        let key = kv.key.as_str();
-        let scan = match self.action(key) {
+    /// Masks, caps and scans one attribute by its key's `plan`; returns whether to keep it.
+    fn process_kv(&self, kv: &mut KeyValue, plan: KeyPlan, redact_strings: bool) -> bool {
+        match plan.action {
             Action::Drop => return false,
             Action::Redact => {
                 kv.value = Value::String(REDACTED.into());
                 return true;
             }
-            Action::RedactPromptKeys => JsonScan::PromptKeys,
-            Action::Keep if self.redact_secrets && json_scan_key(key) => JsonScan::Secrets,
-            Action::Keep => JsonScan::None,
-        };
+            Action::RedactPromptKeys | Action::Keep => {}
+        }
+        let scan = plan.scan;
         let is_string = matches!(kv.value, Value::String(_) | Value::Array(Array::String(_)));
-        if is_string
-            && (redact_strings
-                || (self.redact_secrets
-                    && !is_plain_message_key(key)
-                    && is_secret_key(key, Kind::Str)))
-        {
+        if is_string && (redact_strings || plan.secret_if_string) {
             kv.value = Value::String(REDACTED.into());
             return true;
         }
@@ -637,8 +685,56 @@ impl Privacy {
         true
     }
 
+    /// Whether any hide flag is set; with none, [`Privacy::action`] keeps every key.
+    fn hides_any(&self) -> bool {
+        // Every field is named, so a new flag cannot be forgotten here.
+        let Privacy {
+            hide_inputs,
+            hide_outputs,
+            hide_input_messages,
+            hide_output_messages,
+            hide_input_text,
+            hide_output_text,
+            hide_input_images,
+            hide_llm_invocation_parameters,
+            hide_llm_tools,
+            hide_prompts,
+            hide_choices,
+            hide_embeddings_vectors,
+            hide_embeddings_text,
+            hide_all,
+            redact_secrets: _,
+            max_value_len: _,
+            base64_image_max_len: _,
+            max_span_bytes: _,
+            max_request_bytes: _,
+        } = *self;
+        hide_inputs
+            || hide_outputs
+            || hide_input_messages
+            || hide_output_messages
+            || hide_input_text
+            || hide_output_text
+            || hide_input_images
+            || hide_llm_invocation_parameters
+            || hide_llm_tools
+            || hide_prompts
+            || hide_choices
+            || hide_embeddings_vectors
+            || hide_embeddings_text
+            || hide_all
+    }
+
     /// What the hide flags do with `key`.
     fn action(&self, key: &str) -> Action {
+        if !self.hides_any() {
+            return Action::Keep;
+        }
+        self.action_by_flags(key)
+    }
+
+    /// [`Privacy::action`] when some flag is set.
+    fn action_by_flags(&self, key: &str) -> Action {
         let all = self.hide_all;
         let inputs = all || self.hide_inputs;
         let outputs = all || self.hide_outputs;
@@ -1695,7 +1791,7 @@ mod tests {
     }
 
     fn run(p: &Privacy, mut attrs: Vec<KeyValue>) -> Vec<KeyValue> {
-        p.apply(&mut attrs, &mut []);
+        p.apply(&mut attrs, &mut [], &mut KeyPlans::default());
         attrs
     }
 
@@ -1929,7 +2025,7 @@ mod tests {
                 0,
             ),
         ];
-        p.apply(&mut attrs, &mut events);
+        p.apply(&mut attrs, &mut events, &mut KeyPlans::default());
         for key in [
             "input.value",
             "output.value",
@@ -2213,7 +2309,7 @@ mod tests {
             kv("input.value", huge),
             kv("output.value", "ok"),
         ];
-        p.apply(&mut attrs, &mut []);
+        p.apply(&mut attrs, &mut [], &mut KeyPlans::default());
         let size = content_size(&attrs, &[], usize::MAX);
         assert!(size <= DEFAULT_MAX_SPAN_BYTES, "{size}");
         assert_eq!(get_str(&attrs, "openinference.span.kind").unwrap(), "LLM");
@@ -2241,7 +2337,7 @@ mod tests {
         for i in 0..200 {
             attrs.push(KeyValue::new(format!("custom.attr.{i}"), "v".repeat(50)));
         }
-        p.apply(&mut attrs, &mut []);
+        p.apply(&mut attrs, &mut [], &mut KeyPlans::default());
         assert!(content_size(&attrs, &[], usize::MAX) <= 4096);
         assert!(get(&attrs, "openinference.span.kind").is_some());
         assert!(get(&attrs, "error.type").is_some());
@@ -2263,7 +2359,7 @@ mod tests {
             kv("llm.token_count.completion", 7i64),
             kv("gen_ai.request.model", "g".repeat(300)),
         ];
-        p.apply(&mut attrs, &mut []);
+        p.apply(&mut attrs, &mut [], &mut KeyPlans::default());
         let size = content_size(&attrs, &[], usize::MAX);
         assert!(size <= 512, "{size}: {attrs:?}");
         assert_eq!(get_str(&attrs, "openinference.span.kind").unwrap(), "LLM");
@@ -2478,8 +2574,88 @@ mod tests {
         out
     }
 
+    /// Every key `action_by_flags` names, and a few under its prefixes.
+    const NAMED_KEYS: &[&str] = &[
+        "input.value",
+        "input.mime_type",
+        "output.value",
+        "output.mime_type",
+        "llm.invocation_parameters",
+        "embedding.invocation_parameters",
+        "gen_ai.input.messages",
+        "gen_ai.system_instructions",
+        "gen_ai.output.messages",
+        "gen_ai.tool.definitions",
+        "gen_ai.tool.call.arguments",
+        "gen_ai.tool.call.result",
+        "gen_ai.prompt",
+        "gen_ai.completion",
+        "gen_ai.retrieval.documents",
+        "tool.parameters",
+        "llm.function_call",
+        "llm.prompt_template.template",
+        "llm.prompt_template.variables",
+        "reranker.query",
+        "llm.input_messages",
+        "llm.input_messages.0.message.content",
+        "llm.input_messages.0.message.contents.1.message_content.image.image.url",
+        "llm.output_messages",
+        "llm.output_messages.2.message.content",
+        "llm.tools.0.tool.json_schema",
+        "llm.prompts.0.prompt.text",
+        "llm.choices.0.completion.text",
+        "embedding.embeddings",
+        "embedding.embeddings.0.embedding.vector",
+        "embedding.embeddings.0.embedding.text",
+        "retrieval.documents",
+        "retrieval.documents.0.document.content",
+        "retrieval.documents.0.document.metadata",
+        "reranker.input_documents",
+        "reranker.output_documents",
+        "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments",
+        "message.function_call_arguments_json",
+        "x.audio.transcript",
+        "x.image.url",
+        "x.audio.url",
+    ];
+
+    #[test]
+    fn with_no_hide_flag_the_flags_keep_every_named_key() {
+        let p = Privacy::default();
+        assert!(!p.hides_any());
+        for key in NAMED_KEYS {
+            assert_eq!(p.action_by_flags(key), Action::Keep, "{key}");
+        }
+        // And each flag alone counts.
+        let setters: [fn(Privacy, bool) -> Privacy; 14] = [
+            Privacy::with_hide_inputs,
+            Privacy::with_hide_outputs,
+            Privacy::with_hide_input_messages,
+            Privacy::with_hide_output_messages,
+            Privacy::with_hide_input_text,
+            Privacy::with_hide_output_text,
+            Privacy::with_hide_input_images,
+            Privacy::with_hide_llm_invocation_parameters,
+            Privacy::with_hide_llm_tools,
+            Privacy::with_hide_prompts,
+            Privacy::with_hide_choices,
+            Privacy::with_hide_embeddings_vectors,
+            Privacy::with_hide_embeddings_text,
+            Privacy::with_hide_all,
+        ];
+        for set in setters {
+            assert!(set(Privacy::default(), true).hides_any());
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// The shortcut taken when no hide flag is set gives what the flags would.
+        #[test]
+        fn with_no_hide_flag_the_flags_keep_any_key(key in attr_key()) {
+            prop_assert_eq!(Privacy::default().action_by_flags(&key), Action::Keep);
+        }
 
         #[test]
         fn apply_never_panics_and_respects_cap(
@@ -2500,7 +2676,15 @@ mod tests {
             };
             let mut attrs: Vec<KeyValue> = attrs.into_iter().map(|(k, v)| KeyValue::new(k, v)).collect();
             let mut events = vec![Event::new("log", SystemTime::UNIX_EPOCH, attrs.clone(), 0)];
-            p.apply(&mut attrs, &mut events);
+            // Plans kept from an earlier span give what fresh ones give.
+            let mut plans = KeyPlans::default();
+            let (mut again, mut again_events) = (attrs.clone(), events.clone());
+            p.apply(&mut attrs, &mut events, &mut plans);
+            p.apply(&mut again, &mut again_events, &mut plans);
+            // (Compared as text: a NaN is not equal to itself.)
+            prop_assert_eq!(format!("{again:?}"), format!("{attrs:?}"));
+            let attributes = |events: &[Event]| format!("{:?}", events.iter().map(|e| &e.attributes).collect::<Vec<_>>());
+            prop_assert_eq!(attributes(&again_events), attributes(&events));
             if cap > 0 {
                 for s in all_strings(&attrs, &events) {
                     prop_assert!(s.len() <= cap + MARKER_MAX, "len {} > cap {}", s.len(), cap);

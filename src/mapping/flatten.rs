@@ -54,12 +54,7 @@ pub(crate) fn flatten_semantic_text(key: &str, text: &str, out: &mut Vec<KeyValu
     if let Some((prefix, Shape::Messages)) = canonical(key) {
         if let Ok(messages) = serde_json::from_str::<Vec<PlainMessage<'_>>>(text) {
             for (index, m) in messages.into_iter().take(MAX_LIST_ITEMS).enumerate() {
-                let message = Message {
-                    role: Some(m.role.into_owned()),
-                    content: Some(m.content.into_owned()),
-                    ..Message::default()
-                };
-                emit_message(prefix, index, message, out);
+                emit_plain_message(prefix, index, m, out);
             }
             return true;
         }
@@ -68,6 +63,67 @@ pub(crate) fn flatten_semantic_text(key: &str, text: &str, out: &mut Vec<KeyValu
         Ok(json) => flatten_semantic(key, &json, out),
         Err(_) => false,
     }
+}
+
+/// How many messages of each list have shared keys (see [`shared_message_keys`]).
+const SHARED_KEY_MESSAGES: usize = 64;
+
+/// The `role` and `content` keys of message `index` of `prefix` (the input or output list),
+/// built once for the first [`SHARED_KEY_MESSAGES`] messages and shared: pushing a plain
+/// message then allocates no key.
+fn shared_message_keys(prefix: &str, index: usize) -> Option<&'static [opentelemetry::Key; 2]> {
+    type Keys = [Vec<[opentelemetry::Key; 2]>; 2];
+    static KEYS: std::sync::OnceLock<Keys> = std::sync::OnceLock::new();
+    let list = match prefix {
+        "llm.input_messages" => 0,
+        "llm.output_messages" => 1,
+        _ => return None,
+    };
+    let keys = KEYS.get_or_init(|| {
+        ["llm.input_messages", "llm.output_messages"].map(|prefix| {
+            (0..SHARED_KEY_MESSAGES)
+                .map(|i| {
+                    let base = indexed(prefix, i, ".message.");
+                    ["role", "content"].map(|field| {
+                        opentelemetry::Key::from(std::sync::Arc::<str>::from(cat(&base, field)))
+                    })
+                })
+                .collect()
+        })
+    });
+    keys[list].get(index)
+}
+
+/// A role as a value: the usual ones static, so they are not copied.
+fn role_value(role: std::borrow::Cow<'_, str>) -> StringValue {
+    match &*role {
+        "system" => "system".into(),
+        "user" => "user".into(),
+        "assistant" => "assistant".into(),
+        "tool" => "tool".into(),
+        "developer" => "developer".into(),
+        _ => role.into_owned().into(),
+    }
+}
+
+/// Pushes message `index` of a plain list as [`emit_message`] would.
+fn emit_plain_message(prefix: &str, index: usize, m: PlainMessage<'_>, out: &mut Vec<KeyValue>) {
+    let Some([role, content]) = shared_message_keys(prefix, index) else {
+        let message = Message {
+            role: Some(m.role.into_owned()),
+            content: Some(m.content.into_owned()),
+            ..Message::default()
+        };
+        return emit_message(prefix, index, message, out);
+    };
+    out.push(KeyValue::new(
+        role.clone(),
+        Value::String(role_value(m.role)),
+    ));
+    out.push(KeyValue::new(
+        content.clone(),
+        Value::String(m.content.into_owned().into()),
+    ));
 }
 
 /// A message with a role and text content only, the shape most calls log.

@@ -55,44 +55,140 @@ fn oi_system(provider: &str) -> Option<&'static str> {
     })
 }
 
+/// Declares the keys [`enrich`] reads: the enum [`K`] and the table [`ALL`].
+macro_rules! read_keys {
+    ($($name:ident = $key:literal),* $(,)?) => {
+        /// A key [`enrich`] reads.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum K { $($name),* }
+
+        /// Every key [`enrich`] reads, with its [`K`].
+        const ALL: &[(&str, K)] = &[$(($key, K::$name)),*];
+    };
+}
+
+read_keys! {
+    TokensPrompt = "llm.token_count.prompt",
+    TokensCompletion = "llm.token_count.completion",
+    TokensCacheRead = "llm.token_count.prompt_details.cache_read",
+    TokensCacheWrite = "llm.token_count.prompt_details.cache_write",
+    TokensReasoning = "llm.token_count.completion_details.reasoning",
+    UsageInput = "gen_ai.usage.input_tokens",
+    UsageOutput = "gen_ai.usage.output_tokens",
+    UsageCacheRead = "gen_ai.usage.cache_read.input_tokens",
+    UsageCacheCreation = "gen_ai.usage.cache_creation.input_tokens",
+    UsageReasoning = "gen_ai.usage.reasoning.output_tokens",
+    SessionId = "session.id",
+    ConversationId = "gen_ai.conversation.id",
+    ToolName = "tool.name",
+    GenAiToolName = "gen_ai.tool.name",
+    ToolDescription = "tool.description",
+    GenAiToolDescription = "gen_ai.tool.description",
+    ToolId = "tool.id",
+    ToolCallId = "gen_ai.tool.call.id",
+    AgentName = "agent.name",
+    GenAiAgentName = "gen_ai.agent.name",
+    ResponseModelName = "llm.response.model_name",
+    ResponseModel = "gen_ai.response.model",
+    OperationName = "gen_ai.operation.name",
+    LlmModelName = "llm.model_name",
+    EmbeddingModelName = "embedding.model_name",
+    RerankerModelName = "reranker.model_name",
+    RequestModel = "gen_ai.request.model",
+    RequestModelName = "llm.request.model_name",
+    Provider = "llm.provider",
+    ProviderName = "gen_ai.provider.name",
+    GenAiSystem = "gen_ai.system",
+    LlmSystem = "llm.system",
+    InvocationParameters = "llm.invocation_parameters",
+    Temperature = "gen_ai.request.temperature",
+    TopP = "gen_ai.request.top_p",
+    TopK = "gen_ai.request.top_k",
+    FrequencyPenalty = "gen_ai.request.frequency_penalty",
+    PresencePenalty = "gen_ai.request.presence_penalty",
+    MaxTokens = "gen_ai.request.max_tokens",
+    Seed = "gen_ai.request.seed",
+    StopSequences = "gen_ai.request.stop_sequences",
+    FinishReason = "llm.finish_reason",
+    FinishReasons = "gen_ai.response.finish_reasons",
+}
+
+impl K {
+    /// The key's name.
+    fn key(self) -> &'static str {
+        ALL[self as usize].0
+    }
+}
+
+/// [`ALL`] sorted by length, then bytes: a lookup mostly compares lengths.
+fn sorted() -> &'static [(&'static str, K)] {
+    static SORTED: std::sync::OnceLock<Vec<(&'static str, K)>> = std::sync::OnceLock::new();
+    SORTED.get_or_init(|| {
+        let mut v = ALL.to_vec();
+        v.sort_unstable_by(|a, b| by_len_then_bytes(a.0, b.0));
+        v
+    })
+}
+
+fn by_len_then_bytes(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// The values of the keys [`enrich`] reads, found in one pass over a span's attributes (the
+/// first of a repeated key, as a search would find it).
+struct Found<'a>([Option<&'a Value>; ALL.len()]);
+
+impl<'a> Found<'a> {
+    fn of(attrs: &'a [KeyValue]) -> Self {
+        let table = sorted();
+        let mut found = [None; ALL.len()];
+        for kv in attrs {
+            let key = kv.key.as_str();
+            // Flattened messages are most of a span's attributes and none is read here.
+            if key.starts_with("llm.input_messages.") || key.starts_with("llm.output_messages.") {
+                continue;
+            }
+            if let Ok(i) = table.binary_search_by(|(k, _)| by_len_then_bytes(k, key)) {
+                found[table[i].1 as usize].get_or_insert(&kv.value);
+            }
+        }
+        Found(found)
+    }
+
+    fn get(&self, k: K) -> Option<&'a Value> {
+        self.0[k as usize]
+    }
+
+    fn has(&self, k: K) -> bool {
+        self.0[k as usize].is_some()
+    }
+}
+
 /// Pairs of keys that carry the same value in both conventions, as (OpenInference, GenAI).
-const SAME_VALUE: &[(&str, &str)] = &[
-    ("llm.token_count.prompt", "gen_ai.usage.input_tokens"),
-    ("llm.token_count.completion", "gen_ai.usage.output_tokens"),
-    (
-        "llm.token_count.prompt_details.cache_read",
-        "gen_ai.usage.cache_read.input_tokens",
-    ),
-    (
-        "llm.token_count.prompt_details.cache_write",
-        "gen_ai.usage.cache_creation.input_tokens",
-    ),
-    (
-        "llm.token_count.completion_details.reasoning",
-        "gen_ai.usage.reasoning.output_tokens",
-    ),
-    ("session.id", "gen_ai.conversation.id"),
-    ("tool.name", "gen_ai.tool.name"),
-    ("tool.description", "gen_ai.tool.description"),
-    ("tool.id", "gen_ai.tool.call.id"),
-    ("agent.name", "gen_ai.agent.name"),
-    ("llm.response.model_name", "gen_ai.response.model"),
+const SAME_VALUE: &[(K, K)] = &[
+    (K::TokensPrompt, K::UsageInput),
+    (K::TokensCompletion, K::UsageOutput),
+    (K::TokensCacheRead, K::UsageCacheRead),
+    (K::TokensCacheWrite, K::UsageCacheCreation),
+    (K::TokensReasoning, K::UsageReasoning),
+    (K::SessionId, K::ConversationId),
+    (K::ToolName, K::GenAiToolName),
+    (K::ToolDescription, K::GenAiToolDescription),
+    (K::ToolId, K::ToolCallId),
+    (K::AgentName, K::GenAiAgentName),
+    (K::ResponseModelName, K::ResponseModel),
 ];
 
 /// Invocation parameters copied to `gen_ai.request.*`, with whether they are integers.
-const REQUEST_PARAMS: &[(&str, &str, bool)] = &[
-    ("temperature", "gen_ai.request.temperature", false),
-    ("top_p", "gen_ai.request.top_p", false),
-    ("top_k", "gen_ai.request.top_k", false),
-    (
-        "frequency_penalty",
-        "gen_ai.request.frequency_penalty",
-        false,
-    ),
-    ("presence_penalty", "gen_ai.request.presence_penalty", false),
-    ("max_tokens", "gen_ai.request.max_tokens", true),
-    ("max_completion_tokens", "gen_ai.request.max_tokens", true),
-    ("seed", "gen_ai.request.seed", true),
+const REQUEST_PARAMS: &[(&str, K, bool)] = &[
+    ("temperature", K::Temperature, false),
+    ("top_p", K::TopP, false),
+    ("top_k", K::TopK, false),
+    ("frequency_penalty", K::FrequencyPenalty, false),
+    ("presence_penalty", K::PresencePenalty, false),
+    ("max_tokens", K::MaxTokens, true),
+    ("max_completion_tokens", K::MaxTokens, true),
+    ("seed", K::Seed, true),
 ];
 
 /// The value of `key` in `attrs`, if present.
@@ -101,10 +197,6 @@ pub(crate) fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
         .iter()
         .find(|kv| kv.key.as_str() == key)
         .map(|kv| &kv.value)
-}
-
-fn has(attrs: &[KeyValue], key: &str) -> bool {
-    get(attrs, key).is_some()
 }
 
 fn text(value: &Value) -> Option<String> {
@@ -117,84 +209,89 @@ fn text(value: &Value) -> Option<String> {
 /// Adds the GenAI attributes implied by the OpenInference ones (and the OpenInference ones
 /// implied by GenAI aliases), never overwriting a key that is present.
 pub(crate) fn enrich(attrs: &mut Vec<KeyValue>, kind: SpanKind) {
+    let found = Found::of(attrs);
     let mut add: Vec<KeyValue> = Vec::new();
-    for (oi, gen_ai) in SAME_VALUE {
-        match (get(attrs, oi), get(attrs, gen_ai)) {
-            (Some(v), None) => add.push(KeyValue::new(*gen_ai, v.clone())),
-            (None, Some(v)) => add.push(KeyValue::new(*oi, v.clone())),
+    for &(oi, gen_ai) in SAME_VALUE {
+        match (found.get(oi), found.get(gen_ai)) {
+            (Some(v), None) => add.push(KeyValue::new(gen_ai.key(), v.clone())),
+            (None, Some(v)) => add.push(KeyValue::new(oi.key(), v.clone())),
             _ => {}
         }
     }
 
     if let Some(op) = kind.gen_ai_operation() {
-        if !has(attrs, "gen_ai.operation.name") {
-            add.push(KeyValue::new("gen_ai.operation.name", op));
+        if !found.has(K::OperationName) {
+            add.push(KeyValue::new(K::OperationName.key(), op));
         }
     }
 
     let model_key = match kind {
-        SpanKind::Embedding => "embedding.model_name",
-        SpanKind::Reranker => "reranker.model_name",
-        _ => "llm.model_name",
+        SpanKind::Embedding => K::EmbeddingModelName,
+        SpanKind::Reranker => K::RerankerModelName,
+        _ => K::LlmModelName,
     };
-    let model = get(attrs, model_key)
-        .or_else(|| get(attrs, "llm.model_name"))
+    let model = found
+        .get(model_key)
+        .or_else(|| found.get(K::LlmModelName))
         .and_then(text);
-    match (&model, get(attrs, "gen_ai.request.model").and_then(text)) {
-        (Some(m), None) => {
-            if !has(attrs, "llm.request.model_name") {
-                add.push(KeyValue::new("gen_ai.request.model", m.clone()));
+    // A key present with a value of another type is not added again.
+    let request_model = found.get(K::RequestModel);
+    match (&model, request_model.and_then(text)) {
+        (Some(m), None) if request_model.is_none() => {
+            if !found.has(K::RequestModelName) {
+                add.push(KeyValue::new(K::RequestModel.key(), m.clone()));
             }
-            if !has(attrs, "gen_ai.response.model") && !has(attrs, "llm.response.model_name") {
-                add.push(KeyValue::new("gen_ai.response.model", m.clone()));
+            if !found.has(K::ResponseModel) && !found.has(K::ResponseModelName) {
+                add.push(KeyValue::new(K::ResponseModel.key(), m.clone()));
             }
         }
-        (None, Some(m)) => add.push(KeyValue::new(model_key, m)),
+        (None, Some(m)) if !found.has(model_key) => add.push(KeyValue::new(model_key.key(), m)),
         _ => {}
     }
 
-    let provider = get(attrs, "llm.provider").and_then(text);
-    let gen_ai_provider_name = get(attrs, "gen_ai.provider.name")
-        .or_else(|| get(attrs, "gen_ai.system"))
+    let provider = found.get(K::Provider).and_then(text);
+    let gen_ai_provider_name = found
+        .get(K::ProviderName)
+        .or_else(|| found.get(K::GenAiSystem))
         .and_then(text);
     let oi_provider_name = match (&provider, &gen_ai_provider_name) {
-        (Some(p), None) => {
+        (Some(p), None) if !found.has(K::ProviderName) => {
             add.push(KeyValue::new(
-                "gen_ai.provider.name",
+                K::ProviderName.key(),
                 gen_ai_provider(p).to_owned(),
             ));
             Some(p.clone())
         }
-        (None, Some(g)) => {
+        (None, Some(g)) if !found.has(K::Provider) => {
             let p = oi_provider(g).to_owned();
-            add.push(KeyValue::new("llm.provider", p.clone()));
+            add.push(KeyValue::new(K::Provider.key(), p.clone()));
             Some(p)
         }
         (p, _) => p.clone(),
     };
-    if kind == SpanKind::Llm && !has(attrs, "llm.system") {
+    if kind == SpanKind::Llm && !found.has(K::LlmSystem) {
         if let Some(system) = oi_provider_name.as_deref().and_then(oi_system) {
-            add.push(KeyValue::new("llm.system", system));
+            add.push(KeyValue::new(K::LlmSystem.key(), system));
         }
     }
 
-    if let Some(Value::String(params)) = get(attrs, "llm.invocation_parameters") {
+    if let Some(Value::String(params)) = found.get(K::InvocationParameters) {
         if let Ok(serde_json::Value::Object(map)) =
             serde_json::from_str::<serde_json::Value>(params.as_str())
         {
-            for (name, key, integer) in REQUEST_PARAMS {
-                if has(attrs, key) || add.iter().any(|kv| kv.key.as_str() == *key) {
+            for &(name, k, integer) in REQUEST_PARAMS {
+                if found.has(k) || add.iter().any(|kv| kv.key.as_str() == k.key()) {
                     continue;
                 }
-                match map.get(*name) {
-                    Some(serde_json::Value::Number(n)) if *integer => {
+                match map.get(name) {
+                    Some(serde_json::Value::Number(n)) if integer => {
                         if let Some(i) = n.as_i64() {
-                            add.push(KeyValue::new(*key, i));
+                            add.push(KeyValue::new(k.key(), i));
                         }
                     }
                     Some(serde_json::Value::Number(n)) => {
                         if let Some(f) = n.as_f64() {
-                            add.push(KeyValue::new(*key, f));
+                            add.push(KeyValue::new(k.key(), f));
                         }
                     }
                     _ => {}
@@ -205,9 +302,9 @@ pub(crate) fn enrich(attrs: &mut Vec<KeyValue>, kind: SpanKind) {
                     .iter()
                     .filter_map(|s| s.as_str().map(|s| StringValue::from(s.to_owned())))
                     .collect();
-                if !stops.is_empty() && !has(attrs, "gen_ai.request.stop_sequences") {
+                if !stops.is_empty() && !found.has(K::StopSequences) {
                     add.push(KeyValue::new(
-                        "gen_ai.request.stop_sequences",
+                        K::StopSequences.key(),
                         Value::Array(Array::String(stops)),
                     ));
                 }
@@ -215,10 +312,10 @@ pub(crate) fn enrich(attrs: &mut Vec<KeyValue>, kind: SpanKind) {
         }
     }
 
-    if let Some(Value::String(reason)) = get(attrs, "llm.finish_reason") {
-        if !has(attrs, "gen_ai.response.finish_reasons") {
+    if let Some(Value::String(reason)) = found.get(K::FinishReason) {
+        if !found.has(K::FinishReasons) {
             add.push(KeyValue::new(
-                "gen_ai.response.finish_reasons",
+                K::FinishReasons.key(),
                 Value::Array(Array::String(vec![reason.clone()])),
             ));
         }
@@ -272,6 +369,42 @@ mod tests {
             Some(&Value::I64(100))
         );
         assert_eq!(get(&attrs, "llm.system"), Some(&Value::from("mistralai")));
+    }
+
+    proptest::proptest! {
+        /// The one-pass index finds what a search of the attributes finds, for every key it
+        /// knows, among duplicates, flattened messages and unrelated keys; and enriching never
+        /// adds a key that was there.
+        #[test]
+        fn the_index_agrees_with_a_search(
+            picks in proptest::collection::vec((0usize..ALL.len() + 4, proptest::bool::ANY), 0..40),
+        ) {
+            let others = [
+                "llm.input_messages.0.message.role",
+                "llm.output_messages.3.message.content",
+                "http.route",
+                "llm.model",
+            ];
+            let attrs: Vec<KeyValue> = picks
+                .iter()
+                .enumerate()
+                .map(|(n, &(i, is_text))| {
+                    let key = ALL.get(i).map(|(k, _)| *k).unwrap_or_else(|| others[i - ALL.len()]);
+                    let value = if is_text { Value::from(format!("v{n}")) } else { Value::I64(n as i64) };
+                    KeyValue::new(key, value)
+                })
+                .collect();
+            let found = Found::of(&attrs);
+            for &(key, k) in ALL {
+                proptest::prop_assert_eq!(found.get(k), get(&attrs, key), "{}", key);
+            }
+            let mut enriched = attrs.clone();
+            enrich(&mut enriched, SpanKind::Llm);
+            let added = &enriched[attrs.len()..];
+            for kv in added {
+                proptest::prop_assert!(get(&attrs, kv.key.as_str()).is_none(), "{} overwritten", kv.key);
+            }
+        }
     }
 
     #[test]

@@ -29,9 +29,20 @@ use std::collections::HashSet;
 pub(crate) struct Mapper {
     /// Masks and limits.
     pub(crate) privacy: Privacy,
+    /// What `privacy` does with each key seen (only the export thread maps, so the lock is
+    /// uncontended).
+    plans: parking_lot::Mutex<crate::privacy::KeyPlans>,
 }
 
 impl Mapper {
+    /// A mapper applying `privacy`.
+    pub(crate) fn new(privacy: Privacy) -> Mapper {
+        Mapper {
+            privacy,
+            plans: Default::default(),
+        }
+    }
+
     /// Maps one span in place.
     pub(crate) fn map_span(&self, span: &mut SpanData) {
         let p = &self.privacy;
@@ -104,7 +115,9 @@ impl Mapper {
 
         genai::enrich(&mut out, kind);
         normalize_error(span, &mut out);
-        self.privacy.apply(&mut out, &mut span.events.events);
+        let mut plans = self.plans.lock();
+        self.privacy
+            .apply(&mut out, &mut span.events.events, &mut plans);
         span.attributes = out;
     }
 }
@@ -333,9 +346,7 @@ pub fn map_attributes(privacy: &Privacy, attributes: Vec<KeyValue>) -> Vec<KeyVa
     use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
     use std::time::SystemTime;
 
-    let mapper = Mapper {
-        privacy: privacy.clone(),
-    };
+    let mapper = Mapper::new(privacy.clone());
     let mut span = SpanData {
         span_context: SpanContext::empty_context(),
         parent_span_id: SpanId::INVALID,
