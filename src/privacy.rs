@@ -210,6 +210,20 @@ pub(crate) struct KeyPlan {
     secret_if_string: bool,
 }
 
+/// The long strings of one span found unchanged by [`Privacy::clean_str`], by address,
+/// length and scan. A value shared between two attributes (`input.value` shares the text of
+/// the last user message) is then scanned once. Addresses are compared only while the span's
+/// attributes, which own the strings, are alive and unchanged.
+#[derive(Debug, Default)]
+struct FoundClean(Vec<(usize, usize, JsonScan)>);
+
+impl FoundClean {
+    /// Strings shorter than this are scanned again: cheaper than looking them up.
+    const MIN_LEN: usize = 256;
+    /// Strings remembered per span.
+    const MAX: usize = 8;
+}
+
 /// Distinct keys whose plan is kept; past this, plans are worked out each time.
 const MAX_KEY_PLANS: usize = 4096;
 
@@ -587,11 +601,16 @@ impl Privacy {
         events: &mut [Event],
         plans: &mut KeyPlans,
     ) {
-        attrs.retain_mut(|kv| self.process_kv(kv, plans.get(self, kv.key.as_str()), false));
+        let mut clean = FoundClean::default();
+        attrs.retain_mut(|kv| {
+            let plan = plans.get(self, kv.key.as_str());
+            self.process_kv(kv, plan, false, &mut clean)
+        });
         for event in events.iter_mut() {
             let redact_strings = self.hide_all && event.name != "exception";
             event.attributes.retain_mut(|kv| {
-                self.process_kv(kv, plans.get(self, kv.key.as_str()), redact_strings)
+                let plan = plans.get(self, kv.key.as_str());
+                self.process_kv(kv, plan, redact_strings, &mut clean)
             });
         }
         trim_to_budget(attrs, events, self.max_span_bytes, 0);
@@ -652,7 +671,13 @@ impl Privacy {
     }
 
     /// Masks, caps and scans one attribute by its key's `plan`; returns whether to keep it.
-    fn process_kv(&self, kv: &mut KeyValue, plan: KeyPlan, redact_strings: bool) -> bool {
+    fn process_kv(
+        &self,
+        kv: &mut KeyValue,
+        plan: KeyPlan,
+        redact_strings: bool,
+        clean: &mut FoundClean,
+    ) -> bool {
         match plan.action {
             Action::Drop => return false,
             Action::Redact => {
@@ -669,13 +694,13 @@ impl Privacy {
         }
         match &mut kv.value {
             Value::String(s) => {
-                if let Some(new) = self.clean_str(s.as_str(), scan) {
+                if let Some(new) = self.clean_str_once(s.as_str(), scan, clean) {
                     *s = new.into();
                 }
             }
             Value::Array(Array::String(items)) => {
                 for s in items.iter_mut() {
-                    if let Some(new) = self.clean_str(s.as_str(), scan) {
+                    if let Some(new) = self.clean_str_once(s.as_str(), scan, clean) {
                         *s = new.into();
                     }
                 }
@@ -855,6 +880,28 @@ impl Privacy {
             return Action::Redact;
         }
         Action::Keep
+    }
+
+    /// [`Privacy::clean_str`], skipped for a long string of this span already found clean
+    /// under the same scan (see [`FoundClean`]).
+    fn clean_str_once(&self, s: &str, scan: JsonScan, clean: &mut FoundClean) -> Option<String> {
+        if s.len() < FoundClean::MIN_LEN {
+            return self.clean_str(s, scan);
+        }
+        // A JSON scan of text that is not JSON scans nothing.
+        let scan = match scan {
+            JsonScan::Secrets if !looks_json(s) => JsonScan::None,
+            other => other,
+        };
+        let at = (s.as_ptr() as usize, s.len(), scan);
+        if clean.0.contains(&at) {
+            return None;
+        }
+        let cleaned = self.clean_str(s, scan);
+        if cleaned.is_none() && clean.0.len() < FoundClean::MAX {
+            clean.0.push(at);
+        }
+        cleaned
     }
 
     /// Base64 data, length cap and secret scans for one string; `None` when it is unchanged.

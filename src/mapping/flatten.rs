@@ -53,6 +53,8 @@ pub(crate) fn flatten_semantic(key: &str, json: &Json, out: &mut Vec<KeyValue>) 
 pub(crate) fn flatten_semantic_text(key: &str, text: &str, out: &mut Vec<KeyValue>) -> bool {
     if let Some((prefix, Shape::Messages)) = canonical(key) {
         if let Ok(messages) = serde_json::from_str::<Vec<PlainMessage<'_>>>(text) {
+            // Room for the derived and GenAI attributes added after, too.
+            out.reserve(2 * messages.len().min(MAX_LIST_ITEMS) + 16);
             for (index, m) in messages.into_iter().take(MAX_LIST_ITEMS).enumerate() {
                 emit_plain_message(prefix, index, m, out);
             }
@@ -120,10 +122,9 @@ fn emit_plain_message(prefix: &str, index: usize, m: PlainMessage<'_>, out: &mut
         role.clone(),
         Value::String(role_value(m.role)),
     ));
-    out.push(KeyValue::new(
-        content.clone(),
-        Value::String(m.content.into_owned().into()),
-    ));
+    // Shared, not owned: `input.value` is often this same text (see `Mapper::map_span`).
+    let text = std::sync::Arc::<str>::from(&*m.content);
+    out.push(KeyValue::new(content.clone(), Value::String(text.into())));
 }
 
 /// A message with a role and text content only, the shape most calls log.

@@ -55,15 +55,15 @@ fn oi_system(provider: &str) -> Option<&'static str> {
     })
 }
 
-/// Declares the keys [`enrich`] reads: the enum [`K`] and the table [`ALL`].
+/// Declares the keys [`enrich`] reads: the enum [`Known`] and the table [`ALL`].
 macro_rules! read_keys {
     ($($name:ident = $key:literal),* $(,)?) => {
         /// A key [`enrich`] reads.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-        enum K { $($name),* }
+        enum Known { $($name),* }
 
-        /// Every key [`enrich`] reads, with its [`K`].
-        const ALL: &[(&str, K)] = &[$(($key, K::$name)),*];
+        /// Every key [`enrich`] reads, with its [`Known`].
+        const ALL: &[(&str, Known)] = &[$(($key, Known::$name)),*];
     };
 }
 
@@ -113,7 +113,7 @@ read_keys! {
     FinishReasons = "gen_ai.response.finish_reasons",
 }
 
-impl K {
+impl Known {
     /// The key's name.
     fn key(self) -> &'static str {
         ALL[self as usize].0
@@ -121,8 +121,8 @@ impl K {
 }
 
 /// [`ALL`] sorted by length, then bytes: a lookup mostly compares lengths.
-fn sorted() -> &'static [(&'static str, K)] {
-    static SORTED: std::sync::OnceLock<Vec<(&'static str, K)>> = std::sync::OnceLock::new();
+fn sorted() -> &'static [(&'static str, Known)] {
+    static SORTED: std::sync::OnceLock<Vec<(&'static str, Known)>> = std::sync::OnceLock::new();
     SORTED.get_or_init(|| {
         let mut v = ALL.to_vec();
         v.sort_unstable_by(|a, b| by_len_then_bytes(a.0, b.0));
@@ -155,40 +155,40 @@ impl<'a> Found<'a> {
         Found(found)
     }
 
-    fn get(&self, k: K) -> Option<&'a Value> {
+    fn get(&self, k: Known) -> Option<&'a Value> {
         self.0[k as usize]
     }
 
-    fn has(&self, k: K) -> bool {
+    fn has(&self, k: Known) -> bool {
         self.0[k as usize].is_some()
     }
 }
 
 /// Pairs of keys that carry the same value in both conventions, as (OpenInference, GenAI).
-const SAME_VALUE: &[(K, K)] = &[
-    (K::TokensPrompt, K::UsageInput),
-    (K::TokensCompletion, K::UsageOutput),
-    (K::TokensCacheRead, K::UsageCacheRead),
-    (K::TokensCacheWrite, K::UsageCacheCreation),
-    (K::TokensReasoning, K::UsageReasoning),
-    (K::SessionId, K::ConversationId),
-    (K::ToolName, K::GenAiToolName),
-    (K::ToolDescription, K::GenAiToolDescription),
-    (K::ToolId, K::ToolCallId),
-    (K::AgentName, K::GenAiAgentName),
-    (K::ResponseModelName, K::ResponseModel),
+const SAME_VALUE: &[(Known, Known)] = &[
+    (Known::TokensPrompt, Known::UsageInput),
+    (Known::TokensCompletion, Known::UsageOutput),
+    (Known::TokensCacheRead, Known::UsageCacheRead),
+    (Known::TokensCacheWrite, Known::UsageCacheCreation),
+    (Known::TokensReasoning, Known::UsageReasoning),
+    (Known::SessionId, Known::ConversationId),
+    (Known::ToolName, Known::GenAiToolName),
+    (Known::ToolDescription, Known::GenAiToolDescription),
+    (Known::ToolId, Known::ToolCallId),
+    (Known::AgentName, Known::GenAiAgentName),
+    (Known::ResponseModelName, Known::ResponseModel),
 ];
 
 /// Invocation parameters copied to `gen_ai.request.*`, with whether they are integers.
-const REQUEST_PARAMS: &[(&str, K, bool)] = &[
-    ("temperature", K::Temperature, false),
-    ("top_p", K::TopP, false),
-    ("top_k", K::TopK, false),
-    ("frequency_penalty", K::FrequencyPenalty, false),
-    ("presence_penalty", K::PresencePenalty, false),
-    ("max_tokens", K::MaxTokens, true),
-    ("max_completion_tokens", K::MaxTokens, true),
-    ("seed", K::Seed, true),
+const REQUEST_PARAMS: &[(&str, Known, bool)] = &[
+    ("temperature", Known::Temperature, false),
+    ("top_p", Known::TopP, false),
+    ("top_k", Known::TopK, false),
+    ("frequency_penalty", Known::FrequencyPenalty, false),
+    ("presence_penalty", Known::PresencePenalty, false),
+    ("max_tokens", Known::MaxTokens, true),
+    ("max_completion_tokens", Known::MaxTokens, true),
+    ("seed", Known::Seed, true),
 ];
 
 /// The value of `key` in `attrs`, if present.
@@ -210,7 +210,7 @@ fn text(value: &Value) -> Option<String> {
 /// implied by GenAI aliases), never overwriting a key that is present.
 pub(crate) fn enrich(attrs: &mut Vec<KeyValue>, kind: SpanKind) {
     let found = Found::of(attrs);
-    let mut add: Vec<KeyValue> = Vec::new();
+    let mut add: Vec<KeyValue> = Vec::with_capacity(12);
     for &(oi, gen_ai) in SAME_VALUE {
         match (found.get(oi), found.get(gen_ai)) {
             (Some(v), None) => add.push(KeyValue::new(gen_ai.key(), v.clone())),
@@ -220,62 +220,62 @@ pub(crate) fn enrich(attrs: &mut Vec<KeyValue>, kind: SpanKind) {
     }
 
     if let Some(op) = kind.gen_ai_operation() {
-        if !found.has(K::OperationName) {
-            add.push(KeyValue::new(K::OperationName.key(), op));
+        if !found.has(Known::OperationName) {
+            add.push(KeyValue::new(Known::OperationName.key(), op));
         }
     }
 
     let model_key = match kind {
-        SpanKind::Embedding => K::EmbeddingModelName,
-        SpanKind::Reranker => K::RerankerModelName,
-        _ => K::LlmModelName,
+        SpanKind::Embedding => Known::EmbeddingModelName,
+        SpanKind::Reranker => Known::RerankerModelName,
+        _ => Known::LlmModelName,
     };
     let model = found
         .get(model_key)
-        .or_else(|| found.get(K::LlmModelName))
+        .or_else(|| found.get(Known::LlmModelName))
         .and_then(text);
     // A key present with a value of another type is not added again.
-    let request_model = found.get(K::RequestModel);
+    let request_model = found.get(Known::RequestModel);
     match (&model, request_model.and_then(text)) {
         (Some(m), None) if request_model.is_none() => {
-            if !found.has(K::RequestModelName) {
-                add.push(KeyValue::new(K::RequestModel.key(), m.clone()));
+            if !found.has(Known::RequestModelName) {
+                add.push(KeyValue::new(Known::RequestModel.key(), m.clone()));
             }
-            if !found.has(K::ResponseModel) && !found.has(K::ResponseModelName) {
-                add.push(KeyValue::new(K::ResponseModel.key(), m.clone()));
+            if !found.has(Known::ResponseModel) && !found.has(Known::ResponseModelName) {
+                add.push(KeyValue::new(Known::ResponseModel.key(), m.clone()));
             }
         }
         (None, Some(m)) if !found.has(model_key) => add.push(KeyValue::new(model_key.key(), m)),
         _ => {}
     }
 
-    let provider = found.get(K::Provider).and_then(text);
+    let provider = found.get(Known::Provider).and_then(text);
     let gen_ai_provider_name = found
-        .get(K::ProviderName)
-        .or_else(|| found.get(K::GenAiSystem))
+        .get(Known::ProviderName)
+        .or_else(|| found.get(Known::GenAiSystem))
         .and_then(text);
     let oi_provider_name = match (&provider, &gen_ai_provider_name) {
-        (Some(p), None) if !found.has(K::ProviderName) => {
+        (Some(p), None) if !found.has(Known::ProviderName) => {
             add.push(KeyValue::new(
-                K::ProviderName.key(),
+                Known::ProviderName.key(),
                 gen_ai_provider(p).to_owned(),
             ));
             Some(p.clone())
         }
-        (None, Some(g)) if !found.has(K::Provider) => {
+        (None, Some(g)) if !found.has(Known::Provider) => {
             let p = oi_provider(g).to_owned();
-            add.push(KeyValue::new(K::Provider.key(), p.clone()));
+            add.push(KeyValue::new(Known::Provider.key(), p.clone()));
             Some(p)
         }
         (p, _) => p.clone(),
     };
-    if kind == SpanKind::Llm && !found.has(K::LlmSystem) {
+    if kind == SpanKind::Llm && !found.has(Known::LlmSystem) {
         if let Some(system) = oi_provider_name.as_deref().and_then(oi_system) {
-            add.push(KeyValue::new(K::LlmSystem.key(), system));
+            add.push(KeyValue::new(Known::LlmSystem.key(), system));
         }
     }
 
-    if let Some(Value::String(params)) = found.get(K::InvocationParameters) {
+    if let Some(Value::String(params)) = found.get(Known::InvocationParameters) {
         if let Ok(serde_json::Value::Object(map)) =
             serde_json::from_str::<serde_json::Value>(params.as_str())
         {
@@ -302,9 +302,9 @@ pub(crate) fn enrich(attrs: &mut Vec<KeyValue>, kind: SpanKind) {
                     .iter()
                     .filter_map(|s| s.as_str().map(|s| StringValue::from(s.to_owned())))
                     .collect();
-                if !stops.is_empty() && !found.has(K::StopSequences) {
+                if !stops.is_empty() && !found.has(Known::StopSequences) {
                     add.push(KeyValue::new(
-                        K::StopSequences.key(),
+                        Known::StopSequences.key(),
                         Value::Array(Array::String(stops)),
                     ));
                 }
@@ -312,10 +312,10 @@ pub(crate) fn enrich(attrs: &mut Vec<KeyValue>, kind: SpanKind) {
         }
     }
 
-    if let Some(Value::String(reason)) = found.get(K::FinishReason) {
-        if !found.has(K::FinishReasons) {
+    if let Some(Value::String(reason)) = found.get(Known::FinishReason) {
+        if !found.has(Known::FinishReasons) {
             add.push(KeyValue::new(
-                K::FinishReasons.key(),
+                Known::FinishReasons.key(),
                 Value::Array(Array::String(vec![reason.clone()])),
             ));
         }

@@ -127,7 +127,12 @@ impl Mapper {
 fn last_message_content(attrs: &[KeyValue], prefix: &str, role: Option<&str>) -> Option<Value> {
     // Index of the message, whether its key is the content (else the role), and the value.
     let messages = attrs.iter().filter_map(|kv| {
-        let rest = kv.key.as_str().strip_prefix(prefix)?.strip_prefix('.')?;
+        let key = kv.key.as_str();
+        // The dot after the prefix first: it rules out most keys without comparing them.
+        if key.as_bytes().get(prefix.len()) != Some(&b'.') {
+            return None;
+        }
+        let rest = key.strip_prefix(prefix)?.strip_prefix('.')?;
         let (index, field) = rest.split_once('.')?;
         let is_content = match field {
             "message.content" => true,
@@ -148,7 +153,34 @@ fn last_message_content(attrs: &[KeyValue], prefix: &str, role: Option<&str>) ->
             )
             .map(|(_, v)| v.clone());
     };
-    // The role of each message index seen, and the content of the last one with `role`.
+    // Usually a message's role comes right before its content (the order flattening emits
+    // them in): then one pass keeping only the role just seen is enough.
+    let mut previous: Option<(usize, bool)> = None;
+    let mut best: Option<(usize, &Value)> = None;
+    let mut in_order = true;
+    for (index, is_content, value) in messages.clone() {
+        if !is_content {
+            let matches = matches!(value, Value::String(r) if r.as_str() == role);
+            previous = Some((index, matches));
+            continue;
+        }
+        match previous.take() {
+            Some((i, matches)) if i == index => {
+                if matches && best.is_none_or(|(b, _)| index >= b) {
+                    best = Some((index, value));
+                }
+            }
+            _ => {
+                in_order = false;
+                break;
+            }
+        }
+    }
+    if in_order {
+        return best.map(|(_, v)| v.clone());
+    }
+    // Otherwise: the role of each message index seen, and the content of the last one with
+    // `role`.
     let mut roles: Vec<(usize, bool)> = Vec::new();
     let mut contents: Vec<(usize, &Value)> = Vec::new();
     for (index, is_content, value) in messages {
@@ -391,6 +423,68 @@ mod tests {
             "not an index",
         ));
         attrs
+    }
+
+    #[test]
+    fn messages_in_flattening_order_give_what_any_order_gives() {
+        // Roles before contents, as flattening emits them; some messages lack one of the two.
+        let roles = [
+            "system",
+            "user",
+            "assistant",
+            "user",
+            "tool",
+            "",
+            "user",
+            "assistant",
+        ];
+        let mut attrs = Vec::new();
+        for (i, role) in roles.iter().enumerate() {
+            if !role.is_empty() {
+                attrs.push(KeyValue::new(
+                    format!("llm.input_messages.{i}.message.role"),
+                    *role,
+                ));
+            }
+            if i != 6 {
+                attrs.push(KeyValue::new(
+                    format!("llm.input_messages.{i}.message.content"),
+                    format!("turn {i}"),
+                ));
+            }
+        }
+        // Complete messages only (read in one pass), then all of them (a gap: read by index).
+        let complete: Vec<KeyValue> = attrs
+            .iter()
+            .filter(|kv| !kv.key.as_str().contains(".5.") && !kv.key.as_str().contains(".6."))
+            .cloned()
+            .collect();
+        for attrs in [&complete, &attrs] {
+            let mut reversed = attrs.clone();
+            reversed.reverse();
+            for role in [
+                Some("user"),
+                Some("assistant"),
+                Some("tool"),
+                Some("system"),
+                None,
+            ] {
+                let found = last_message_content(attrs, "llm.input_messages", role);
+                assert_eq!(
+                    found,
+                    last_message_content(&reversed, "llm.input_messages", role)
+                );
+            }
+        }
+        assert_eq!(
+            last_message_content(&complete, "llm.input_messages", Some("assistant")),
+            Some(Value::from("turn 7"))
+        );
+        // Message 6 (user) has no content: the last user turn with one is 3.
+        assert_eq!(
+            last_message_content(&attrs, "llm.input_messages", Some("user")),
+            Some(Value::from("turn 3"))
+        );
     }
 
     #[test]
