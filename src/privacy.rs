@@ -594,13 +594,14 @@ impl Privacy {
     }
 
     /// Applies the masks and limits to one span's (already flattened) attributes and its events;
-    /// `plans` must have been used with this configuration only.
+    /// `plans` must have been used with this configuration only. Returns the estimated encoded
+    /// size of what is left.
     pub(crate) fn apply(
         &self,
         attrs: &mut Vec<KeyValue>,
         events: &mut [Event],
         plans: &mut KeyPlans,
-    ) {
+    ) -> usize {
         let mut clean = FoundClean::default();
         attrs.retain_mut(|kv| {
             let plan = plans.get(self, kv.key.as_str());
@@ -613,7 +614,13 @@ impl Privacy {
                 self.process_kv(kv, plan, redact_strings, &mut clean)
             });
         }
-        trim_to_budget(attrs, events, self.max_span_bytes, 0);
+        let size = content_size(attrs, events, usize::MAX);
+        let budget = self.max_span_bytes;
+        if budget == 0 || size <= budget {
+            return size;
+        }
+        trim_to_budget(attrs, events, budget, 0);
+        content_size(attrs, events, usize::MAX)
     }
 
     /// What [`Privacy::process_kv`] does with `key`, whatever its value.
@@ -633,13 +640,13 @@ impl Privacy {
         }
     }
 
-    /// Trims a batch so its encoded size stays under the per-request byte budget.
-    pub(crate) fn fit_batch(&self, batch: &mut [SpanData]) {
+    /// Trims a batch so its encoded size stays under the per-request byte budget; `sizes` are
+    /// the spans' [`span_size`]s.
+    pub(crate) fn fit_batch(&self, batch: &mut [SpanData], mut sizes: Vec<usize>) {
         let budget = self.max_request_bytes;
-        if budget == 0 || batch.is_empty() {
+        if budget == 0 || batch.is_empty() || sizes.len() != batch.len() {
             return;
         }
-        let mut sizes: Vec<usize> = batch.iter().map(span_size).collect();
         let mut total = sizes.iter().fold(0usize, |a, s| a.saturating_add(*s));
         let mut rounds = 0;
         while total > budget && rounds < 16 {
@@ -1533,7 +1540,7 @@ fn content_size(attrs: &[KeyValue], events: &[Event], cap: usize) -> usize {
 }
 
 /// Estimated size of a span apart from its attributes and events.
-fn span_overhead(span: &SpanData) -> usize {
+pub(crate) fn span_overhead(span: &SpanData) -> usize {
     let links = span.links.links.iter().fold(0usize, |a, l| {
         a.saturating_add(
             64 + l
@@ -2452,7 +2459,7 @@ mod tests {
             kv("tool.name", "t"),
         ]));
         let before_small = batch[8].clone();
-        p.fit_batch(&mut batch);
+        fit(&p, &mut batch);
         assert_eq!(batch.len(), 9);
         let total: usize = batch.iter().map(span_size).sum();
         assert!(total <= DEFAULT_MAX_REQUEST_BYTES, "{total}");
@@ -2469,7 +2476,7 @@ mod tests {
         }
         // Under budget: nothing changes.
         let mut small = vec![before_small.clone()];
-        p.fit_batch(&mut small);
+        fit(&p, &mut small);
         assert_eq!(small[0], before_small);
     }
 
@@ -2621,6 +2628,11 @@ mod tests {
         out
     }
 
+    fn fit(p: &Privacy, batch: &mut [SpanData]) {
+        let sizes = batch.iter().map(span_size).collect();
+        p.fit_batch(batch, sizes);
+    }
+
     /// Every key `action_by_flags` names, and a few under its prefixes.
     const NAMED_KEYS: &[&str] = &[
         "input.value",
@@ -2738,7 +2750,7 @@ mod tests {
                 }
             }
             let mut batch = vec![span(attrs.clone()), span(attrs)];
-            p.fit_batch(&mut batch);
+            fit(&p, &mut batch);
             prop_assert_eq!(batch.len(), 2);
         }
 

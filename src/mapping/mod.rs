@@ -43,8 +43,9 @@ impl Mapper {
         }
     }
 
-    /// Maps one span in place.
-    pub(crate) fn map_span(&self, span: &mut SpanData) {
+    /// Maps one span in place; returns its estimated encoded size
+    /// ([`crate::privacy::span_size`]).
+    pub(crate) fn map_span(&self, span: &mut SpanData) -> usize {
         let p = &self.privacy;
         let raw = dedupe_last_wins(std::mem::take(&mut span.attributes));
         let mut out: Vec<KeyValue> = Vec::with_capacity(raw.len() + 16);
@@ -116,9 +117,11 @@ impl Mapper {
         genai::enrich(&mut out, kind);
         normalize_error(span, &mut out);
         let mut plans = self.plans.lock();
-        self.privacy
+        let content = self
+            .privacy
             .apply(&mut out, &mut span.events.events, &mut plans);
         span.attributes = out;
+        crate::privacy::span_overhead(span).saturating_add(content)
     }
 }
 
@@ -394,9 +397,12 @@ pub fn map_attributes(privacy: &Privacy, attributes: Vec<KeyValue>) -> Vec<KeyVa
         status: Status::Unset,
         instrumentation_scope: InstrumentationScope::default(),
     };
-    mapper.map_span(&mut span);
+    let size = mapper.map_span(&mut span);
+    // The size the mapper reports is the one the batch budget would measure (checked on every
+    // input the property tests and fuzzers give).
+    debug_assert_eq!(size, crate::privacy::span_size(&span));
     let mut batch = vec![span];
-    mapper.privacy.fit_batch(&mut batch);
+    mapper.privacy.fit_batch(&mut batch, vec![size]);
     batch.pop().map(|s| s.attributes).unwrap_or_default()
 }
 

@@ -221,6 +221,7 @@ impl LlmSpanProcessor {
             stats: Arc::clone(&stats),
             ready: Vec::new(),
             ready_bytes: 0,
+            ready_sizes: Vec::new(),
             retry: Default::default(),
         };
         let handle = std::thread::Builder::new()

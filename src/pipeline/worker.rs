@@ -88,6 +88,8 @@ pub(crate) struct Worker {
     pub(crate) stats: Arc<PipelineStats>,
     pub(crate) ready: Vec<SpanData>,
     pub(crate) ready_bytes: usize,
+    /// The estimated size of each span in `ready`.
+    pub(crate) ready_sizes: Vec<usize>,
     /// Batches an exporter refused with a retryable error, oldest first, per exporter index.
     pub(crate) retry: Retry,
 }
@@ -242,13 +244,13 @@ impl Worker {
     /// Maps a kept span and adds it to the batch, exporting first when the batch would go
     /// over the request byte budget.
     fn push_ready(&mut self, mut span: SpanData) {
-        self.mapper.map_span(&mut span);
-        let size = crate::privacy::span_size(&span);
+        let size = self.mapper.map_span(&mut span);
         let budget = self.mapper.privacy.max_request_bytes;
         if budget > 0 && !self.ready.is_empty() && self.ready_bytes + size > budget {
             self.export_ready();
         }
         self.ready_bytes += size;
+        self.ready_sizes.push(size);
         self.ready.push(span);
     }
 
@@ -260,7 +262,8 @@ impl Worker {
         }
         let mut batch = std::mem::take(&mut self.ready);
         self.ready_bytes = 0;
-        self.mapper.privacy.fit_batch(&mut batch);
+        let sizes = std::mem::take(&mut self.ready_sizes);
+        self.mapper.privacy.fit_batch(&mut batch, sizes);
         let last = self.exporters.len().saturating_sub(1);
         let mut batch = Some(batch);
         for i in 0..self.exporters.len() {
