@@ -335,9 +335,11 @@ impl Writer<'_> {
 
     fn attributes<'b>(&mut self, field: u32, kvs: impl IntoIterator<Item = &'b KeyValue>) {
         for kv in kvs {
-            self.start(field, attribute_len(kv));
-            self.string(1, kv.key.as_str());
-            self.start(2, value_len(&kv.value));
+            let key = kv.key.as_str();
+            let value = value_len(&kv.value);
+            self.start(field, str_field(1, key) + len_field(2, value));
+            self.string(1, key);
+            self.start(2, value);
             self.value(&kv.value);
         }
     }
