@@ -410,7 +410,14 @@ where
             }
         };
         if forward {
-            self.bridge.on_record(id, values, ctx.clone());
+            // A record of unsigned integers only (token counts, usually) goes to the bridge
+            // once, as `i64`: it would turn each into a formatted string first. (Not `otel.*`
+            // fields, whose text the bridge reads as a name, kind or status.)
+            let only_unsigned = unsigned.len() == values.len()
+                && unsigned.iter().all(|(f, _)| !f.name().starts_with("otel."));
+            if !only_unsigned {
+                self.bridge.on_record(id, values, ctx.clone());
+            }
             self.rerecord_unsigned(id, span.metadata(), &unsigned, &ctx);
         }
     }
