@@ -272,7 +272,7 @@ impl SpanState {
             }
             Role::Model | Role::Provider | Role::ToolName => {
                 if let Some(s) = value.as_str() {
-                    self.note_shared(role, Arc::from(&*s));
+                    self.note_shared(role, shared_text(&s));
                 }
             }
             Role::Tokens(slot) => {
@@ -283,9 +283,9 @@ impl SpanState {
             Role::CostGiven => self.cost_given = true,
             Role::Context(slot) => {
                 let text = match value {
-                    Seen::I64(v) => Some(Arc::from(v.to_string().as_str())),
-                    Seen::U64(v) => Some(Arc::from(v.to_string().as_str())),
-                    other => other.as_str().map(|s| Arc::from(&*s)),
+                    Seen::I64(v) => Some(shared_text(&v.to_string())),
+                    Seen::U64(v) => Some(shared_text(&v.to_string())),
+                    other => other.as_str().map(|s| shared_text(&s)),
                 };
                 match text {
                     Some(text) => self.note_shared(role, text),
@@ -306,6 +306,50 @@ impl SpanState {
             Role::Other => {}
         }
     }
+}
+
+/// Texts this thread shared last, by a hash of their bytes: a span's model, provider and
+/// context values are usually those of the span before, and sharing them saves an allocation
+/// and a copy each.
+const RECENT_SLOTS: usize = 16;
+
+/// Longer texts are not kept in [`RECENT_SLOTS`].
+const RECENT_MAX_LEN: usize = 64;
+
+thread_local! {
+    static RECENT: std::cell::RefCell<[Option<Arc<str>>; RECENT_SLOTS]> =
+        const { std::cell::RefCell::new([const { None }; RECENT_SLOTS]) };
+}
+
+/// `text` as a shared string: the one this thread made last for the same text, if still kept.
+pub(crate) fn shared_text(text: &str) -> Arc<str> {
+    let b = text.as_bytes();
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else {
+        return Arc::from(text);
+    };
+    if b.len() > RECENT_MAX_LEN {
+        return Arc::from(text);
+    }
+    let slot = (b.len() * 31
+        + usize::from(first) * 7
+        + usize::from(last)
+        + usize::from(b[b.len() / 2]) * 3)
+        % RECENT_SLOTS;
+    RECENT
+        .try_with(|recent| {
+            let Ok(mut recent) = recent.try_borrow_mut() else {
+                return Arc::from(text);
+            };
+            match &recent[slot] {
+                Some(kept) if **kept == *text => Arc::clone(kept),
+                _ => {
+                    let made: Arc<str> = Arc::from(text);
+                    recent[slot] = Some(Arc::clone(&made));
+                    made
+                }
+            }
+        })
+        .unwrap_or_else(|_| Arc::from(text))
 }
 
 /// The number of items of a JSON array, without building it.
@@ -425,7 +469,7 @@ impl Visit for StateVisitor<'_> {
         let role = self.role(field);
         if SpanState::shares_text(role) {
             // One copy of the text for the state and the capture.
-            let text: Arc<str> = Arc::from(value);
+            let text = shared_text(value);
             if let Some(c) = self.capture() {
                 c.record_shared(field, Arc::clone(&text));
             }
@@ -478,5 +522,23 @@ impl Visit for StateVisitor<'_> {
             CaptureVisitor(c).record_error(field, value);
         }
         self.see(field, Seen::Debug(&tracing_core::field::display(value)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_short_text_is_shared_and_others_are_copied() {
+        let model = shared_text("gpt-4o-mini");
+        assert!(Arc::ptr_eq(&model, &shared_text("gpt-4o-mini")));
+        // Another text (even one in the same slot) is never handed out for it.
+        for other in ["gpt-4o-mino", "gpt-4o-mini ", "", "x"] {
+            assert_eq!(&*shared_text(other), other);
+        }
+        let long = "l".repeat(RECENT_MAX_LEN + 1);
+        assert_eq!(*shared_text(&long), *long);
+        assert!(!Arc::ptr_eq(&shared_text(&long), &shared_text(&long)));
     }
 }

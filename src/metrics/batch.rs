@@ -58,8 +58,18 @@ impl SeriesKey {
     ) -> bool {
         self.owner == owner
             && self.op == op
-            && self.provider.as_deref() == provider.map(|p| &**p)
-            && self.model.as_deref() == model.map(|m| &**m)
+            && same_text(self.provider.as_ref(), provider)
+            && same_text(self.model.as_ref(), model)
+    }
+}
+
+/// Equal texts; the same allocation (the layer shares repeated texts) is found without
+/// comparing bytes.
+fn same_text(a: Option<&Arc<str>>, b: Option<&Arc<str>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b) || **a == **b,
+        (None, None) => true,
+        _ => false,
     }
 }
 
