@@ -936,9 +936,19 @@ const BUILTIN_PRICES: &[(&str, ModelPrice)] = &[
 #[derive(Debug)]
 pub(crate) struct PriceCache {
     table: PriceTable,
+    /// This cache among those a thread's [`LAST_PRICE`] may have answered for.
+    id: u64,
     seen: parking_lot::RwLock<
         std::collections::HashMap<std::sync::Arc<str>, Option<ModelPrice>, crate::fnv::FnvBuild>,
     >,
+}
+
+/// The price a thread looked up last: which cache, the model text (the layer shares a
+/// repeated model name, so the next span's is usually the same allocation) and its price.
+type LastPrice = Option<(u64, std::sync::Arc<str>, Option<ModelPrice>)>;
+
+thread_local! {
+    static LAST_PRICE: std::cell::RefCell<LastPrice> = const { std::cell::RefCell::new(None) };
 }
 
 impl PriceCache {
@@ -947,14 +957,42 @@ impl PriceCache {
 
     /// A cache over `table`.
     pub(crate) fn new(table: PriceTable) -> Self {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         PriceCache {
             table,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             seen: Default::default(),
         }
     }
 
     /// The cost of one call to `model`, as [`PriceTable::cost`].
     pub(crate) fn cost(&self, model: &std::sync::Arc<str>, usage: &TokenUsage) -> Option<Cost> {
+        self.price(model).map(|p| p.cost(usage))
+    }
+
+    /// The price of `model`: this thread's last answer when it is for the same text, else
+    /// the shared cache's.
+    fn price(&self, model: &std::sync::Arc<str>) -> Option<ModelPrice> {
+        let last = LAST_PRICE.try_with(|last| match &*last.try_borrow().ok()? {
+            Some((id, text, price)) if *id == self.id && std::sync::Arc::ptr_eq(text, model) => {
+                Some(*price)
+            }
+            _ => None,
+        });
+        if let Ok(Some(price)) = last {
+            return price;
+        }
+        let price = self.price_shared(model);
+        let _ = LAST_PRICE.try_with(|last| {
+            if let Ok(mut last) = last.try_borrow_mut() {
+                *last = Some((self.id, std::sync::Arc::clone(model), price));
+            }
+        });
+        price
+    }
+
+    /// The price of `model` from the cache shared by all threads.
+    fn price_shared(&self, model: &std::sync::Arc<str>) -> Option<ModelPrice> {
         // The read guard is dropped before the lookup can take the write lock.
         let known = self.seen.read().get(model).copied();
         let price = match known {
@@ -968,12 +1006,35 @@ impl PriceCache {
                 found
             }
         };
-        price.map(|p| p.cost(usage))
+        price
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn two_caches_on_one_thread_answer_from_their_own_tables() {
+        use std::sync::Arc;
+        let model: Arc<str> = Arc::from("gpt-4o-mini");
+        let usage = TokenUsage {
+            prompt: 1_000_000,
+            ..TokenUsage::default()
+        };
+        let builtin = PriceCache::new(PriceTable::builtin());
+        let custom = PriceCache::new(
+            PriceTable::empty().with_price("gpt-4o-mini", ModelPrice::new(7.0, 0.0)),
+        );
+        let empty = PriceCache::new(PriceTable::empty());
+        for _ in 0..2 {
+            assert_eq!(
+                builtin.cost(&model, &usage),
+                PriceTable::builtin().cost(&model, &usage)
+            );
+            assert_eq!(custom.cost(&model, &usage).map(|c| c.total), Some(7.0));
+            assert_eq!(empty.cost(&model, &usage), None);
+        }
+    }
+
     #[test]
     fn the_cache_answers_as_the_table_and_stays_bounded() {
         use std::sync::Arc;
