@@ -359,8 +359,87 @@ fn summary() {
     );
 }
 
+/// The median over `rounds` of (time of `n` spans through `c`) / (the same through `base`),
+/// with the two alternating: a slower moment of this noisy machine hits both sides of a pair.
+/// Returns the ratio and the medians in ns per span.
+fn paired(
+    base: &tracing::Dispatch,
+    c: &tracing::Dispatch,
+    rounds: usize,
+    n: usize,
+    span: impl Fn(bool),
+) -> (f64, f64, f64) {
+    let time = |d: &tracing::Dispatch, is_c: bool| {
+        let t = Instant::now();
+        tracing::dispatcher::with_default(d, || (0..n).for_each(|_| span(is_c)));
+        t.elapsed().as_nanos() as f64 / n as f64
+    };
+    // Warm both up first.
+    let _ = (time(base, false), time(c, true));
+    let mut pairs: Vec<(f64, f64)> = (0..rounds)
+        .map(|_| (time(base, false), time(c, true)))
+        .collect();
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let ratio = median(pairs.iter().map(|(b, c)| c / b).collect());
+    let base_ns = median(pairs.iter().map(|p| p.0).collect());
+    pairs.sort_by(|x, y| x.1.total_cmp(&y.1));
+    (ratio, base_ns, pairs[pairs.len() / 2].1)
+}
+
+/// Paired ratios for the targets, printed after the criterion table.
+fn paired_ratios() {
+    let (msgs, json) = messages(2048);
+    let json = json.as_str();
+    let (rounds, n) = (200, 256);
+    println!("\nPaired: {n}-span chunks alternate between the two pipelines, {rounds} pairs; median of the per-pair ratios (and median ns per span):\n");
+    println!("| workload | compared | ratio | base ns | (c) ns |");
+    println!("|---|---|---:|---:|---:|");
+    let row = |label: &str, vs: &str, (r, b, c): (f64, f64, f64)| {
+        println!("| {label} | (c)/{vs} | {r:.2}x | {b:.0} | {c:.0} |")
+    };
+    {
+        let (a, pa, _) = bridge_pipeline(Sampler::AlwaysOn);
+        let (c, hc, _) = llm_layer_pipeline(None, true);
+        row(
+            "plain span",
+            "(a)",
+            paired(&a, &c, rounds, n, |_| finish_plain(plain_span!("paired.plain"))),
+        );
+        let (b, pb, _, m) = hand_pipeline(Sampler::AlwaysOn);
+        row(
+            "LLM span, 2 KB messages",
+            "(b)",
+            paired(&b, &c, rounds, n, |is_c| {
+                let span = llm_span!("paired.llm", black_box(json));
+                if is_c {
+                    finish_llm(span)
+                } else {
+                    finish_llm_by_hand(span, &msgs, &m)
+                }
+            }),
+        );
+        let _ = (pa.shutdown(), pb.shutdown(), hc.shutdown(Duration::from_secs(10)));
+    }
+    {
+        let (a, pa, _) = bridge_pipeline(ratio_sampler());
+        let (c, hc, _) = llm_layer_pipeline(Some(RATIO), true);
+        row(
+            "LLM span sampled out at 0.01",
+            "(a)",
+            paired(&a, &c, rounds, n, |_| {
+                finish_llm(llm_span!("paired.sampled", black_box(json)))
+            }),
+        );
+        let _ = (pa.shutdown(), hc.shutdown(Duration::from_secs(10)));
+    }
+}
+
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
     summary();
+    paired_ratios();
 }
