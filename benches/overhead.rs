@@ -406,7 +406,9 @@ fn paired_ratios() {
         row(
             "plain span",
             "(a)",
-            paired(&a, &c, rounds, n, |_| finish_plain(plain_span!("paired.plain"))),
+            paired(&a, &c, rounds, n, |_| {
+                finish_plain(plain_span!("paired.plain"))
+            }),
         );
         let (b, pb, _, m) = hand_pipeline(Sampler::AlwaysOn);
         row(
@@ -421,7 +423,11 @@ fn paired_ratios() {
                 }
             }),
         );
-        let _ = (pa.shutdown(), pb.shutdown(), hc.shutdown(Duration::from_secs(10)));
+        let _ = (
+            pa.shutdown(),
+            pb.shutdown(),
+            hc.shutdown(Duration::from_secs(10)),
+        );
     }
     {
         let (a, pa, _) = bridge_pipeline(ratio_sampler());

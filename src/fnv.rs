@@ -31,8 +31,9 @@ impl Hasher for Fnv {
 pub(crate) type FnvBuild = BuildHasherDefault<Fnv>;
 
 /// A word-at-a-time multiplicative hash (the rustc `FxHash` step) with a per-process seed, for
-/// maps keyed by attribute keys, which may be built from content a model returned (flattened
-/// JSON): the seed keeps an outsider from choosing colliding keys.
+/// maps keyed by what an outsider may choose: attribute keys built from content a model
+/// returned (flattened JSON), trace ids from a remote parent. The seed keeps them from
+/// choosing colliding keys.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Words(u64);
 
@@ -82,6 +83,16 @@ impl Hasher for Words {
 
     fn write_u8(&mut self, i: u8) {
         self.add(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_u128(&mut self, i: u128) {
+        // A trace id: two words.
+        self.add(i as u64);
+        self.add((i >> 64) as u64);
     }
 }
 
