@@ -177,6 +177,17 @@ impl CallsiteInfo {
     }
 }
 
+/// Callsites whose classification a thread keeps at hand, by the address of their metadata
+/// (static, one per callsite).
+const RECENT_CALLSITES: usize = 64;
+
+type RecentCallsites = [Option<(usize, Arc<CallsiteInfo>)>; RECENT_CALLSITES];
+
+thread_local! {
+    static RECENT: std::cell::RefCell<RecentCallsites> =
+        const { std::cell::RefCell::new([const { None }; RECENT_CALLSITES]) };
+}
+
 /// Callsite classifications, computed once per callsite and shared.
 #[derive(Debug, Default)]
 pub(crate) struct CallsiteCache {
@@ -189,12 +200,29 @@ impl CallsiteCache {
     pub(crate) fn with<R>(
         &self,
         meta: &'static Metadata<'static>,
-        f: impl FnOnce(&Arc<CallsiteInfo>) -> R,
+        f: impl Fn(&Arc<CallsiteInfo>) -> R,
     ) -> R {
-        if let Some(info) = self.map.read().get(&meta.callsite()) {
-            return f(info);
+        // A classification depends on the callsite alone, so a thread's recent ones serve
+        // every layer: most spans are found there without the shared map and its lock.
+        let key = meta as *const Metadata<'static> as usize;
+        let slot = (key >> 4) % RECENT_CALLSITES;
+        let recent = RECENT.try_with(|recent| {
+            let recent = recent.try_borrow().ok()?;
+            match &recent[slot] {
+                Some((at, info)) if *at == key => Some(f(info)),
+                _ => None,
+            }
+        });
+        if let Ok(Some(found)) = recent {
+            return found;
         }
-        f(&self.get(meta))
+        let info = self.get(meta);
+        let _ = RECENT.try_with(|recent| {
+            if let Ok(mut recent) = recent.try_borrow_mut() {
+                recent[slot] = Some((key, Arc::clone(&info)));
+            }
+        });
+        f(&info)
     }
 
     /// The classification of the callsite of `meta`, computing it on first sight.
