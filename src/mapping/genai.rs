@@ -120,18 +120,30 @@ impl Known {
     }
 }
 
-/// [`ALL`] sorted by length, then bytes: a lookup mostly compares lengths.
-fn sorted() -> &'static [(&'static str, Known)] {
-    static SORTED: std::sync::OnceLock<Vec<(&'static str, Known)>> = std::sync::OnceLock::new();
-    SORTED.get_or_init(|| {
-        let mut v = ALL.to_vec();
-        v.sort_unstable_by(|a, b| by_len_then_bytes(a.0, b.0));
-        v
-    })
-}
+/// The keys [`enrich`] reads by length: a key of any other length is passed over without
+/// comparing a byte, and one of a listed length is compared with the few of that length.
+struct ByLength(Vec<Vec<(&'static str, Known)>>);
 
-fn by_len_then_bytes(a: &str, b: &str) -> std::cmp::Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+impl ByLength {
+    fn get() -> &'static ByLength {
+        static TABLE: std::sync::OnceLock<ByLength> = std::sync::OnceLock::new();
+        TABLE.get_or_init(|| {
+            let longest = ALL.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+            let mut by_length = vec![Vec::new(); longest + 1];
+            for &(key, known) in ALL {
+                by_length[key.len()].push((key, known));
+            }
+            ByLength(by_length)
+        })
+    }
+
+    fn find(&self, key: &str) -> Option<Known> {
+        self.0
+            .get(key.len())?
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, known)| *known)
+    }
 }
 
 /// The values of the keys [`enrich`] reads, found in one pass over a span's attributes (the
@@ -140,16 +152,11 @@ struct Found<'a>([Option<&'a Value>; ALL.len()]);
 
 impl<'a> Found<'a> {
     fn of(attrs: &'a [KeyValue]) -> Self {
-        let table = sorted();
+        let table = ByLength::get();
         let mut found = [None; ALL.len()];
         for kv in attrs {
-            let key = kv.key.as_str();
-            // Flattened messages are most of a span's attributes and none is read here.
-            if key.starts_with("llm.input_messages.") || key.starts_with("llm.output_messages.") {
-                continue;
-            }
-            if let Ok(i) = table.binary_search_by(|(k, _)| by_len_then_bytes(k, key)) {
-                found[table[i].1 as usize].get_or_insert(&kv.value);
+            if let Some(known) = table.find(kv.key.as_str()) {
+                found[known as usize].get_or_insert(&kv.value);
             }
         }
         Found(found)
