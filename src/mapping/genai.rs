@@ -6,7 +6,12 @@ use std::sync::Arc;
 
 /// OpenInference provider (`llm.provider`) to GenAI `gen_ai.provider.name`.
 pub(crate) fn gen_ai_provider(oi: &str) -> &str {
-    match oi {
+    renamed_gen_ai_provider(oi).unwrap_or(oi)
+}
+
+/// The GenAI name of an OpenInference provider when it is not the same name.
+fn renamed_gen_ai_provider(oi: &str) -> Option<&'static str> {
+    Some(match oi {
         "mistralai" | "mistral" => "mistral_ai",
         "xai" => "x_ai",
         "google" | "gemini" => "gcp.gemini",
@@ -14,8 +19,8 @@ pub(crate) fn gen_ai_provider(oi: &str) -> &str {
         "aws" | "bedrock" => "aws.bedrock",
         "azure" => "azure.ai.openai",
         "moonshot" => "moonshot_ai",
-        other => other,
-    }
+        _ => return None,
+    })
 }
 
 /// GenAI `gen_ai.provider.name` to the OpenInference `llm.provider`.
@@ -206,9 +211,9 @@ pub(crate) fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
         .map(|kv| &kv.value)
 }
 
-fn text(value: &Value) -> Option<String> {
+fn text(value: &Value) -> Option<&str> {
     match value {
-        Value::String(s) => Some(s.as_str().to_owned()),
+        Value::String(s) => Some(s.as_str()),
         _ => None,
     }
 }
@@ -243,16 +248,20 @@ pub(crate) fn enrich(attrs: &mut Vec<KeyValue>, kind: SpanKind) {
         .and_then(text);
     // A key present with a value of another type is not added again.
     let request_model = found.get(Known::RequestModel);
-    match (&model, request_model.and_then(text)) {
+    match (model, request_model.and_then(text)) {
         (Some(m), None) if request_model.is_none() => {
+            // One copy of the name for both keys.
+            let m = StringValue::from(Arc::<str>::from(m));
             if !found.has(Known::RequestModelName) {
                 add.push(KeyValue::new(Known::RequestModel.key(), m.clone()));
             }
             if !found.has(Known::ResponseModel) && !found.has(Known::ResponseModelName) {
-                add.push(KeyValue::new(Known::ResponseModel.key(), m.clone()));
+                add.push(KeyValue::new(Known::ResponseModel.key(), m));
             }
         }
-        (None, Some(m)) if !found.has(model_key) => add.push(KeyValue::new(model_key.key(), m)),
+        (None, Some(m)) if !found.has(model_key) => {
+            add.push(KeyValue::new(model_key.key(), m.to_owned()))
+        }
         _ => {}
     }
 
@@ -261,23 +270,24 @@ pub(crate) fn enrich(attrs: &mut Vec<KeyValue>, kind: SpanKind) {
         .get(Known::ProviderName)
         .or_else(|| found.get(Known::GenAiSystem))
         .and_then(text);
-    let oi_provider_name = match (&provider, &gen_ai_provider_name) {
+    let oi_provider_name = match (provider, gen_ai_provider_name) {
         (Some(p), None) if !found.has(Known::ProviderName) => {
-            add.push(KeyValue::new(
-                Known::ProviderName.key(),
-                gen_ai_provider(p).to_owned(),
-            ));
-            Some(p.clone())
-        }
-        (None, Some(g)) if !found.has(Known::Provider) => {
-            let p = oi_provider(g).to_owned();
-            add.push(KeyValue::new(Known::Provider.key(), p.clone()));
+            let name = match renamed_gen_ai_provider(p) {
+                Some(renamed) => StringValue::from(renamed),
+                None => StringValue::from(p.to_owned()),
+            };
+            add.push(KeyValue::new(Known::ProviderName.key(), name));
             Some(p)
         }
-        (p, _) => p.clone(),
+        (None, Some(g)) if !found.has(Known::Provider) => {
+            let p = oi_provider(g);
+            add.push(KeyValue::new(Known::Provider.key(), p.to_owned()));
+            Some(p)
+        }
+        (p, _) => p,
     };
     if kind == SpanKind::Llm && !found.has(Known::LlmSystem) {
-        if let Some(system) = oi_provider_name.as_deref().and_then(oi_system) {
+        if let Some(system) = oi_provider_name.and_then(oi_system) {
             add.push(KeyValue::new(Known::LlmSystem.key(), system));
         }
     }
