@@ -236,13 +236,21 @@ pub(crate) struct HeldSpan {
 const DEFERRED_BYTES: usize = 640;
 
 impl HeldSpan {
-    /// The span `identity` named `name` (unless `otel.name` renamed it), ending now.
-    pub(crate) fn new(capture: Box<Capture>, identity: Identity, name: &'static str) -> Self {
+    /// The span `identity` named `name` (unless `otel.name` renamed it), ending `lasted` after
+    /// it started.
+    pub(crate) fn new(
+        capture: Box<Capture>,
+        identity: Identity,
+        name: &'static str,
+        lasted: std::time::Duration,
+    ) -> Self {
         HeldSpan {
+            // Its start plus how long it lasted on the monotonic clock: no second read of the
+            // wall clock.
+            end: capture.start + lasted,
             capture,
             identity,
             name,
-            end: opentelemetry::time::now(),
             deferred: None,
         }
     }
@@ -255,10 +263,11 @@ impl HeldSpan {
         name: &'static str,
         state: Box<SpanState>,
         cost: Option<Cost>,
+        lasted: std::time::Duration,
     ) -> Self {
         HeldSpan {
             deferred: Some((state, cost)),
-            ..HeldSpan::new(capture, identity, name)
+            ..HeldSpan::new(capture, identity, name, lasted)
         }
     }
 

@@ -566,6 +566,7 @@ where
             .span(&id)
             .and_then(|span| span.extensions_mut().remove::<SpanState>());
         if let Some(mut state) = state {
+            let ended = std::time::Instant::now();
             if std::thread::panicking() {
                 state.panicked = true;
             }
@@ -589,21 +590,28 @@ where
                         .unwrap_or_else(|| capture::Capture::since(state.start));
                     let cost = self.core.cost_of(&state);
                     let kind = state.kind();
-                    let held = if state.error.is_none()
-                        && !state.panicked
-                        && state.pending.is_empty()
-                    {
-                        // Nothing derived can fail the trace: the values are derived only if
-                        // it is kept (most sampled-out traces end clean and are freed).
-                        self.core.metrics.record_span(&state, kind, cost);
-                        capture::HeldSpan::deferred(capture, identity, name, Box::new(state), cost)
-                    } else {
-                        for (field, value) in derived_values(&mut state, cost) {
-                            capture.record_owned(&field, value);
-                        }
-                        self.core.metrics.record_span(&state, kind, cost);
-                        capture::HeldSpan::new(capture, identity, name)
-                    };
+                    let held =
+                        if state.error.is_none() && !state.panicked && state.pending.is_empty() {
+                            // Nothing derived can fail the trace: the values are derived only if
+                            // it is kept (most sampled-out traces end clean and are freed).
+                            self.core.metrics.record_span(&state, kind, cost, ended);
+                            let lasted = ended.saturating_duration_since(state.start);
+                            capture::HeldSpan::deferred(
+                                capture,
+                                identity,
+                                name,
+                                Box::new(state),
+                                cost,
+                                lasted,
+                            )
+                        } else {
+                            for (field, value) in derived_values(&mut state, cost) {
+                                capture.record_owned(&field, value);
+                            }
+                            self.core.metrics.record_span(&state, kind, cost, ended);
+                            let lasted = ended.saturating_duration_since(state.start);
+                            capture::HeldSpan::new(capture, identity, name, lasted)
+                        };
                     settings.processor.hold(held);
                 }
                 _ => {
@@ -614,7 +622,7 @@ where
                     });
                     self.core
                         .metrics
-                        .record_span(&state, finished.kind, finished.cost);
+                        .record_span(&state, finished.kind, finished.cost, ended);
                 }
             }
         }

@@ -411,15 +411,16 @@ impl Metrics {
         series
     }
 
-    /// Records one finished span.
+    /// Records one finished span, which ended at `ended`.
     pub(crate) fn record_span(
         &self,
         state: &SpanState,
         kind: SpanKind,
         cost: Option<crate::pricing::Cost>,
+        ended: std::time::Instant,
     ) {
         let Some(m) = &self.instruments else { return };
-        let seconds = state.start.elapsed().as_secs_f64();
+        let seconds = ended.saturating_duration_since(state.start).as_secs_f64();
         let error = state.error.as_ref().map(|e| {
             let ty = state.error_type.as_deref().unwrap_or(&e.kind);
             KeyValue::new(
