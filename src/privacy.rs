@@ -644,8 +644,11 @@ impl Privacy {
     /// the spans' [`span_size`]s.
     pub(crate) fn fit_batch(&self, batch: &mut [SpanData], mut sizes: Vec<usize>) {
         let budget = self.max_request_bytes;
-        if budget == 0 || batch.is_empty() || sizes.len() != batch.len() {
+        if budget == 0 || batch.is_empty() {
             return;
+        }
+        if sizes.len() != batch.len() {
+            sizes = batch.iter().map(span_size).collect();
         }
         let mut total = sizes.iter().fold(0usize, |a, s| a.saturating_add(*s));
         let mut rounds = 0;
