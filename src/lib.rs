@@ -44,6 +44,7 @@ mod pipeline;
 pub mod pricing;
 pub mod privacy;
 mod span_ext;
+mod thread_cache;
 
 pub use builder::{BuildError, LlmLayerBuilder};
 pub use handle::{HandleError, LlmHandle, PANIC_FLUSH_TIMEOUT};

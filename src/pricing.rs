@@ -973,20 +973,18 @@ impl PriceCache {
     /// The price of `model`: this thread's last answer when it is for the same text, else
     /// the shared cache's.
     fn price(&self, model: &std::sync::Arc<str>) -> Option<ModelPrice> {
-        let last = LAST_PRICE.try_with(|last| match &*last.try_borrow().ok()? {
+        let last = crate::thread_cache::read(&LAST_PRICE, |last| match last {
             Some((id, text, price)) if *id == self.id && std::sync::Arc::ptr_eq(text, model) => {
                 Some(*price)
             }
             _ => None,
         });
-        if let Ok(Some(price)) = last {
+        if let Some(price) = last {
             return price;
         }
         let price = self.price_shared(model);
-        let _ = LAST_PRICE.try_with(|last| {
-            if let Ok(mut last) = last.try_borrow_mut() {
-                *last = Some((self.id, std::sync::Arc::clone(model), price));
-            }
+        crate::thread_cache::write(&LAST_PRICE, |last| {
+            *last = Some((self.id, std::sync::Arc::clone(model), price))
         });
         price
     }

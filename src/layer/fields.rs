@@ -206,21 +206,16 @@ impl CallsiteCache {
         // every layer: most spans are found there without the shared map and its lock.
         let key = meta as *const Metadata<'static> as usize;
         let slot = (key >> 4) % RECENT_CALLSITES;
-        let recent = RECENT.try_with(|recent| {
-            let recent = recent.try_borrow().ok()?;
-            match &recent[slot] {
-                Some((at, info)) if *at == key => Some(f(info)),
-                _ => None,
-            }
+        let found = crate::thread_cache::read(&RECENT, |recent| match &recent[slot] {
+            Some((at, info)) if *at == key => Some(f(info)),
+            _ => None,
         });
-        if let Ok(Some(found)) = recent {
+        if let Some(found) = found {
             return found;
         }
         let info = self.get(meta);
-        let _ = RECENT.try_with(|recent| {
-            if let Ok(mut recent) = recent.try_borrow_mut() {
-                recent[slot] = Some((key, Arc::clone(&info)));
-            }
+        crate::thread_cache::write(&RECENT, |recent| {
+            recent[slot] = Some((key, Arc::clone(&info)))
         });
         f(&info)
     }

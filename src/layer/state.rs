@@ -335,21 +335,15 @@ pub(crate) fn shared_text(text: &str) -> Arc<str> {
         + usize::from(last)
         + usize::from(b[b.len() / 2]) * 3)
         % RECENT_SLOTS;
-    RECENT
-        .try_with(|recent| {
-            let Ok(mut recent) = recent.try_borrow_mut() else {
-                return Arc::from(text);
-            };
-            match &recent[slot] {
-                Some(kept) if **kept == *text => Arc::clone(kept),
-                _ => {
-                    let made: Arc<str> = Arc::from(text);
-                    recent[slot] = Some(Arc::clone(&made));
-                    made
-                }
-            }
-        })
-        .unwrap_or_else(|_| Arc::from(text))
+    let kept = crate::thread_cache::read(&RECENT, |recent| match &recent[slot] {
+        Some(kept) if **kept == *text => Some(Arc::clone(kept)),
+        _ => None,
+    });
+    kept.unwrap_or_else(|| {
+        let made: Arc<str> = Arc::from(text);
+        crate::thread_cache::write(&RECENT, |recent| recent[slot] = Some(Arc::clone(&made)));
+        made
+    })
 }
 
 /// The number of items of a JSON array, without building it.
