@@ -221,15 +221,12 @@ impl<S> LlmLayer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    /// Notes which OpenTelemetry span `id` became, once; a sampled span keeps no capture.
+    /// Notes which OpenTelemetry span `span` became, once; a sampled span keeps no capture.
     /// Returns the capture whose fields the bridge still lacks (to replay, with no lock held).
     fn learn_identity(
-        &self,
-        id: &Id,
+        span: &tracing_subscriber::registry::SpanRef<'_, S>,
         sc: &opentelemetry::trace::SpanContext,
-        ctx: &Context<'_, S>,
     ) -> Option<Box<capture::Capture>> {
-        let span = ctx.span(id)?;
         if span
             .extensions()
             .get::<SpanState>()
@@ -499,13 +496,13 @@ where
         let Some(settings) = &self.core.capture else {
             return;
         };
+        let Some(span) = ctx.span(id) else { return };
         if !settings.roots_may_be_unsampled
             && opentelemetry::Context::map_current(|cx| cx.span().span_context().is_sampled())
         {
             // Every root is sampled and so are their children, unless a remote parent says
             // otherwise: a span entered in a sampled context needs no identity. One that
             // withheld its fields (its parent looked unsampled) hands them over below.
-            let Some(span) = ctx.span(id) else { return };
             let mut ext = span.extensions_mut();
             match ext.get_mut::<SpanState>() {
                 Some(state) if state.withheld => {}
@@ -515,7 +512,7 @@ where
                 }
                 None => return,
             }
-        } else if let Some(span) = ctx.span(id) {
+        } else {
             let started = {
                 let ext = span.extensions();
                 match ext.get::<SpanState>() {
@@ -543,7 +540,7 @@ where
         }
         // The bridge has made the span's context current: learn which span it became.
         let sc = opentelemetry::Context::map_current(|cx| cx.span().span_context().clone());
-        if let Some(withheld) = self.learn_identity(id, &sc, &ctx) {
+        if let Some(withheld) = Self::learn_identity(&span, &sc) {
             opentelemetry::Context::map_current(|cx| withheld.replay(&cx.span()));
         }
     }
@@ -562,9 +559,13 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        let state = ctx
-            .span(&id)
-            .and_then(|span| span.extensions_mut().remove::<SpanState>());
+        let Some((state, name)) = ctx.span(&id).map(|span| {
+            let state = span.extensions_mut().remove::<SpanState>();
+            (state, span.metadata().name())
+        }) else {
+            self.bridge.on_close(id, ctx);
+            return;
+        };
         if let Some(mut state) = state {
             let ended = std::time::Instant::now();
             if std::thread::panicking() {
@@ -582,8 +583,6 @@ where
             }
             match (&self.core.capture, state.identity.take()) {
                 (Some(settings), Some(identity)) if !identity.sampled() => {
-                    let meta = ctx.metadata(&id);
-                    let name = meta.map(|m| m.name()).unwrap_or("span");
                     let mut capture = state
                         .capture
                         .take()

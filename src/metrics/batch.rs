@@ -349,8 +349,15 @@ mod tests {
                 .fold(0.0, |a, b| a + b);
             let ulps = (total.to_bits() as i64 - exact.to_bits() as i64).abs();
             // Batches of one are the old per-span additions; a whole batch is one rounding.
-            let allowed = if batch == 5_000 { 1 } else { costs.len() as i64 / batch as i64 };
-            assert!(ulps <= allowed, "batch {batch}: {total} vs {exact} ({ulps} ulps)");
+            let allowed = if batch == 5_000 {
+                1
+            } else {
+                costs.len() as i64 / batch as i64
+            };
+            assert!(
+                ulps <= allowed,
+                "batch {batch}: {total} vs {exact} ({ulps} ulps)"
+            );
         }
         let mut empty = CostSum::default();
         assert_eq!(empty.take(), None);
