@@ -399,16 +399,27 @@ fn summary() {
     );
 }
 
+/// What [`paired`] measured: medians over the pairs.
+struct Paired {
+    /// Of the per-pair ratios (c) / base.
+    ratio: f64,
+    /// Of base, in ns per span.
+    base_ns: f64,
+    /// Of (c), in ns per span.
+    c_ns: f64,
+    /// Of the per-pair differences (c) − base, in ns per span.
+    difference_ns: f64,
+}
+
 /// The median over `rounds` of (time of `n` spans through `c`) / (the same through `base`),
 /// with the two alternating: a slower moment of this noisy machine hits both sides of a pair.
-/// Returns the ratio and the medians in ns per span.
 fn paired(
     base: &tracing::Dispatch,
     c: &tracing::Dispatch,
     rounds: usize,
     n: usize,
     span: impl Fn(bool),
-) -> (f64, f64, f64) {
+) -> Paired {
     let time = |d: &tracing::Dispatch, is_c: bool| {
         let t = Instant::now();
         tracing::dispatcher::with_default(d, || (0..n).for_each(|_| span(is_c)));
@@ -423,10 +434,12 @@ fn paired(
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let ratio = median(pairs.iter().map(|(b, c)| c / b).collect());
-    let base_ns = median(pairs.iter().map(|p| p.0).collect());
-    pairs.sort_by(|x, y| x.1.total_cmp(&y.1));
-    (ratio, base_ns, pairs[pairs.len() / 2].1)
+    Paired {
+        ratio: median(pairs.iter().map(|(b, c)| c / b).collect()),
+        base_ns: median(pairs.iter().map(|p| p.0).collect()),
+        c_ns: median(pairs.iter().map(|p| p.1).collect()),
+        difference_ns: median(pairs.iter().map(|(b, c)| c - b).collect()),
+    }
 }
 
 /// Paired ratios for the targets, printed after the criterion table.
@@ -437,8 +450,11 @@ fn paired_ratios() {
     println!("\nPaired: {n}-span chunks alternate between the two pipelines, {rounds} pairs; median of the per-pair ratios (and median ns per span):\n");
     println!("| workload | compared | ratio | base ns | (c) ns |");
     println!("|---|---|---:|---:|---:|");
-    let row = |label: &str, vs: &str, (r, b, c): (f64, f64, f64)| {
-        println!("| {label} | (c)/{vs} | {r:.2}x | {b:.0} | {c:.0} |")
+    let row = |label: &str, vs: &str, p: Paired| {
+        println!(
+            "| {label} | (c)/{vs} | {:.2}x | {:.0} | {:.0} |",
+            p.ratio, p.base_ns, p.c_ns
+        )
     };
     {
         let (a, pa, _) = bridge_pipeline(Sampler::AlwaysOn);
@@ -480,6 +496,27 @@ fn paired_ratios() {
             }),
         );
         let _ = (pa.shutdown(), hc.shutdown(Duration::from_secs(10)));
+    }
+    {
+        // The metrics of one LLM span: the same layer with and without a metric reader, every
+        // span dropped by the sampler (see `metrics`).
+        let (with, hw) = llm_layer_metrics_only(true);
+        let (without, hn) = llm_layer_metrics_only(false);
+        let p = paired(&without, &with, rounds, n, |metrics| {
+            if metrics {
+                finish_llm(llm_span!("paired.metrics", black_box(json)))
+            } else {
+                finish_llm(llm_span!("paired.no_metrics", black_box(json)))
+            }
+        });
+        println!(
+            "\nMetrics of one LLM span, paired the same way: {:.0} ns (median per-pair difference; {:.0} ns without a reader, {:.0} ns with)",
+            p.difference_ns, p.base_ns, p.c_ns
+        );
+        let _ = (
+            hw.shutdown(Duration::from_secs(10)),
+            hn.shutdown(Duration::from_secs(10)),
+        );
     }
 }
 

@@ -39,6 +39,9 @@ impl LlmSampler {
 
     /// Whether the ratio samples `trace_id`.
     fn ratio_samples(&self, trace_id: TraceId) -> bool {
+        if matches!(self.ratio, Sampler::TraceIdRatioBased(r) if r >= 1.0) {
+            return true;
+        }
         let result = self
             .ratio
             .should_sample(None, trace_id, "", &SpanKind::Internal, &[], &[]);
