@@ -427,7 +427,7 @@ fn paired(
     };
     // Warm both up first.
     let _ = (time(base, false), time(c, true));
-    let mut pairs: Vec<(f64, f64)> = (0..rounds)
+    let pairs: Vec<(f64, f64)> = (0..rounds)
         .map(|_| (time(base, false), time(c, true)))
         .collect();
     let median = |mut v: Vec<f64>| {

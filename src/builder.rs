@@ -628,11 +628,21 @@ impl LlmLayerBuilder {
         let scope = InstrumentationScope::builder("tracing-openinference")
             .with_version(env!("CARGO_PKG_VERSION"))
             .build();
+        let prices = Arc::new(PriceCache::new(std::mem::replace(
+            &mut self.prices,
+            PriceTable::empty(),
+        )));
         let mut capture = None;
         if !exporters.is_empty() {
-            let processor =
-                LlmSpanProcessor::start(pipeline, mapper, exporters, Arc::clone(&stats), &scope)
-                    .map_err(|e| BuildError::Exporter(format!("export thread: {e}")))?;
+            let processor = LlmSpanProcessor::start(
+                pipeline,
+                mapper,
+                exporters,
+                Arc::clone(&stats),
+                &scope,
+                Arc::clone(&prices),
+            )
+            .map_err(|e| BuildError::Exporter(format!("export thread: {e}")))?;
             if capturing {
                 capture = Some(CaptureSettings {
                     processor: processor.clone(),
@@ -660,13 +670,14 @@ impl LlmLayerBuilder {
                             .build(),
                     ),
                     Arc::clone(&stats),
+                    Arc::clone(&prices),
                 )
             }
             None => Metrics::disabled(),
         };
         let core = Arc::new(Core {
             callsites: Default::default(),
-            prices: PriceCache::new(std::mem::replace(&mut self.prices, PriceTable::empty())),
+            prices,
             metrics,
             capture,
         });
@@ -880,7 +891,7 @@ where
         let tracer = provider.tracer("tracing-openinference");
         let core = Arc::new(Core {
             callsites: Default::default(),
-            prices: PriceCache::new(PriceTable::empty()),
+            prices: Arc::new(PriceCache::new(PriceTable::empty())),
             metrics: Metrics::disabled(),
             capture: None,
         });

@@ -322,6 +322,31 @@ pub struct TokenUsage {
     pub reasoning: u64,
 }
 
+impl TokenUsage {
+    /// The same usage with each subset clamped to its total, as [`ModelPrice::cost`] prices
+    /// it. Costs are linear in clamped usages, so the cost of a sum of clamped usages is the sum
+    /// of their costs (up to rounding): the metrics price a batch of calls at once.
+    pub(crate) fn clamped(&self) -> TokenUsage {
+        let cache_read = self.cache_read.min(self.prompt);
+        TokenUsage {
+            prompt: self.prompt,
+            completion: self.completion,
+            cache_read,
+            cache_write: self.cache_write.min(self.prompt - cache_read),
+            reasoning: self.reasoning.min(self.completion),
+        }
+    }
+
+    /// Adds `other` part by part, saturating.
+    pub(crate) fn add(&mut self, other: &TokenUsage) {
+        self.prompt = self.prompt.saturating_add(other.prompt);
+        self.completion = self.completion.saturating_add(other.completion);
+        self.cache_read = self.cache_read.saturating_add(other.cache_read);
+        self.cache_write = self.cache_write.saturating_add(other.cache_write);
+        self.reasoning = self.reasoning.saturating_add(other.reasoning);
+    }
+}
+
 /// Cost of one call in USD, split the OpenInference way.
 ///
 /// `prompt` = `input` + `cache_read` + `cache_write`, `completion` = `output` + `reasoning` and
@@ -972,7 +997,7 @@ impl PriceCache {
 
     /// The price of `model`: this thread's last answer when it is for the same text, else
     /// the shared cache's.
-    fn price(&self, model: &std::sync::Arc<str>) -> Option<ModelPrice> {
+    pub(crate) fn price(&self, model: &std::sync::Arc<str>) -> Option<ModelPrice> {
         let last = crate::thread_cache::read(&LAST_PRICE, |last| match last {
             Some((id, text, price)) if *id == self.id && std::sync::Arc::ptr_eq(text, model) => {
                 Some(*price)

@@ -369,7 +369,24 @@ fn metrics_are_identical_at_ratio_zero_and_one() {
     let all = genai(points(&mixed_workload(1.0)));
     let none = genai(points(&mixed_workload(0.0)));
     assert!(all.len() > 10);
-    assert_eq!(all, none);
+    // Counts and integer sums are equal; a cost, a float summed per batch of calls, may
+    // differ in its last bits with how the calls were batched (collections on other threads
+    // record what a thread gathered so far).
+    assert_eq!(
+        all.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+        none.iter().map(|(k, _)| k).collect::<Vec<_>>()
+    );
+    for ((key, (count, sum)), (_, (count0, sum0))) in all.iter().zip(&none) {
+        assert_eq!(count, count0, "{key:?}");
+        if key.0 == "openinference.llm.cost" {
+            assert!(
+                (sum - sum0).abs() <= sum.abs() * 1e-12,
+                "{key:?}: {sum} vs {sum0}"
+            );
+        } else {
+            assert_eq!(sum, sum0, "{key:?}");
+        }
+    }
 }
 
 #[test]
@@ -476,4 +493,82 @@ fn every_collection_sees_spans_ended_on_other_threads() {
         (270, 2700.0)
     );
     let _ = handle.shutdown(Duration::from_secs(5));
+}
+
+/// `openinference.llm.cost` is the sum of every call's cost (each call's own breakdown, with
+/// cache reads and reasoning clamped to their totals), whether the call was gathered in a
+/// batch, ended on another thread, or failed; a call whose cost the caller gave is not priced.
+#[test]
+fn the_cost_counter_is_the_sum_of_each_calls_cost() {
+    use tracing_openinference::pricing::{ModelPrice, TokenUsage};
+    let price = ModelPrice::new(3.0, 15.0)
+        .with_cache_read(0.3)
+        .with_cache_write(3.75)
+        .with_reasoning(20.0);
+    let exporter = InMemoryMetricExporter::default();
+    let reader = PeriodicReader::builder(exporter.clone()).build();
+    let layer: LlmLayer<_> = quiet_builder()
+        .with_metric_reader(reader)
+        .with_model_price("m-1", price)
+        .build();
+    let handle = layer.handle();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    // Call i's usage; some report more cache reads or reasoning than their totals.
+    let usage = |i: u64| TokenUsage {
+        prompt: 100 + i * 37,
+        completion: 10 + i * 11,
+        cache_read: if i % 5 == 0 { 10_000 } else { i * 13 },
+        cache_write: (i % 3) * 7,
+        reasoning: if i % 7 == 0 { 50_000 } else { i * 3 },
+    };
+    let call = move |i: u64| {
+        let u = usage(i);
+        tracing::info_span!(
+            "chat",
+            llm.model_name = "m-1",
+            llm.provider = "openai",
+            llm.token_count.prompt = u.prompt,
+            llm.token_count.completion = u.completion,
+            llm.token_count.prompt_details.cache_read = u.cache_read,
+            llm.token_count.prompt_details.cache_write = u.cache_write,
+            llm.token_count.completion_details.reasoning = u.reasoning,
+        )
+        .in_scope(|| {
+            if i % 50 == 49 {
+                tracing::error!(error.type = "Timeout", "timed out");
+            }
+        });
+    };
+    let mut expected = 0.0;
+    // 100 calls here (three batches and a part), 37 on another thread.
+    tracing::dispatcher::with_default(&dispatch, || (0..100).for_each(call));
+    let other = dispatch.clone();
+    std::thread::spawn(move || {
+        tracing::dispatcher::with_default(&other, || (100..137).for_each(call))
+    })
+    .join()
+    .unwrap();
+    for i in 0..137 {
+        expected += price.cost(&usage(i)).total;
+    }
+    // A call whose cost the caller gave: not priced by the table.
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info_span!(
+            "chat",
+            llm.model_name = "m-1",
+            llm.provider = "openai",
+            llm.token_count.prompt = 1_000_000u64,
+            llm.cost.total = 0.5,
+        )
+        .in_scope(|| {});
+    });
+    handle.force_flush(Duration::from_secs(5)).unwrap();
+    let p = points(&exporter.get_finished_metrics().unwrap());
+    let series = "gen_ai.operation.name=chat,gen_ai.provider.name=openai,gen_ai.request.model=m-1";
+    let counted = point(&p, "openinference.llm.cost", series).1;
+    assert!(
+        (counted - expected).abs() <= expected * 1e-12,
+        "counted {counted}, expected {expected}"
+    );
+    assert_eq!(point(&p, "openinference.llm.calls", series).0, 138 - 2);
 }

@@ -13,7 +13,7 @@ use super::synthetic::OwnedValue;
 use crate::pipeline::identity::Identity;
 use crate::pipeline::stats::KeepReason;
 use crate::pipeline::traces::{Held, REASON_KEY};
-use crate::pricing::Cost;
+use crate::pricing::PriceCache;
 use opentelemetry::trace::{Event, SpanKind, Status};
 use opentelemetry::{InstrumentationScope, Key, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
@@ -227,9 +227,10 @@ pub(crate) struct HeldSpan {
     identity: Identity,
     name: &'static str,
     end: SystemTime,
-    /// The state and cost its derived values come from, when they are derived only if the
-    /// trace is kept (a span that did not fail: nothing derived can change the decision).
-    deferred: Option<(Box<SpanState>, Option<Cost>)>,
+    /// The state its derived values (the cost among them) come from, when they are derived
+    /// only if the trace is kept (a span that did not fail: nothing derived can change the
+    /// decision).
+    deferred: Option<Box<SpanState>>,
 }
 
 /// What a deferred state adds to a held span's size estimate (its derived values).
@@ -255,18 +256,17 @@ impl HeldSpan {
         }
     }
 
-    /// [`HeldSpan::new`] for a span whose derived values are made from `state` and `cost`
-    /// only if its trace is kept.
+    /// [`HeldSpan::new`] for a span whose derived values are made from `state` only if its
+    /// trace is kept.
     pub(crate) fn deferred(
         capture: Box<Capture>,
         identity: Identity,
         name: &'static str,
         state: Box<SpanState>,
-        cost: Option<Cost>,
         lasted: std::time::Duration,
     ) -> Self {
         HeldSpan {
-            deferred: Some((state, cost)),
+            deferred: Some(state),
             ..HeldSpan::new(capture, identity, name, lasted)
         }
     }
@@ -284,9 +284,15 @@ impl HeldSpan {
             + deferred
     }
 
-    /// The SDK span to export: its trace was kept, so it is exported as sampled.
-    pub(crate) fn into_span_data(mut self, scope: &InstrumentationScope) -> SpanData {
-        if let Some((mut state, cost)) = self.deferred.take() {
+    /// The SDK span to export: its trace was kept, so it is exported as sampled. A deferred
+    /// span's cost is priced by `prices` now.
+    pub(crate) fn into_span_data(
+        mut self,
+        scope: &InstrumentationScope,
+        prices: &PriceCache,
+    ) -> SpanData {
+        if let Some(mut state) = self.deferred.take() {
+            let cost = super::cost_of(prices, &state);
             for (field, value) in super::derived_values(&mut state, cost) {
                 self.capture.record_owned(&field, value);
             }

@@ -15,7 +15,7 @@ pub(crate) mod synthetic;
 use crate::handle::LlmHandle;
 use crate::metrics::Metrics;
 use crate::pipeline::identity::Identity;
-use crate::pricing::{PriceCache, TokenUsage};
+use crate::pricing::PriceCache;
 use event::{is_return_event, EventFields};
 use fields::{CallsiteCache, ContextSlot};
 use opentelemetry::trace::TraceContextExt as _;
@@ -37,8 +37,9 @@ use tracing_subscriber::Layer;
 pub(crate) struct Core {
     /// Callsite classifications.
     pub(crate) callsites: CallsiteCache,
-    /// Model prices for cost.
-    pub(crate) prices: PriceCache,
+    /// Model prices for cost (shared with the span processor, which prices a kept trace's
+    /// spans).
+    pub(crate) prices: Arc<PriceCache>,
     /// GenAI and self metrics.
     pub(crate) metrics: Metrics,
     /// Set while error or slow capture is on: sampled-out spans are kept by the layer.
@@ -587,27 +588,27 @@ where
                         .capture
                         .take()
                         .unwrap_or_else(|| capture::Capture::since(state.start));
-                    let cost = self.core.cost_of(&state);
                     let kind = state.kind();
                     let held =
                         if state.error.is_none() && !state.panicked && state.pending.is_empty() {
-                            // Nothing derived can fail the trace: the values are derived only if
-                            // it is kept (most sampled-out traces end clean and are freed).
-                            self.core.metrics.record_span(&state, kind, cost, ended);
+                            // Nothing derived can fail the trace: the values, the cost among
+                            // them, are derived only if it is kept (most sampled-out traces end
+                            // clean and are freed).
+                            self.core.metrics.record_span(&state, kind, ended);
                             let lasted = ended.saturating_duration_since(state.start);
                             capture::HeldSpan::deferred(
                                 capture,
                                 identity,
                                 name,
                                 Box::new(state),
-                                cost,
                                 lasted,
                             )
                         } else {
+                            let cost = self.core.cost_of(&state);
                             for (field, value) in derived_values(&mut state, cost) {
                                 capture.record_owned(&field, value);
                             }
-                            self.core.metrics.record_span(&state, kind, cost, ended);
+                            self.core.metrics.record_span(&state, kind, ended);
                             let lasted = ended.saturating_duration_since(state.start);
                             capture::HeldSpan::new(capture, identity, name, lasted)
                         };
@@ -619,9 +620,7 @@ where
                     synthetic::record_all(&finished.values, |record| {
                         self.bridge.on_record(&id, record, ctx.clone())
                     });
-                    self.core
-                        .metrics
-                        .record_span(&state, finished.kind, finished.cost, ended);
+                    self.core.metrics.record_span(&state, finished.kind, ended);
                 }
             }
         }
@@ -652,8 +651,6 @@ pub(crate) struct Finished {
     pub(crate) values: Vec<(tracing_core::field::Field, OwnedValue)>,
     /// The span's kind.
     pub(crate) kind: crate::SpanKind,
-    /// The cost computed or none.
-    pub(crate) cost: Option<crate::pricing::Cost>,
 }
 
 /// Pushes `value` under the key at `index` of [`synthetic::KEYS`] (see [`key_index!`]).
@@ -673,28 +670,19 @@ impl Core {
         Finished {
             values: derived_values(state, cost),
             kind: state.kind(),
-            cost,
         }
     }
 
     /// The cost of the span's tokens by the price table, unless the caller gave one.
     pub(crate) fn cost_of(&self, state: &SpanState) -> Option<crate::pricing::Cost> {
-        let t = state.tokens;
-        let mut cost = None;
-        if !state.cost_given && t.any() {
-            if let Some(model) = &state.model {
-                let usage = TokenUsage {
-                    prompt: t.prompt.unwrap_or(0),
-                    completion: t.completion.unwrap_or(0),
-                    cache_read: t.cache_read.unwrap_or(0),
-                    cache_write: t.cache_write.unwrap_or(0),
-                    reasoning: t.reasoning.unwrap_or(0),
-                };
-                cost = self.prices.cost(model, &usage);
-            }
-        }
-        cost
+        cost_of(&self.prices, state)
     }
+}
+
+/// The cost of a span's tokens by `prices`, unless the caller gave one.
+pub(crate) fn cost_of(prices: &PriceCache, state: &SpanState) -> Option<crate::pricing::Cost> {
+    let usage = state.priced_usage()?;
+    prices.cost(state.model.as_ref()?, &usage)
 }
 
 /// The values a span records at close, from its state and cost: kind, inherited context,

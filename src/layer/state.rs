@@ -94,6 +94,21 @@ impl Visit for UnsignedVisitor {
     fn record_debug(&mut self, _field: &Field, _value: &dyn fmt::Debug) {}
 }
 
+impl SpanState {
+    /// The usage the price table prices for this span: its tokens, unless the caller gave a
+    /// cost or no model is known.
+    pub(crate) fn priced_usage(&self) -> Option<crate::pricing::TokenUsage> {
+        let t = self.tokens;
+        (!self.cost_given && t.any() && self.model.is_some()).then(|| crate::pricing::TokenUsage {
+            prompt: t.prompt.unwrap_or(0),
+            completion: t.completion.unwrap_or(0),
+            cache_read: t.cache_read.unwrap_or(0),
+            cache_write: t.cache_write.unwrap_or(0),
+            reasoning: t.reasoning.unwrap_or(0),
+        })
+    }
+}
+
 /// The span's state, made now from its [`Started`] if the layer kept none so far; `None` for
 /// a span this layer does not record.
 pub(crate) fn state_or_upgrade<'a>(

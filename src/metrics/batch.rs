@@ -5,8 +5,10 @@
 //! histograms, two token counters, cost): each a lock or atomic update of state a few pointer
 //! hops away, which a span's own work (its fields, its 2 KB of messages) pushes out of the
 //! CPU cache between spans. Instead, a span's values go into a small buffer of the thread
-//! that ended it: token counts summed in place, costs summed with compensation (see
-//! [`CostSum`]), histogram values kept in a list.
+//! that ended it: token counts summed in place, histogram values kept in a list, and the
+//! usage to price summed per model, so that the cost counter gets the batch's cost once:
+//! costs are linear in (clamped) token counts, so the cost of the summed usage is the sum of
+//! the calls' costs, rounded once instead of once per call.
 //! The thread records its buffer every [`BATCH_SPANS`] spans, so the SDK's state is fetched
 //! once for many spans and the counters are updated once. Before every metric collection a
 //! callback records everything gathered so far (see [`flush_all`]), and a thread's buffer is
@@ -16,6 +18,7 @@
 //! hand-over, its wake-ups and the buffers' cross-thread frees cost more than the recording.)
 
 use super::LlmSeries;
+use crate::pricing::TokenUsage;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -35,8 +38,9 @@ pub(crate) struct LlmValues {
     pub(crate) first_chunk: Option<f64>,
     /// Tokens by type, in `TOKEN_TYPES` order.
     pub(crate) tokens: [Option<u64>; 5],
-    /// Cost in USD, when the model is priced.
-    pub(crate) cost: Option<f64>,
+    /// The usage to price, clamped (see [`TokenUsage::clamped`]), unless the caller gave the
+    /// cost or no model is known.
+    pub(crate) priced: Option<TokenUsage>,
 }
 
 /// Which series a slot gathers for: the metrics instance and the raw attributes.
@@ -74,37 +78,6 @@ fn same_text(a: Option<&Arc<str>>, b: Option<&Arc<str>>) -> bool {
     }
 }
 
-/// A sum of costs in USD that comes out the same, to within the rounding of its last step,
-/// however the costs were split into batches: Neumaier's compensated summation keeps the
-/// low-order bits each addition loses and adds them back at the end. The counter then gets
-/// one addition per batch instead of one per span.
-#[derive(Debug, Default, Clone, Copy)]
-struct CostSum {
-    sum: f64,
-    lost: f64,
-    count: u32,
-}
-
-impl CostSum {
-    /// Adds a finite cost.
-    fn add(&mut self, cost: f64) {
-        let t = self.sum + cost;
-        self.lost += if self.sum.abs() >= cost.abs() {
-            (self.sum - t) + cost
-        } else {
-            (cost - t) + self.sum
-        };
-        self.sum = t;
-        self.count += 1;
-    }
-
-    /// The sum of the costs added since the last `take`, if any were.
-    fn take(&mut self) -> Option<f64> {
-        let taken = std::mem::take(self);
-        (taken.count > 0).then_some(taken.sum + taken.lost)
-    }
-}
-
 /// What one thread gathered for one series since its last recording.
 #[derive(Debug)]
 struct Slot {
@@ -112,8 +85,8 @@ struct Slot {
     series: Arc<LlmSeries>,
     calls: u64,
     tokens: [Option<u64>; 5],
-    /// The costs of the spans gathered, added to the counter once per recording.
-    costs: CostSum,
+    /// The summed usage of the spans to price, priced once per recording.
+    priced: Option<TokenUsage>,
     durations: Vec<f64>,
     first_chunks: Vec<f64>,
     /// Input and output token usage values.
@@ -142,8 +115,10 @@ impl Slot {
                 counter.add(*n);
             }
         }
-        if let Some(total) = self.costs.take() {
-            s.cost.add(total);
+        if let Some(usage) = self.priced.take() {
+            if let Some(price) = s.price {
+                s.cost.add(price.cost(&usage).total);
+            }
         }
         self.calls = 0;
         self.tokens = [None; 5];
@@ -193,7 +168,7 @@ impl Batch {
                     series: series(),
                     calls: 0,
                     tokens: [None; 5],
-                    costs: CostSum::default(),
+                    priced: None,
                     durations: Vec::with_capacity(BATCH_SPANS),
                     first_chunks: Vec::new(),
                     usage: [
@@ -218,13 +193,10 @@ impl Batch {
             let sum = slot.tokens[i].get_or_insert(0);
             *sum = sum.saturating_add(n);
         }
-        if let Some(cost) = values.cost {
-            if cost.is_finite() {
-                slot.costs.add(cost);
-            } else {
-                // Not summed: it would spoil the sum; the SDK decides what it does with it.
-                slot.series.cost.add(cost);
-            }
+        if let Some(usage) = &values.priced {
+            slot.priced
+                .get_or_insert_with(TokenUsage::default)
+                .add(usage);
         }
         self.spans += 1;
     }
@@ -310,59 +282,5 @@ pub(crate) fn flush_all() {
     };
     for batch in batches {
         batch.lock().record();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::CostSum;
-
-    /// The exact sum of non-negative finite values under 2^10 and over 2^-60, rounded once.
-    fn exact_sum(values: &[f64]) -> f64 {
-        const SCALE: f64 = (1u128 << 100) as f64;
-        let total: i128 = values.iter().map(|v| (v * SCALE) as i128).sum();
-        total as f64 / SCALE
-    }
-
-    #[test]
-    fn a_cost_sum_is_the_exact_sum_to_within_one_rounding_however_it_is_batched() {
-        // Costs of the size LLM calls have (1e-7 to 1e-2 USD), with all their mantissa bits.
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let costs: Vec<f64> = (0..5_000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                1e-7 + (x >> 11) as f64 / (1u64 << 53) as f64 * 1e-2
-            })
-            .collect();
-        let exact = exact_sum(&costs);
-        for batch in [1, 7, 32, 5_000] {
-            // As the counter sees it: one addition per batch.
-            let total: f64 = costs
-                .chunks(batch)
-                .map(|chunk| {
-                    let mut sum = CostSum::default();
-                    chunk.iter().for_each(|&c| sum.add(c));
-                    sum.take().unwrap()
-                })
-                .fold(0.0, |a, b| a + b);
-            let ulps = (total.to_bits() as i64 - exact.to_bits() as i64).abs();
-            // Batches of one are the old per-span additions; a whole batch is one rounding.
-            let allowed = if batch == 5_000 {
-                1
-            } else {
-                costs.len() as i64 / batch as i64
-            };
-            assert!(
-                ulps <= allowed,
-                "batch {batch}: {total} vs {exact} ({ulps} ulps)"
-            );
-        }
-        let mut empty = CostSum::default();
-        assert_eq!(empty.take(), None);
-        empty.add(0.5);
-        assert_eq!(empty.take(), Some(0.5));
-        assert_eq!(empty.take(), None, "a take empties the sum");
     }
 }

@@ -31,6 +31,7 @@ mod batch;
 use crate::kind::SpanKind;
 use crate::layer::state::SpanState;
 use crate::pipeline::stats::{DropReason, KeepReason, PipelineStats};
+use crate::pricing::{ModelPrice, PriceCache};
 use opentelemetry::metrics::{
     BoundCounter, BoundHistogram, Counter, Histogram, Meter, ObservableCounter, ObservableGauge,
 };
@@ -212,6 +213,8 @@ struct LlmSeries {
     calls: BoundCounter<u64>,
     ttfc: BoundHistogram<f64>,
     cost: BoundCounter<f64>,
+    /// The model's price, if the table has one.
+    price: Option<ModelPrice>,
     /// Input and output token usage.
     usage: [BoundHistogram<u64>; 2],
     /// Tokens by type, in [`TOKEN_TYPES`] order.
@@ -249,6 +252,8 @@ pub(crate) struct Metrics {
     errors: LabelFold,
     series: SeriesMap,
     tool_attrs: RwLock<HashMap<Option<Arc<str>>, Arc<ToolSeries>, crate::fnv::FnvBuild>>,
+    /// The layer's prices: `openinference.llm.cost` prices the tokens of each model.
+    prices: Option<Arc<PriceCache>>,
 }
 
 impl Metrics {
@@ -257,8 +262,13 @@ impl Metrics {
         Metrics::default()
     }
 
-    /// Instruments created once from `meter`; the pipeline's are read from `stats`.
-    pub(crate) fn new(meter: &Meter, stats: Arc<PipelineStats>) -> Metrics {
+    /// Instruments created once from `meter`; the pipeline's are read from `stats`; costs
+    /// come from `prices`.
+    pub(crate) fn new(
+        meter: &Meter,
+        stats: Arc<PipelineStats>,
+        prices: Arc<PriceCache>,
+    ) -> Metrics {
         let p = PREFIX;
         let retrieval_duration = meter
             .f64_histogram(format!("{p}.retrieval.duration"))
@@ -322,6 +332,7 @@ impl Metrics {
         Metrics {
             instruments: Some(instruments),
             owner: batch::next_owner(),
+            prices: Some(prices),
             ..Metrics::default()
         }
     }
@@ -338,6 +349,9 @@ impl Metrics {
         if let Some(series) = self.series.read().get(&key) {
             return Arc::clone(series);
         }
+        let price = model
+            .zip(self.prices.as_ref())
+            .and_then(|(m, p)| p.price(m));
         let provider = provider
             .map(|p| {
                 self.providers
@@ -367,6 +381,7 @@ impl Metrics {
             calls: m.calls.bind(&base),
             ttfc: m.ttfc.bind(&base),
             cost: m.cost.bind(&base),
+            price,
             usage: [
                 m.token_usage.bind(&by_type[0]),
                 m.token_usage.bind(&by_type[1]),
@@ -412,13 +427,7 @@ impl Metrics {
     }
 
     /// Records one finished span, which ended at `ended`.
-    pub(crate) fn record_span(
-        &self,
-        state: &SpanState,
-        kind: SpanKind,
-        cost: Option<crate::pricing::Cost>,
-        ended: std::time::Instant,
-    ) {
+    pub(crate) fn record_span(&self, state: &SpanState, kind: SpanKind, ended: std::time::Instant) {
         let Some(m) = &self.instruments else { return };
         let seconds = ended.saturating_duration_since(state.start).as_secs_f64();
         let error = state.error.as_ref().map(|e| {
@@ -450,13 +459,14 @@ impl Metrics {
                 let first_chunk = state
                     .first_chunk
                     .map(|first| first.saturating_duration_since(state.start).as_secs_f64());
-                let cost = cost.map(|c| c.total);
+                // Priced per batch, from the summed usage (see `batch`).
+                let priced = state.priced_usage().map(|u| u.clamped());
                 if error.is_none() {
                     let values = batch::LlmValues {
                         seconds,
                         first_chunk,
                         tokens,
-                        cost,
+                        priced,
                     };
                     let series = || self.llm_series(m, op, provider, model);
                     batch::add(self.owner, op, provider, model, values, series);
@@ -478,7 +488,7 @@ impl Metrics {
                     }
                     series.tokens[i].add(n);
                 }
-                if let Some(cost) = cost {
+                if let Some(cost) = priced.zip(series.price).map(|(u, p)| p.cost(&u).total) {
                     series.cost.add(cost);
                 }
             }

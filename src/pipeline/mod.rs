@@ -32,6 +32,7 @@ pub(crate) mod worker;
 
 use crate::layer::capture::HeldSpan;
 use crate::mapping::Mapper;
+use crate::pricing::PriceCache;
 use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
@@ -189,6 +190,8 @@ pub(crate) struct ProcessorShared {
     held: Mutex<TraceBuffer<HeldSpan>>,
     /// The tracer's scope, for the spans of kept traces.
     scope: opentelemetry::InstrumentationScope,
+    /// The layer's prices, for the cost of a kept trace's spans.
+    prices: Arc<PriceCache>,
 }
 
 impl LlmSpanProcessor {
@@ -200,6 +203,7 @@ impl LlmSpanProcessor {
         exporters: Vec<(Box<dyn ErasedExporter>, bool)>,
         stats: Arc<PipelineStats>,
         scope: &opentelemetry::InstrumentationScope,
+        prices: Arc<PriceCache>,
     ) -> std::io::Result<Self> {
         let held = Mutex::new(TraceBuffer::new(config.buffer));
         let (exporters, retried): (Vec<_>, Vec<_>) = exporters.into_iter().unzip();
@@ -237,6 +241,7 @@ impl LlmSpanProcessor {
             worker: Mutex::new(Some(handle)),
             held,
             scope: scope.clone(),
+            prices,
         })))
     }
 
@@ -296,7 +301,7 @@ impl LlmSpanProcessor {
     fn release(&self, spans: Vec<HeldSpan>) {
         for span in spans {
             let size = span.size();
-            self.enqueue_kept(span.into_span_data(&self.scope), size);
+            self.enqueue_kept(span.into_span_data(&self.scope, &self.prices), size);
         }
     }
 
