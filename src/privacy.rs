@@ -1559,13 +1559,24 @@ pub(crate) fn span_overhead(span: &SpanData) -> usize {
     SPAN_OVERHEAD + span.name.len() + links + status
 }
 
-/// Estimated encoded size of a span, in bytes.
+/// Estimated encoded size of a span, in bytes. (It runs for every span queued: the common
+/// values are sized inline, which is what `content_size` with no cap comes to.)
 pub(crate) fn span_size(span: &SpanData) -> usize {
-    span_overhead(span).saturating_add(content_size(
-        &span.attributes,
-        &span.events.events,
-        usize::MAX,
-    ))
+    let attributes = span.attributes.iter().fold(0usize, |size, kv| {
+        let value = match &kv.value {
+            Value::String(s) => s.as_str().len() + 2,
+            Value::I64(_) | Value::F64(_) => 9,
+            Value::Bool(_) => 2,
+            other => value_size(other, usize::MAX),
+        };
+        size.saturating_add(kv.key.as_str().len() + KV_OVERHEAD + value)
+    });
+    let events = span.events.events.iter().fold(0usize, |size, e| {
+        size.saturating_add(event_size(e, usize::MAX))
+    });
+    span_overhead(span)
+        .saturating_add(attributes)
+        .saturating_add(events)
 }
 
 /// The per-span size `level` such that `Σ min(size, level)` fits `budget`.

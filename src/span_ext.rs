@@ -6,8 +6,10 @@
 
 use crate::layer::fields::role_of;
 use crate::layer::fields::CallsiteInfo;
-use crate::layer::state::{state_or_upgrade, Seen, SpanState};
+use crate::layer::plain;
+use crate::layer::state::{state_or_upgrade, Seen, SpanState, Started};
 use crate::layer::synthetic::{self, OwnedValue};
+use crate::layer::Installed;
 use serde::Serialize;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Registry;
@@ -469,10 +471,25 @@ fn with_state<R>(
         let Some(data) = registry.span(id) else {
             return;
         };
+        // A plain span keeps nothing in the registry (see `layer::plain`): whether an
+        // `LlmLayer` records it is asked of this thread's note of it, or of the layer's bridge
+        // (which has the span only if the layer's filter let it through).
+        let noted = {
+            let ext = data.extensions();
+            ext.get::<SpanState>().is_some() || ext.get::<Started>().is_some()
+        };
+        let recorded = noted
+            || plain::knows(id)
+            || (dispatch.downcast_ref::<Installed>().is_some()
+                && tracing_opentelemetry::get_otel_context(id, dispatch).is_some());
+        if !recorded {
+            return;
+        }
         let mut ext = data.extensions_mut();
         // A span the layer kept no state for (a plain one) gets one now.
         let info = || std::sync::Arc::new(CallsiteInfo::new(data.metadata()));
-        if let (Some(state), Some(f)) = (state_or_upgrade(&mut ext, info), f.take()) {
+        let start = || plain::start_of(id);
+        if let (Some(state), Some(f)) = (state_or_upgrade(&mut ext, info, start), f.take()) {
             out = Some(f(state));
         }
     });

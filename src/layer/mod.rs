@@ -9,6 +9,7 @@
 pub(crate) mod capture;
 pub(crate) mod event;
 pub(crate) mod fields;
+pub(crate) mod plain;
 pub(crate) mod state;
 pub(crate) mod synthetic;
 
@@ -277,6 +278,30 @@ where
     }
 }
 
+/// The parent of the new span `id` as this layer sees it (the nearest ancestor its filter
+/// lets through), found from `attrs` and the current span: a root needs no lookup.
+fn parent_of<'a, S>(
+    attrs: &Attributes<'_>,
+    id: &Id,
+    ctx: &'a Context<'_, S>,
+) -> Option<tracing_subscriber::registry::SpanRef<'a, S>>
+where
+    S: Subscriber + for<'l> LookupSpan<'l>,
+{
+    // As the registry chose the parent.
+    let parent = if attrs.is_root() {
+        None
+    } else if attrs.is_contextual() {
+        ctx.current_span().id().cloned()
+    } else {
+        attrs.parent().cloned()
+    }?;
+    // A parent this layer's filter does not let through: the registry finds the nearest that
+    // it does.
+    ctx.span(&parent)
+        .or_else(|| ctx.span(id).and_then(|span| span.parent()))
+}
+
 impl<S> Layer<S> for LlmLayer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -289,10 +314,6 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(id) else {
-            self.bridge.on_new_span(attrs, id, ctx);
-            return;
-        };
         let meta = attrs.metadata();
         let settings = self.core.capture.as_ref();
         let may_be_unsampled =
@@ -300,7 +321,7 @@ where
         let parent_based = settings.is_some_and(|c| c.parent_based);
         // From the parent: the context to hand down (none: empty), whether this span may end
         // up sampled out, and whether its trace is known to be sampled.
-        let (inherited, capture, known_sampled) = match span.parent() {
+        let (inherited, capture, known_sampled) = match parent_of(attrs, id, &ctx) {
             Some(p) => {
                 let ext = p.extensions();
                 if let Some(parent) = ext.get::<SpanState>() {
@@ -324,15 +345,23 @@ where
             (!(stateless && info.plain)).then(|| Arc::clone(info))
         });
         let Some(info) = info else {
-            // Nothing to read, hand down or capture: no state, just when it started.
-            span.extensions_mut().insert(Started {
-                at: std::time::Instant::now(),
-                known_sampled,
-            });
+            // Nothing to read, hand down or capture: nothing in the registry, only this
+            // thread's note of when it started (see `plain`); but a span whose trace is known
+            // to be sampled says so to its children.
+            let at = std::time::Instant::now();
+            if known_sampled || !plain::opened(id, at) {
+                if let Some(span) = ctx.span(id) {
+                    span.extensions_mut().insert(Started { at, known_sampled });
+                }
+            }
             let mut unsigned = UnsignedVisitor::default();
             attrs.record(&mut unsigned);
             self.bridge.on_new_span(attrs, id, ctx.clone());
             self.rerecord_unsigned(id, meta, &unsigned.0, &ctx);
+            return;
+        };
+        let Some(span) = ctx.span(id) else {
+            self.bridge.on_new_span(attrs, id, ctx);
             return;
         };
         let inherited = inherited.unwrap_or_default();
@@ -440,9 +469,11 @@ where
                 if is_return || is_error {
                     // A span that kept no state gets one: the error or return value is its.
                     let mut ext = span.extensions_mut();
-                    let _ = state::state_or_upgrade(&mut ext, || {
-                        self.core.callsites.get(span.metadata())
-                    });
+                    let _ = state::state_or_upgrade(
+                        &mut ext,
+                        || self.core.callsites.get(span.metadata()),
+                        || plain::start_of(&span.id()),
+                    );
                 }
                 // What the state needs is read briefly; the event's values are formatted with
                 // no lock held (their `Debug` may emit events of its own).
@@ -497,10 +528,14 @@ where
         let Some(settings) = &self.core.capture else {
             return;
         };
+        let sampled_context = !settings.roots_may_be_unsampled
+            && opentelemetry::Context::map_current(|cx| cx.span().span_context().is_sampled());
+        if sampled_context && plain::is_plain(id) {
+            // No state to mark, nothing withheld.
+            return;
+        }
         let Some(span) = ctx.span(id) else { return };
-        if !settings.roots_may_be_unsampled
-            && opentelemetry::Context::map_current(|cx| cx.span().span_context().is_sampled())
-        {
+        if sampled_context {
             // Every root is sampled and so are their children, unless a remote parent says
             // otherwise: a span entered in a sampled context needs no identity. One that
             // withheld its fields (its parent looked unsampled) hands them over below.
@@ -522,19 +557,20 @@ where
                 }
             };
             match started {
-                // Not recorded by this layer, or known sampled with its trace.
-                Some(None)
-                | Some(Some(Started {
+                // Known sampled with its trace.
+                Some(Some(Started {
                     known_sampled: true,
                     ..
                 })) => return,
-                Some(Some(_)) => {
-                    // Its context may be sampled out (a remote parent attached after it was
-                    // created): it needs a state, to be kept if its trace is.
+                Some(_) => {
+                    // A plain span whose context may be sampled out (a remote parent attached
+                    // after it was created): it needs a state, to be kept if its trace is.
                     let mut ext = span.extensions_mut();
-                    let _ = state::state_or_upgrade(&mut ext, || {
-                        self.core.callsites.get(span.metadata())
-                    });
+                    let _ = state::state_or_upgrade(
+                        &mut ext,
+                        || self.core.callsites.get(span.metadata()),
+                        || plain::start_of(id),
+                    );
                 }
                 None => {}
             }
@@ -551,7 +587,8 @@ where
             if let Some(span) = ctx.span(id) {
                 let mut ext = span.extensions_mut();
                 let info = || self.core.callsites.get(span.metadata());
-                if let Some(state) = state::state_or_upgrade(&mut ext, info) {
+                if let Some(state) = state::state_or_upgrade(&mut ext, info, || plain::start_of(id))
+                {
                     state.panicked = true;
                 }
             }
@@ -560,6 +597,11 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if plain::closed(&id) {
+            // Nothing of it to look up.
+            self.bridge.on_close(id, ctx);
+            return;
+        }
         let Some((state, name)) = ctx.span(&id).map(|span| {
             let state = span.extensions_mut().remove::<SpanState>();
             (state, span.metadata().name())
@@ -638,11 +680,21 @@ where
         if id == TypeId::of::<Self>() {
             return Some(self as *const Self as *const ());
         }
+        if id == TypeId::of::<Installed>() {
+            return Some(&INSTALLED as *const Installed as *const ());
+        }
         // SAFETY: the bridge lives as long as `self`; the pointer it returns for `id` points
         // into it, exactly as when the bridge is used as a layer on its own.
         unsafe { self.bridge.downcast_raw(id) }
     }
 }
+
+/// What a dispatch answers, when asked for it, if an [`LlmLayer`] is in it (whatever its
+/// subscriber type): [`crate::LlmSpanExt`] asks.
+#[derive(Debug)]
+pub(crate) struct Installed;
+
+static INSTALLED: Installed = Installed;
 
 /// What the layer derived for a span at close.
 #[derive(Debug)]

@@ -61,10 +61,10 @@ pub(crate) struct ErrorInfo {
     pub(crate) message: String,
 }
 
-/// What the layer keeps of a span it keeps no [`SpanState`] for: a plain span (no field the
-/// layer reads) with no context to hand down and nothing to capture, which is most spans of
-/// a service. A state is made from it if the span turns out to need one (an error or return
-/// event, a panic, a helper's record, a sampled-out context found at enter).
+/// What the layer keeps in the registry of a plain span (no field the layer reads, no context
+/// to hand down, nothing to capture) whose trace is known to be sampled, for its children to
+/// find; other plain spans keep nothing there (see [`super::plain`]). A state is made from it
+/// if the span turns out to need one (an error or return event, a panic, a helper's record).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Started {
     /// When the span was created.
@@ -109,17 +109,21 @@ impl SpanState {
     }
 }
 
-/// The span's state, made now from its [`Started`] if the layer kept none so far; `None` for
-/// a span this layer does not record.
+/// The span's state, made now if the layer kept none so far: it started as its [`Started`]
+/// says, else at `start()` (see [`super::plain`]).
 pub(crate) fn state_or_upgrade<'a>(
     ext: &'a mut tracing_subscriber::registry::ExtensionsMut<'_>,
     info: impl FnOnce() -> Arc<CallsiteInfo>,
+    start: impl FnOnce() -> Instant,
 ) -> Option<&'a mut SpanState> {
     if ext.get_mut::<SpanState>().is_none() {
-        let started = ext.remove::<Started>()?;
+        let at = match ext.remove::<Started>() {
+            Some(started) => started.at,
+            None => start(),
+        };
         // Its context to hand down was empty when it was created, which is why it kept none.
         let mut state = SpanState::new(info(), Arc::default());
-        state.start = started.at;
+        state.start = at;
         ext.insert(state);
     }
     ext.get_mut::<SpanState>()

@@ -1,0 +1,245 @@
+//! Plain spans, which the layer keeps nothing for in the registry.
+//!
+//! Most spans of a service are plain: no field the layer reads, no context to hand down,
+//! nothing to capture. Writing even a marker into such a span's registry entry costs more than
+//! everything else the layer does for it (an extension is a lock, a map insert and, with data,
+//! an allocation), so the layer writes nothing: the thread that created the span remembers its
+//! id and start in a small table. The table answers, without a registry lookup, what later
+//! callbacks ask: at enter and close, "is this a span with no state?"; when the span needs a
+//! state after all (an error or return event, a helper's record, a sampled-out context found
+//! at enter), "when did it start?".
+//!
+//! The table never answers wrongly, it may only not know:
+//! - a span created on another thread, or pushed out by [`SLOTS`] newer spans still open on
+//!   this thread, is looked up in the registry as usual, and if it needs a state, that state
+//!   starts when it was made (the only precision lost: see [`upgraded`]);
+//! - a span that gained a state on a thread whose table did not know it raises a process-wide
+//!   count of such states, and a table entry older than the latest raise is not trusted;
+//! - a span id is not reused while the entry that names it can be in a table: the registry
+//!   hands a slot back to the thread that made it, with a new generation in the id, and that
+//!   thread's table has long forgotten the old id.
+//!
+//! (Spans of a trace known to be sampled keep a [`super::state::Started`] extension instead:
+//! their children must find that out from the registry.)
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+use tracing_core::span::Id;
+
+/// Open plain spans a thread remembers.
+pub(crate) const SLOTS: usize = 32;
+
+/// How many spans gained a state while unknown to the thread's table (see the module docs).
+static UNTRACKED_UPGRADES: AtomicU64 = AtomicU64::new(0);
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// The span's id; 0 (no span has it) once forgotten.
+    id: u64,
+    /// When it was created.
+    at: Instant,
+    /// [`UNTRACKED_UPGRADES`] when it was created.
+    upgrades: u64,
+}
+
+impl Entry {
+    /// Whether no span may have gained a state unseen since this one was created.
+    fn trusted(&self, upgrades: &AtomicU64) -> bool {
+        self.upgrades == upgrades.load(Ordering::Acquire)
+    }
+}
+
+thread_local! {
+    /// This thread's open plain spans, oldest first; spans usually close last-opened first,
+    /// so they are found and removed at the end.
+    static OPEN: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's table; `None` while the thread is being torn down or the table
+/// is in use (a callback run from inside another).
+fn with_table<R>(f: impl FnOnce(&mut Vec<Entry>) -> R) -> Option<R> {
+    OPEN.try_with(|t| t.try_borrow_mut().ok().map(|mut t| f(&mut t)))
+        .ok()
+        .flatten()
+}
+
+/// The position of `id` in `table`, searching from the newest.
+fn position(table: &[Entry], id: u64) -> Option<usize> {
+    table.iter().rposition(|e| e.id == id)
+}
+
+/// Removes the entry at `i`; entries forgotten out of order are dropped once they are last.
+fn forget(table: &mut Vec<Entry>, i: usize) {
+    table[i].id = 0;
+    while table.last().is_some_and(|e| e.id == 0) {
+        table.pop();
+    }
+}
+
+/// Remembers the plain span `id`, created at `at`, on this thread. Returns whether it is
+/// remembered (not while the thread is being torn down).
+pub(crate) fn opened(id: &Id, at: Instant) -> bool {
+    opened_counting(id, at, &UNTRACKED_UPGRADES)
+}
+
+fn opened_counting(id: &Id, at: Instant, upgrades: &AtomicU64) -> bool {
+    let entry = Entry {
+        id: id.into_u64(),
+        at,
+        upgrades: upgrades.load(Ordering::Acquire),
+    };
+    with_table(|table| {
+        if table.len() == SLOTS {
+            table.retain(|e| e.id != 0);
+            if table.len() == SLOTS {
+                // The oldest open span is looked up in the registry from now on.
+                table.remove(0);
+            }
+        }
+        table.push(entry);
+    })
+    .is_some()
+}
+
+/// Whether this thread knows `id` as a span with no state.
+pub(crate) fn is_plain(id: &Id) -> bool {
+    is_plain_counting(id, &UNTRACKED_UPGRADES)
+}
+
+fn is_plain_counting(id: &Id, upgrades: &AtomicU64) -> bool {
+    let id = id.into_u64();
+    with_table(|table| position(table, id).is_some_and(|i| table[i].trusted(upgrades)))
+        .unwrap_or(false)
+}
+
+/// Whether this thread knows `id` (it was created here as a plain span and is still open),
+/// trusted or not.
+pub(crate) fn knows(id: &Id) -> bool {
+    let id = id.into_u64();
+    with_table(|table| position(table, id).is_some()).unwrap_or(false)
+}
+
+/// At the close of `id`: whether it is known to have no state (then nothing needs looking
+/// up). This thread forgets it either way.
+pub(crate) fn closed(id: &Id) -> bool {
+    closed_counting(id, &UNTRACKED_UPGRADES)
+}
+
+fn closed_counting(id: &Id, upgrades: &AtomicU64) -> bool {
+    let id = id.into_u64();
+    with_table(|table| {
+        let i = position(table, id)?;
+        let trusted = table[i].trusted(upgrades);
+        forget(table, i);
+        Some(trusted)
+    })
+    .flatten()
+    .unwrap_or(false)
+}
+
+/// The span `id` gains a state: when it started, if this thread knows (it then forgets it).
+/// If not, another thread's table may know it, and no table entry made before now is trusted
+/// any longer.
+pub(crate) fn upgraded(id: &Id) -> Option<Instant> {
+    upgraded_counting(id, &UNTRACKED_UPGRADES)
+}
+
+fn upgraded_counting(id: &Id, upgrades: &AtomicU64) -> Option<Instant> {
+    let key = id.into_u64();
+    let at = with_table(|table| {
+        let i = position(table, key)?;
+        let at = table[i].at;
+        forget(table, i);
+        Some(at)
+    })
+    .flatten();
+    if at.is_none() {
+        upgrades.fetch_add(1, Ordering::AcqRel);
+    }
+    at
+}
+
+/// When the span `id`, which gains a state now, started: as this thread noted, or now.
+pub(crate) fn start_of(id: &Id) -> Instant {
+    upgraded(id).unwrap_or_else(Instant::now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Each test counts untracked upgrades on its own (the process-wide count moves with
+    // other tests' spans).
+    fn id(n: u64) -> Id {
+        Id::from_u64(n)
+    }
+
+    #[test]
+    fn spans_are_known_until_closed_in_any_order() {
+        let c = AtomicU64::new(0);
+        let t = Instant::now();
+        assert!(opened_counting(&id(1), t, &c));
+        assert!(opened_counting(&id(2), t, &c));
+        assert!(opened_counting(&id(3), t, &c));
+        assert!(is_plain_counting(&id(2), &c));
+        assert!(closed_counting(&id(2), &c), "closed out of order");
+        assert!(!is_plain_counting(&id(2), &c));
+        assert!(!closed_counting(&id(2), &c), "already forgotten");
+        assert!(closed_counting(&id(3), &c));
+        assert!(closed_counting(&id(1), &c));
+        assert!(OPEN.with_borrow(Vec::is_empty), "nothing left behind");
+    }
+
+    #[test]
+    fn the_oldest_open_span_is_forgotten_past_the_slots() {
+        let c = AtomicU64::new(0);
+        let t = Instant::now();
+        for n in 1..=SLOTS as u64 + 1 {
+            opened_counting(&id(100 + n), t, &c);
+        }
+        assert!(!knows(&id(101)), "pushed out");
+        assert!(knows(&id(102)));
+        assert!(is_plain_counting(&id(100 + SLOTS as u64 + 1), &c));
+        for n in 2..=SLOTS as u64 + 1 {
+            assert!(closed_counting(&id(100 + n), &c));
+        }
+        assert!(OPEN.with_borrow(Vec::is_empty));
+    }
+
+    #[test]
+    fn an_upgrade_here_returns_the_start_and_one_elsewhere_distrusts_older_entries() {
+        let c = AtomicU64::new(0);
+        let t = Instant::now();
+        opened_counting(&id(201), t, &c);
+        opened_counting(&id(202), t, &c);
+        assert_eq!(upgraded_counting(&id(202), &c), Some(t));
+        assert!(!knows(&id(202)));
+        assert!(
+            is_plain_counting(&id(201), &c),
+            "an upgrade this thread saw changes no other entry"
+        );
+        // A span this thread does not know gains a state (it may be in another table).
+        assert_eq!(upgraded_counting(&id(999), &c), None);
+        assert!(knows(&id(201)));
+        assert!(!is_plain_counting(&id(201), &c), "no longer trusted");
+        assert!(!closed_counting(&id(201), &c), "looked up at close");
+        assert!(!knows(&id(201)));
+        opened_counting(&id(203), t, &c);
+        assert!(is_plain_counting(&id(203), &c), "newer entries are trusted");
+        assert!(closed_counting(&id(203), &c));
+    }
+
+    #[test]
+    fn a_busy_table_answers_that_it_does_not_know() {
+        let c = AtomicU64::new(0);
+        let t = Instant::now();
+        opened_counting(&id(301), t, &c);
+        OPEN.with_borrow_mut(|_| {
+            assert!(!is_plain_counting(&id(301), &c));
+            assert!(!closed_counting(&id(301), &c));
+            assert!(!opened_counting(&id(302), t, &c));
+        });
+        assert!(closed_counting(&id(301), &c));
+    }
+}
