@@ -178,3 +178,136 @@ fn plain_spans_follow_their_trace_at_any_ratio() {
     assert_eq!(step.parent_span_id, root.span_context.span_id());
     assert!(none.iter().all(|s| s.span_context.is_sampled()));
 }
+
+/// A generic function's one callsite serves every type it is used with: an unsigned value
+/// there, after others that were not, is still handed over as an integer (at the latest on
+/// the 64th span of the thread after it first appears, and from then on always).
+fn generic_span<T: tracing::Value>(value: T) {
+    tracing::info_span!("generic", n = value, tag = "t").in_scope(|| {});
+}
+
+#[test]
+fn an_unsigned_value_at_a_generic_callsite_stays_an_integer() {
+    let spans = capture(|| {
+        for _ in 0..3 {
+            generic_span("text");
+        }
+        for _ in 0..200 {
+            generic_span(5u64);
+        }
+        // A callsite never given all its values is searched every time.
+        for i in 0..5u64 {
+            tracing::info_span!("partly", a = "x", b = tracing::field::Empty, c = i)
+                .in_scope(|| {});
+        }
+    });
+    let generic: Vec<_> = spans.iter().filter(|s| s.name == "generic").collect();
+    assert_eq!(generic.len(), 203);
+    // A CHAIN span's fields become its input: `"n":5` for an integer, `"n":"5"` for text.
+    let typed: Vec<bool> = generic[3..]
+        .iter()
+        .map(|s| str_attr(s, "input.value") == r#"{"n":5,"tag":"t"}"#)
+        .collect();
+    let first = typed
+        .iter()
+        .position(|t| *t)
+        .expect("an integer at some point");
+    assert!(first < 64, "first integer at {first}");
+    assert!(typed[first..].iter().all(|t| *t), "integers from then on");
+    for (i, s) in spans.iter().filter(|s| s.name == "partly").enumerate() {
+        assert_eq!(
+            str_attr(s, "input.value"),
+            format!(r#"{{"a":"x","c":{i}}}"#)
+        );
+    }
+}
+
+/// A plain span keeps nothing in the registry; the thread that made it notes it. It must
+/// export the same when it fails on another thread, when it closes on another thread, and
+/// when a helper reaches it from another thread.
+#[test]
+fn plain_spans_moved_between_threads_keep_their_errors_and_helpers() {
+    let spans = capture(|| {
+        let dispatch = tracing::dispatcher::get_default(|d| d.clone());
+        // Made here, failed there, closed here.
+        let failed_there = tracing::info_span!("failed_there");
+        let moved = failed_there.clone();
+        let d = dispatch.clone();
+        std::thread::spawn(move || {
+            tracing::dispatcher::with_default(&d, || {
+                moved.in_scope(|| tracing::error!(error.type = "Timeout", "timed out"));
+            })
+        })
+        .join()
+        .unwrap();
+        drop(failed_there);
+        // Made here, failed and closed there.
+        let closed_there = tracing::info_span!("closed_there");
+        let d = dispatch.clone();
+        std::thread::spawn(move || {
+            tracing::dispatcher::with_default(&d, || {
+                closed_there.in_scope(|| tracing::error!("lost connection"));
+                drop(closed_there);
+            })
+        })
+        .join()
+        .unwrap();
+        // Made here, given LLM values there by a helper.
+        let helped = tracing::info_span!("helped");
+        let moved = helped.clone();
+        let d = dispatch.clone();
+        std::thread::spawn(move || {
+            tracing::dispatcher::with_default(&d, || {
+                moved
+                    .record_semantic("llm.model_name", "gpt-4o")
+                    .expect("the layer records it");
+            })
+        })
+        .join()
+        .unwrap();
+        drop(helped);
+        // Unrelated spans made here after the others: still exported as plain.
+        tracing::info_span!("after", rows = 3u64, tag = "t").in_scope(|| {});
+    });
+    let failed = span(&spans, "failed_there");
+    assert!(is_error(failed));
+    assert_eq!(str_attr(failed, "error.type"), "Timeout");
+    let closed = span(&spans, "closed_there");
+    assert!(is_error(closed));
+    assert_eq!(str_attr(span(&spans, "helped"), "llm.model_name"), "gpt-4o");
+    assert!(!is_error(span(&spans, "after")));
+    assert_eq!(
+        str_attr(span(&spans, "after"), "input.value"),
+        r#"{"rows":3,"tag":"t"}"#
+    );
+}
+
+/// A helper answers that no layer records a span when none does: no `LlmLayer` at all, or
+/// one whose filter leaves the span out.
+#[test]
+fn a_helper_on_a_span_no_layer_records_says_so() {
+    use tracing_openinference::RecordError;
+    use tracing_subscriber::filter::filter_fn;
+    tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+        let span = tracing::info_span!("unrecorded");
+        assert!(matches!(
+            span.record_semantic("llm.model_name", "m"),
+            Err(RecordError::NoLayer)
+        ));
+    });
+    let layer: LlmLayer<_> = quiet_builder()
+        .with_span_exporter(opentelemetry_sdk::trace::InMemorySpanExporter::default())
+        .build();
+    let handle = layer.handle();
+    let filtered = layer.with_filter(filter_fn(|m| m.name() != "left_out"));
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(filtered), || {
+        let left_out = tracing::info_span!("left_out");
+        assert!(matches!(
+            left_out.record_semantic("llm.model_name", "m"),
+            Err(RecordError::NoLayer)
+        ));
+        let kept = tracing::info_span!("kept");
+        assert!(kept.record_semantic("llm.model_name", "m").is_ok());
+    });
+    let _ = handle.shutdown(Duration::from_secs(5));
+}

@@ -1,7 +1,9 @@
 //! What the layer learns from a callsite's declared fields, decided once per callsite.
 
 use crate::kind::SpanKind;
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use tracing_core::callsite::Identifier;
 use tracing_core::Metadata;
@@ -150,6 +152,24 @@ pub(crate) struct CallsiteInfo {
     /// Whether no declared field means anything to the layer (no kind, no role): such a
     /// span needs no state unless it has context to hand down or may be sampled out.
     pub(crate) plain: bool,
+    /// What searches of this callsite's values for unsigned integers found: [`UNSIGNED_UNKNOWN`],
+    /// [`UNSIGNED_NONE`] or [`UNSIGNED_SEEN`] (see [`CallsiteInfo::may_have_unsigned`]).
+    unsigned: AtomicU8,
+}
+
+/// No span of the callsite has given every field a value yet.
+const UNSIGNED_UNKNOWN: u8 = 0;
+/// A span gave every field a value, none unsigned.
+const UNSIGNED_NONE: u8 = 1;
+/// A span had an unsigned value: for good.
+const UNSIGNED_SEEN: u8 = 2;
+
+/// One span in this many per thread is searched for unsigned integers even at a callsite
+/// whose values have shown none (see [`CallsiteInfo::may_have_unsigned`]).
+const UNSIGNED_RECHECK: u32 = 64;
+
+thread_local! {
+    static UNSIGNED_SKIPS: Cell<u32> = const { Cell::new(0) };
 }
 
 impl CallsiteInfo {
@@ -173,6 +193,46 @@ impl CallsiteInfo {
             plain: best.is_none() && roles.iter().all(|r| *r == Role::Other),
             roles,
             sets_otel_kind: meta.fields().field("otel.kind").is_some(),
+            unsigned: AtomicU8::new(UNSIGNED_UNKNOWN),
+        }
+    }
+
+    /// Whether the values of a new plain span of this callsite must be searched for unsigned
+    /// integers (the bridge would export them as strings; the layer hands them over again
+    /// as integers).
+    ///
+    /// The type of each field's value is fixed where the span is written, so once one span
+    /// gave every field a value and none was unsigned, later spans have none either. Except in
+    /// a generic function, whose one callsite serves every type it is used with: a field whose
+    /// value has the function's type parameter can be unsigned in one use and not in another.
+    /// So one span in [`UNSIGNED_RECHECK`] per thread is searched anyway, and a callsite found
+    /// with an unsigned value is searched from then on.
+    pub(crate) fn may_have_unsigned(&self) -> bool {
+        if self.unsigned.load(Ordering::Relaxed) != UNSIGNED_NONE {
+            return true;
+        }
+        UNSIGNED_SKIPS
+            .try_with(|skips| {
+                let n = skips.get().wrapping_add(1);
+                skips.set(n);
+                n % UNSIGNED_RECHECK == 0
+            })
+            .unwrap_or(true)
+    }
+
+    /// Notes what a search of a new span's values found: how many of the callsite's fields
+    /// had a value, and whether one was unsigned.
+    pub(crate) fn searched(&self, valued: usize, any_unsigned: bool) {
+        if any_unsigned {
+            self.unsigned.store(UNSIGNED_SEEN, Ordering::Relaxed);
+        } else if valued == self.roles.len() {
+            // Not over a sighting of an unsigned value.
+            let _ = self.unsigned.compare_exchange(
+                UNSIGNED_UNKNOWN,
+                UNSIGNED_NONE,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
         }
     }
 }

@@ -342,23 +342,38 @@ where
         };
         let stateless = !capture && inherited.is_none();
         let info = self.core.callsites.with(meta, |info| {
-            (!(stateless && info.plain)).then(|| Arc::clone(info))
-        });
-        let Some(info) = info else {
-            // Nothing to read, hand down or capture: nothing in the registry, only this
-            // thread's note of when it started (see `plain`); but a span whose trace is known
-            // to be sampled says so to its children.
-            let at = std::time::Instant::now();
-            if known_sampled || !plain::opened(id, at) {
-                if let Some(span) = ctx.span(id) {
-                    span.extensions_mut().insert(Started { at, known_sampled });
-                }
+            if stateless && info.plain {
+                Err(info.may_have_unsigned())
+            } else {
+                Ok(Arc::clone(info))
             }
-            let mut unsigned = UnsignedVisitor::default();
-            attrs.record(&mut unsigned);
-            self.bridge.on_new_span(attrs, id, ctx.clone());
-            self.rerecord_unsigned(id, meta, &unsigned.0, &ctx);
-            return;
+        });
+        let info = match info {
+            Ok(info) => info,
+            Err(may_have_unsigned) => {
+                // Nothing to read, hand down or capture: nothing in the registry, only this
+                // thread's note of when it started (see `plain`); but a span whose trace is known
+                // to be sampled says so to its children.
+                let at = std::time::Instant::now();
+                if known_sampled || !plain::opened(id, at) {
+                    if let Some(span) = ctx.span(id) {
+                        span.extensions_mut().insert(Started { at, known_sampled });
+                    }
+                }
+                if !may_have_unsigned {
+                    self.bridge.on_new_span(attrs, id, ctx);
+                    return;
+                }
+                let mut unsigned = UnsignedVisitor::default();
+                attrs.record(&mut unsigned);
+                let any = !unsigned.0.is_empty();
+                self.core
+                    .callsites
+                    .with(meta, |info| info.searched(unsigned.1, any));
+                self.bridge.on_new_span(attrs, id, ctx.clone());
+                self.rerecord_unsigned(id, meta, &unsigned.0, &ctx);
+                return;
+            }
         };
         let Some(span) = ctx.span(id) else {
             self.bridge.on_new_span(attrs, id, ctx);

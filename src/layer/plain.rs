@@ -35,7 +35,7 @@ static UNTRACKED_UPGRADES: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    /// The span's id; 0 (no span has it) once forgotten.
+    /// The span's id.
     id: u64,
     /// When it was created.
     at: Instant,
@@ -50,31 +50,75 @@ impl Entry {
     }
 }
 
+/// A thread's open plain spans, oldest first, in a fixed array (no allocation, nothing to
+/// drop at thread exit); spans usually close last-opened first, so they are found and
+/// removed at the end.
+struct Table {
+    slots: [Option<Entry>; SLOTS],
+    len: usize,
+}
+
+impl Table {
+    /// The position of `id`, searching from the newest.
+    fn position(&self, id: u64) -> Option<usize> {
+        self.slots[..self.len]
+            .iter()
+            .rposition(|e| e.is_some_and(|e| e.id == id))
+    }
+
+    /// The entry at `i`, which [`Table::position`] found.
+    fn at(&self, i: usize) -> Option<Entry> {
+        self.slots.get(i).copied().flatten()
+    }
+
+    /// Removes the entry at `i`; entries removed out of order are dropped once they are last.
+    fn forget(&mut self, i: usize) {
+        if let Some(slot) = self.slots.get_mut(i) {
+            *slot = None;
+        }
+        while self.len > 0 && self.slots[self.len - 1].is_none() {
+            self.len -= 1;
+        }
+    }
+
+    fn push(&mut self, entry: Entry) {
+        if self.len == SLOTS {
+            // Close the gaps; if none, the oldest open span is looked up in the registry from
+            // now on.
+            let mut kept = 0;
+            for i in 0..SLOTS {
+                if let Some(e) = self.slots[i] {
+                    self.slots[kept] = Some(e);
+                    kept += 1;
+                }
+            }
+            if kept == SLOTS {
+                self.slots.copy_within(1.., 0);
+                kept -= 1;
+            }
+            self.slots[kept..].fill(None);
+            self.len = kept;
+        }
+        self.slots[self.len] = Some(entry);
+        self.len += 1;
+    }
+}
+
 thread_local! {
-    /// This thread's open plain spans, oldest first; spans usually close last-opened first,
-    /// so they are found and removed at the end.
-    static OPEN: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
+    static OPEN: RefCell<Table> = const {
+        RefCell::new(Table {
+            slots: [None; SLOTS],
+            len: 0,
+        })
+    };
 }
 
 /// Runs `f` on this thread's table; `None` while the thread is being torn down or the table
 /// is in use (a callback run from inside another).
-fn with_table<R>(f: impl FnOnce(&mut Vec<Entry>) -> R) -> Option<R> {
+fn with_table<R>(f: impl FnOnce(&mut Table) -> R) -> Option<R> {
     OPEN.try_with(|t| t.try_borrow_mut().ok().map(|mut t| f(&mut t)))
         .ok()
         .flatten()
-}
-
-/// The position of `id` in `table`, searching from the newest.
-fn position(table: &[Entry], id: u64) -> Option<usize> {
-    table.iter().rposition(|e| e.id == id)
-}
-
-/// Removes the entry at `i`; entries forgotten out of order are dropped once they are last.
-fn forget(table: &mut Vec<Entry>, i: usize) {
-    table[i].id = 0;
-    while table.last().is_some_and(|e| e.id == 0) {
-        table.pop();
-    }
 }
 
 /// Remembers the plain span `id`, created at `at`, on this thread. Returns whether it is
@@ -89,17 +133,7 @@ fn opened_counting(id: &Id, at: Instant, upgrades: &AtomicU64) -> bool {
         at,
         upgrades: upgrades.load(Ordering::Acquire),
     };
-    with_table(|table| {
-        if table.len() == SLOTS {
-            table.retain(|e| e.id != 0);
-            if table.len() == SLOTS {
-                // The oldest open span is looked up in the registry from now on.
-                table.remove(0);
-            }
-        }
-        table.push(entry);
-    })
-    .is_some()
+    with_table(|table| table.push(entry)).is_some()
 }
 
 /// Whether this thread knows `id` as a span with no state.
@@ -109,15 +143,20 @@ pub(crate) fn is_plain(id: &Id) -> bool {
 
 fn is_plain_counting(id: &Id, upgrades: &AtomicU64) -> bool {
     let id = id.into_u64();
-    with_table(|table| position(table, id).is_some_and(|i| table[i].trusted(upgrades)))
-        .unwrap_or(false)
+    with_table(|table| {
+        table
+            .position(id)
+            .and_then(|i| table.at(i))
+            .is_some_and(|e| e.trusted(upgrades))
+    })
+    .unwrap_or(false)
 }
 
 /// Whether this thread knows `id` (it was created here as a plain span and is still open),
 /// trusted or not.
 pub(crate) fn knows(id: &Id) -> bool {
     let id = id.into_u64();
-    with_table(|table| position(table, id).is_some()).unwrap_or(false)
+    with_table(|table| table.position(id).is_some()).unwrap_or(false)
 }
 
 /// At the close of `id`: whether it is known to have no state (then nothing needs looking
@@ -129,9 +168,9 @@ pub(crate) fn closed(id: &Id) -> bool {
 fn closed_counting(id: &Id, upgrades: &AtomicU64) -> bool {
     let id = id.into_u64();
     with_table(|table| {
-        let i = position(table, id)?;
-        let trusted = table[i].trusted(upgrades);
-        forget(table, i);
+        let i = table.position(id)?;
+        let trusted = table.at(i)?.trusted(upgrades);
+        table.forget(i);
         Some(trusted)
     })
     .flatten()
@@ -148,9 +187,9 @@ pub(crate) fn upgraded(id: &Id) -> Option<Instant> {
 fn upgraded_counting(id: &Id, upgrades: &AtomicU64) -> Option<Instant> {
     let key = id.into_u64();
     let at = with_table(|table| {
-        let i = position(table, key)?;
-        let at = table[i].at;
-        forget(table, i);
+        let i = table.position(key)?;
+        let at = table.at(i)?.at;
+        table.forget(i);
         Some(at)
     })
     .flatten();
@@ -188,7 +227,7 @@ mod tests {
         assert!(!closed_counting(&id(2), &c), "already forgotten");
         assert!(closed_counting(&id(3), &c));
         assert!(closed_counting(&id(1), &c));
-        assert!(OPEN.with_borrow(Vec::is_empty), "nothing left behind");
+        assert!(OPEN.with_borrow(|t| t.len == 0), "nothing left behind");
     }
 
     #[test]
@@ -204,7 +243,7 @@ mod tests {
         for n in 2..=SLOTS as u64 + 1 {
             assert!(closed_counting(&id(100 + n), &c));
         }
-        assert!(OPEN.with_borrow(Vec::is_empty));
+        assert!(OPEN.with_borrow(|t| t.len == 0));
     }
 
     #[test]

@@ -82,16 +82,19 @@ impl Inherited {
 }
 
 /// Collects the unsigned integers of a span that keeps no state (re-recorded as `i64`, as
-/// [`StateVisitor`] does), and nothing else.
+/// [`StateVisitor`] does), and counts the values it saw.
 #[derive(Default)]
-pub(crate) struct UnsignedVisitor(pub(crate) Vec<(Field, i64)>);
+pub(crate) struct UnsignedVisitor(pub(crate) Vec<(Field, i64)>, pub(crate) usize);
 
 impl Visit for UnsignedVisitor {
     fn record_u64(&mut self, field: &Field, value: u64) {
         self.0
             .push((field.clone(), i64::try_from(value).unwrap_or(i64::MAX)));
+        self.1 += 1;
     }
-    fn record_debug(&mut self, _field: &Field, _value: &dyn fmt::Debug) {}
+    fn record_debug(&mut self, _field: &Field, _value: &dyn fmt::Debug) {
+        self.1 += 1;
+    }
 }
 
 impl SpanState {

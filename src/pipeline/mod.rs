@@ -307,7 +307,7 @@ impl LlmSpanProcessor {
 
     /// Queues a finished span of about `size` bytes for the export thread; when the queue is
     /// full (in spans or bytes) the span is dropped and counted. Never blocks.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn enqueue(&self, span: SpanData, size: usize) {
         self.push(Queued::Span(span, size), size);
     }
@@ -318,7 +318,7 @@ impl LlmSpanProcessor {
     }
 
     // Inlined, so that a span is moved once, into the queue (a span is some 400 bytes).
-    #[inline]
+    #[inline(always)]
     fn push(&self, message: Queued, size: usize) {
         if self.shut_down.load(Ordering::Relaxed) {
             self.stats.spans_dropped(DropReason::Shutdown, 1);
@@ -365,6 +365,7 @@ impl LlmSpanProcessor {
 impl SpanProcessor for LlmSpanProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
+    #[inline(always)]
     fn on_end(&self, span: SpanData) {
         let size = crate::privacy::span_size(&span);
         self.enqueue(span, size);
