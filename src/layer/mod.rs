@@ -224,17 +224,36 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     /// Notes which OpenTelemetry span `span` became, once; a sampled span keeps no capture.
-    /// Returns the capture whose fields the bridge still lacks (to replay, with no lock held).
+    /// A plain span is given a state first if `upgrade` (its context may be sampled out), unless
+    /// its trace is known to be sampled. Returns the capture whose fields the bridge still
+    /// lacks (to replay, with no lock held).
     fn learn_identity(
+        &self,
+        id: &Id,
         span: &tracing_subscriber::registry::SpanRef<'_, S>,
         sc: &opentelemetry::trace::SpanContext,
+        upgrade: bool,
     ) -> Option<Box<capture::Capture>> {
-        if span
-            .extensions()
-            .get::<SpanState>()
-            .is_none_or(|s| s.identity.is_some())
-        {
-            return None;
+        let stateless = {
+            let ext = span.extensions();
+            match ext.get::<SpanState>() {
+                Some(state) if state.identity.is_some() => return None,
+                Some(_) => false,
+                None if !upgrade || ext.get::<Started>().is_some_and(|s| s.known_sampled) => {
+                    return None
+                }
+                None => true,
+            }
+        };
+        if stateless {
+            // A remote parent attached after it was created may have sampled it out: it needs
+            // a state, to be kept if its trace is.
+            let mut ext = span.extensions_mut();
+            let _ = state::state_or_upgrade(
+                &mut ext,
+                || self.core.callsites.get(span.metadata()),
+                || plain::start_of(id),
+            );
         }
         let parent_span = || {
             span.parent().and_then(|p| {
@@ -563,36 +582,10 @@ where
                 }
                 None => return,
             }
-        } else {
-            let started = {
-                let ext = span.extensions();
-                match ext.get::<SpanState>() {
-                    Some(_) => None,
-                    None => Some(ext.get::<Started>().copied()),
-                }
-            };
-            match started {
-                // Known sampled with its trace.
-                Some(Some(Started {
-                    known_sampled: true,
-                    ..
-                })) => return,
-                Some(_) => {
-                    // A plain span whose context may be sampled out (a remote parent attached
-                    // after it was created): it needs a state, to be kept if its trace is.
-                    let mut ext = span.extensions_mut();
-                    let _ = state::state_or_upgrade(
-                        &mut ext,
-                        || self.core.callsites.get(span.metadata()),
-                        || plain::start_of(id),
-                    );
-                }
-                None => {}
-            }
         }
         // The bridge has made the span's context current: learn which span it became.
         let sc = opentelemetry::Context::map_current(|cx| cx.span().span_context().clone());
-        if let Some(withheld) = Self::learn_identity(&span, &sc) {
+        if let Some(withheld) = self.learn_identity(id, &span, &sc, !sampled_context) {
             opentelemetry::Context::map_current(|cx| withheld.replay(&cx.span()));
         }
     }

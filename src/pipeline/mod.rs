@@ -292,7 +292,7 @@ impl LlmSpanProcessor {
         match verdict {
             Verdict::Keep(spans) => self.release(spans),
             // What a dropped trace held is freed here, with the buffer unlocked.
-            Verdict::Drop(spans) => drop(spans),
+            Verdict::Drop(span, spans) => drop((span, spans)),
             Verdict::Held => {}
         }
     }

@@ -84,8 +84,9 @@ impl Held for SpanData {
 pub(crate) enum Verdict<T> {
     /// Export these spans (the new one and whatever of its trace waited).
     Keep(Vec<T>),
-    /// These spans are dropped (counted already): the caller frees them.
-    Drop(Vec<T>),
+    /// The new span and these of its trace are dropped (counted already): the caller frees
+    /// them. (The new one apart: a trace of one span, the most common, needs no list.)
+    Drop(T, Vec<T>),
     /// Nothing to export now.
     Held,
 }
@@ -242,7 +243,7 @@ impl<T: Held> TraceBuffer<T> {
             }
             Some(Decision::Drop(reason)) => {
                 stats.spans_dropped(reason, 1);
-                return Verdict::Drop(vec![span]);
+                return Verdict::Drop(span, Vec::new());
             }
             None => {}
         }
@@ -267,12 +268,11 @@ impl<T: Held> TraceBuffer<T> {
                 spans.push(span);
                 return Verdict::Keep(spans);
             }
-            let mut spans = self.take(trace_id);
-            spans.push(span);
-            stats.spans_dropped(DropReason::SampledOut, spans.len() as u64);
+            let held = self.take(trace_id);
+            stats.spans_dropped(DropReason::SampledOut, held.len() as u64 + 1);
             stats.trace_dropped(DropReason::SampledOut);
             self.decide(trace_id, Decision::Drop(DropReason::SampledOut));
-            return Verdict::Drop(spans);
+            return Verdict::Drop(span, held);
         }
         self.hold(trace_id, span, size, stats);
         Verdict::Held
@@ -338,6 +338,9 @@ impl<T: Held> TraceBuffer<T> {
     }
 
     fn take(&mut self, trace_id: TraceId) -> Vec<T> {
+        if self.pending.is_empty() {
+            return Vec::new();
+        }
         let Some(p) = self.pending.remove(&trace_id) else {
             return Vec::new();
         };
@@ -470,7 +473,7 @@ mod tests {
     fn kept(v: Verdict<SpanData>) -> Vec<String> {
         match v {
             Verdict::Keep(spans) => spans.into_iter().map(|s| s.name.into_owned()).collect(),
-            Verdict::Drop(_) | Verdict::Held => Vec::new(),
+            Verdict::Drop(..) | Verdict::Held => Vec::new(),
         }
     }
 
