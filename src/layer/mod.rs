@@ -190,6 +190,32 @@ impl<S> LlmLayer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    /// Hands a record to the bridge, its unsigned integers as `i64` (see
+    /// [`LlmLayer::rerecord_unsigned`]). A record of unsigned integers only (token counts,
+    /// usually) goes to the bridge once, as `i64`: it would turn each into a formatted string
+    /// first. (Not `otel.*` fields, whose text the bridge reads as a name, kind or status.)
+    /// `meta` is looked up if needed and not given.
+    fn forward_record(
+        &self,
+        id: &Id,
+        values: &Record<'_>,
+        unsigned: &[(tracing_core::field::Field, i64)],
+        meta: Option<&'static Metadata<'static>>,
+        ctx: &Context<'_, S>,
+    ) {
+        let only_unsigned = unsigned.len() == values.len()
+            && unsigned.iter().all(|(f, _)| !f.name().starts_with("otel."));
+        if !only_unsigned {
+            self.bridge.on_record(id, values, ctx.clone());
+        }
+        if unsigned.is_empty() {
+            return;
+        }
+        if let Some(meta) = meta.or_else(|| ctx.metadata(id)) {
+            self.rerecord_unsigned(id, meta, unsigned, ctx);
+        }
+    }
+
     /// The bridge exports unsigned integers as strings; hand them over again as `i64`, through
     /// the span's own fields, so token counts and other integers stay integers. Up to eight
     /// values go in one record.
@@ -430,6 +456,13 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if plain::is_plain(id) {
+            // No state to update: only unsigned integers to hand over as integers.
+            let mut unsigned = UnsignedVisitor::default();
+            values.record(&mut unsigned);
+            self.forward_record(id, values, &unsigned.0, None, &ctx);
+            return;
+        }
         let Some(span) = ctx.span(id) else {
             self.bridge.on_record(id, values, ctx);
             return;
@@ -437,11 +470,12 @@ where
         // A span that keeps a capture gets `Debug` and error values formatted with no lock held
         // (formatting runs the caller's code, which may emit events of its own), then added
         // under the lock. Plain values go straight in.
-        let keeps_capture = span
-            .extensions()
-            .get::<SpanState>()
-            .is_some_and(|s| s.capture.is_some());
-        let recorded = (keeps_capture && capture::formats_caller_values(values)).then(|| {
+        let recorded = (capture::formats_caller_values(values)
+            && span
+                .extensions()
+                .get::<SpanState>()
+                .is_some_and(|s| s.capture.is_some()))
+        .then(|| {
             let mut scratch = capture::Capture::scratch(values.len());
             values.record(&mut capture::CaptureVisitor(&mut scratch));
             scratch
@@ -471,15 +505,7 @@ where
             }
         };
         if forward {
-            // A record of unsigned integers only (token counts, usually) goes to the bridge
-            // once, as `i64`: it would turn each into a formatted string first. (Not `otel.*`
-            // fields, whose text the bridge reads as a name, kind or status.)
-            let only_unsigned = unsigned.len() == values.len()
-                && unsigned.iter().all(|(f, _)| !f.name().starts_with("otel."));
-            if !only_unsigned {
-                self.bridge.on_record(id, values, ctx.clone());
-            }
-            self.rerecord_unsigned(id, span.metadata(), &unsigned, &ctx);
+            self.forward_record(id, values, &unsigned, Some(span.metadata()), &ctx);
         }
     }
 
