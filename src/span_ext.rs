@@ -479,7 +479,7 @@ fn with_state<R>(
             ext.get::<SpanState>().is_some() || ext.get::<Started>().is_some()
         };
         let recorded = noted
-            || plain::knows(id)
+            || plain::is_plain(id)
             || (dispatch.downcast_ref::<Installed>().is_some()
                 && tracing_opentelemetry::get_otel_context(id, dispatch).is_some());
         if !recorded {

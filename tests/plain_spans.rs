@@ -311,3 +311,51 @@ fn a_helper_on_a_span_no_layer_records_says_so() {
     });
     let _ = handle.shutdown(Duration::from_secs(5));
 }
+
+/// A plain span made on one thread and closed on another leaves its note in the first
+/// thread's table; once the registry gives its id to a new span (it reuses a slot with a new
+/// generation, which wraps), that note must not pass the new span off as plain: every LLM span
+/// the first thread makes afterwards is still recorded.
+#[test]
+fn an_id_reused_after_a_plain_span_closed_elsewhere_is_not_taken_for_it() {
+    let exporter = InMemoryMetricExporter::default();
+    let reader = PeriodicReader::builder(exporter.clone()).build();
+    let layer: LlmLayer<_> = quiet_builder()
+        .with_span_exporter(opentelemetry_sdk::trace::InMemorySpanExporter::default())
+        .with_metric_reader(reader)
+        .build();
+    let handle = layer.handle();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    const CALLS: u64 = 70_000;
+    tracing::dispatcher::with_default(&dispatch, || {
+        let away = tracing::info_span!("closed_elsewhere");
+        // Spans held open so that the registry's first page on this thread is full, and the
+        // next span made here takes the slot freed by the span closed elsewhere.
+        let held: Vec<_> = (0..31).map(|_| tracing::info_span!("held")).collect();
+        let d = dispatch.clone();
+        std::thread::spawn(move || tracing::dispatcher::with_default(&d, || drop(away)))
+            .join()
+            .unwrap();
+        for _ in 0..CALLS {
+            tracing::info_span!("chat", llm.model_name = "m", llm.provider = "openai")
+                .in_scope(|| {});
+        }
+        drop(held);
+    });
+    handle.force_flush(Duration::from_secs(10)).unwrap();
+    let mut calls = 0;
+    if let Some(rm) = exporter.get_finished_metrics().unwrap().last() {
+        for sm in rm.scope_metrics() {
+            for m in sm
+                .metrics()
+                .filter(|m| m.name() == "openinference.llm.calls")
+            {
+                if let AggregatedMetrics::U64(MetricData::Sum(s)) = m.data() {
+                    calls += s.data_points().map(|p| p.value()).sum::<u64>();
+                }
+            }
+        }
+    }
+    assert_eq!(calls, CALLS);
+    let _ = handle.shutdown(Duration::from_secs(10));
+}

@@ -631,13 +631,22 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        if plain::closed(&id) {
+        let known = plain::closed(&id);
+        if known == plain::AtClose::Plain {
             // Nothing of it to look up.
             self.bridge.on_close(id, ctx);
             return;
         }
         let Some((state, name)) = ctx.span(&id).map(|span| {
-            let state = span.extensions_mut().remove::<SpanState>();
+            let mut ext = span.extensions_mut();
+            let state = ext.remove::<SpanState>();
+            if state.is_none()
+                && known == plain::AtClose::Unknown
+                && ext.get_mut::<Started>().is_none()
+            {
+                // A plain span another thread's table may still name.
+                plain::closed_unseen();
+            }
             (state, span.metadata().name())
         }) else {
             self.bridge.on_close(id, ctx);

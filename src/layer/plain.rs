@@ -5,7 +5,7 @@
 //! everything else the layer does for it (an extension is a lock, a map insert and, with data,
 //! an allocation), so the layer writes nothing: the thread that created the span remembers its
 //! id and start in a small table. The table answers, without a registry lookup, what later
-//! callbacks ask: at enter and close, "is this a span with no state?"; when the span needs a
+//! callbacks ask: at enter, record and close, "is this a span with no state?"; when the span needs a
 //! state after all (an error or return event, a helper's record, a sampled-out context found
 //! at enter), "when did it start?".
 //!
@@ -13,11 +13,11 @@
 //! - a span created on another thread, or pushed out by [`SLOTS`] newer spans still open on
 //!   this thread, is looked up in the registry as usual, and if it needs a state, that state
 //!   starts when it was made (the only precision lost: see [`upgraded`]);
-//! - a span that gained a state on a thread whose table did not know it raises a process-wide
-//!   count of such states, and a table entry older than the latest raise is not trusted;
-//! - a span id is not reused while the entry that names it can be in a table: the registry
-//!   hands a slot back to the thread that made it, with a new generation in the id, and that
-//!   thread's table has long forgotten the old id.
+//! - a span that gains a state, or a plain span that closes, on a thread whose table does not
+//!   know it raises a process-wide count, and a table entry older than the latest raise is not
+//!   trusted. So a trusted entry names a span that is still open and still has no state: its
+//!   id cannot have been given to another span since (an entry left behind by a span that
+//!   closed on another thread would be, once the registry reuses its slot).
 //!
 //! (Spans of a trace known to be sampled keep a [`super::state::Started`] extension instead:
 //! their children must find that out from the registry.)
@@ -30,8 +30,9 @@ use tracing_core::span::Id;
 /// Open plain spans a thread remembers.
 pub(crate) const SLOTS: usize = 32;
 
-/// How many spans gained a state while unknown to the thread's table (see the module docs).
-static UNTRACKED_UPGRADES: AtomicU64 = AtomicU64::new(0);
+/// How many changes a table could not see have happened: a span gaining a state, or a plain
+/// span closing, where the thread's table did not know it (see the module docs).
+static UNSEEN: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -39,7 +40,7 @@ struct Entry {
     id: u64,
     /// When it was created.
     at: Instant,
-    /// [`UNTRACKED_UPGRADES`] when it was created.
+    /// [`UNSEEN`] when it was created.
     upgrades: u64,
 }
 
@@ -124,7 +125,7 @@ fn with_table<R>(f: impl FnOnce(&mut Table) -> R) -> Option<R> {
 /// Remembers the plain span `id`, created at `at`, on this thread. Returns whether it is
 /// remembered (not while the thread is being torn down).
 pub(crate) fn opened(id: &Id, at: Instant) -> bool {
-    opened_counting(id, at, &UNTRACKED_UPGRADES)
+    opened_counting(id, at, &UNSEEN)
 }
 
 fn opened_counting(id: &Id, at: Instant, upgrades: &AtomicU64) -> bool {
@@ -138,7 +139,7 @@ fn opened_counting(id: &Id, at: Instant, upgrades: &AtomicU64) -> bool {
 
 /// Whether this thread knows `id` as a span with no state.
 pub(crate) fn is_plain(id: &Id) -> bool {
-    is_plain_counting(id, &UNTRACKED_UPGRADES)
+    is_plain_counting(id, &UNSEEN)
 }
 
 fn is_plain_counting(id: &Id, upgrades: &AtomicU64) -> bool {
@@ -152,36 +153,50 @@ fn is_plain_counting(id: &Id, upgrades: &AtomicU64) -> bool {
     .unwrap_or(false)
 }
 
-/// Whether this thread knows `id` (it was created here as a plain span and is still open),
-/// trusted or not.
-pub(crate) fn knows(id: &Id) -> bool {
-    let id = id.into_u64();
-    with_table(|table| table.position(id).is_some()).unwrap_or(false)
+/// What this thread's table knew of a span at its close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AtClose {
+    /// A span with no state: nothing needs looking up.
+    Plain,
+    /// A span the table knew but no longer trusts: look it up.
+    Forgotten,
+    /// A span the table did not know: look it up, and if it turns out plain, call
+    /// [`closed_unseen`] (another thread's table may still name it).
+    Unknown,
 }
 
-/// At the close of `id`: whether it is known to have no state (then nothing needs looking
-/// up). This thread forgets it either way.
-pub(crate) fn closed(id: &Id) -> bool {
-    closed_counting(id, &UNTRACKED_UPGRADES)
+/// At the close of `id`: what this thread's table knew of it. It forgets it either way.
+pub(crate) fn closed(id: &Id) -> AtClose {
+    closed_counting(id, &UNSEEN)
 }
 
-fn closed_counting(id: &Id, upgrades: &AtomicU64) -> bool {
+fn closed_counting(id: &Id, unseen: &AtomicU64) -> AtClose {
     let id = id.into_u64();
     with_table(|table| {
         let i = table.position(id)?;
-        let trusted = table.at(i)?.trusted(upgrades);
+        let trusted = table.at(i)?.trusted(unseen);
         table.forget(i);
-        Some(trusted)
+        Some(if trusted {
+            AtClose::Plain
+        } else {
+            AtClose::Forgotten
+        })
     })
     .flatten()
-    .unwrap_or(false)
+    .unwrap_or(AtClose::Unknown)
 }
 
-/// The span `id` gains a state: when it started, if this thread knows (it then forgets it).
-/// If not, another thread's table may know it, and no table entry made before now is trusted
-/// any longer.
+/// A plain span closed that this thread's table did not know (made on another thread, or
+/// pushed out of this one's): no table entry made before now is trusted any longer.
+pub(crate) fn closed_unseen() {
+    UNSEEN.fetch_add(1, Ordering::AcqRel);
+}
+
+/// The span `id` gains a state: when it started, if this thread's table knows (it then
+/// forgets it). If not, another thread's table may name it, and no table entry made before
+/// now is trusted any longer.
 pub(crate) fn upgraded(id: &Id) -> Option<Instant> {
-    upgraded_counting(id, &UNTRACKED_UPGRADES)
+    upgraded_counting(id, &UNSEEN)
 }
 
 fn upgraded_counting(id: &Id, upgrades: &AtomicU64) -> Option<Instant> {
@@ -190,6 +205,9 @@ fn upgraded_counting(id: &Id, upgrades: &AtomicU64) -> Option<Instant> {
         let i = table.position(key)?;
         let at = table.at(i)?.at;
         table.forget(i);
+        // Trusted or not: an entry that is not names this span unless the registry reused a
+        // stale entry's id, which takes a slot's generation wrapping; a start time is all that
+        // could be wrong then.
         Some(at)
     })
     .flatten();
@@ -208,10 +226,16 @@ pub(crate) fn start_of(id: &Id) -> Instant {
 mod tests {
     use super::*;
 
-    // Each test counts untracked upgrades on its own (the process-wide count moves with
-    // other tests' spans).
+    // Each test counts unseen changes on its own (the process-wide count moves with other
+    // tests' spans).
     fn id(n: u64) -> Id {
         Id::from_u64(n)
+    }
+
+    /// Whether this thread's table has an entry for `id`, trusted or not.
+    fn knows(id: &Id) -> bool {
+        let id = id.into_u64();
+        with_table(|table| table.position(id).is_some()).unwrap_or(false)
     }
 
     #[test]
@@ -222,11 +246,19 @@ mod tests {
         assert!(opened_counting(&id(2), t, &c));
         assert!(opened_counting(&id(3), t, &c));
         assert!(is_plain_counting(&id(2), &c));
-        assert!(closed_counting(&id(2), &c), "closed out of order");
+        assert_eq!(
+            closed_counting(&id(2), &c),
+            AtClose::Plain,
+            "closed out of order"
+        );
         assert!(!is_plain_counting(&id(2), &c));
-        assert!(!closed_counting(&id(2), &c), "already forgotten");
-        assert!(closed_counting(&id(3), &c));
-        assert!(closed_counting(&id(1), &c));
+        assert_eq!(
+            closed_counting(&id(2), &c),
+            AtClose::Unknown,
+            "already forgotten"
+        );
+        assert_eq!(closed_counting(&id(3), &c), AtClose::Plain);
+        assert_eq!(closed_counting(&id(1), &c), AtClose::Plain);
         assert!(OPEN.with_borrow(|t| t.len == 0), "nothing left behind");
     }
 
@@ -241,7 +273,7 @@ mod tests {
         assert!(knows(&id(102)));
         assert!(is_plain_counting(&id(100 + SLOTS as u64 + 1), &c));
         for n in 2..=SLOTS as u64 + 1 {
-            assert!(closed_counting(&id(100 + n), &c));
+            assert_eq!(closed_counting(&id(100 + n), &c), AtClose::Plain);
         }
         assert!(OPEN.with_borrow(|t| t.len == 0));
     }
@@ -262,11 +294,15 @@ mod tests {
         assert_eq!(upgraded_counting(&id(999), &c), None);
         assert!(knows(&id(201)));
         assert!(!is_plain_counting(&id(201), &c), "no longer trusted");
-        assert!(!closed_counting(&id(201), &c), "looked up at close");
+        assert_eq!(
+            closed_counting(&id(201), &c),
+            AtClose::Forgotten,
+            "looked up at close"
+        );
         assert!(!knows(&id(201)));
         opened_counting(&id(203), t, &c);
         assert!(is_plain_counting(&id(203), &c), "newer entries are trusted");
-        assert!(closed_counting(&id(203), &c));
+        assert_eq!(closed_counting(&id(203), &c), AtClose::Plain);
     }
 
     #[test]
@@ -276,9 +312,9 @@ mod tests {
         opened_counting(&id(301), t, &c);
         OPEN.with_borrow_mut(|_| {
             assert!(!is_plain_counting(&id(301), &c));
-            assert!(!closed_counting(&id(301), &c));
+            assert_eq!(closed_counting(&id(301), &c), AtClose::Unknown);
             assert!(!opened_counting(&id(302), t, &c));
         });
-        assert!(closed_counting(&id(301), &c));
+        assert_eq!(closed_counting(&id(301), &c), AtClose::Plain);
     }
 }
