@@ -72,7 +72,7 @@ impl ConsoleExporter {
         Self::with_color(Box::new(std::io::stderr()), color)
     }
 
-    /// Writes to any writer (tests use a shared Vec<u8>). Never colors.
+    /// Writes to any writer (tests use a shared `Vec<u8>`). Never colors.
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn new(out: Box<dyn Write + Send>) -> Self {
         Self::with_color(out, false)

@@ -11,7 +11,7 @@ use std::time::Instant;
 use tracing_core::field::{Field, Visit};
 
 /// Context values a span hands down to its descendants: `session.id`, `user.id`, `metadata`,
-/// `tag.tags` (in [`ContextSlot::ALL`] order). Shared, so a child costs one reference count.
+/// `tag.tags` (in [`super::fields::ContextSlot::ALL`] order). Shared, so a child costs one reference count.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Inherited(pub(crate) [Option<Arc<str>>; 4]);
 
