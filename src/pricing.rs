@@ -216,16 +216,12 @@ impl ModelPrice {
     /// ```
     #[must_use]
     pub fn cost(&self, usage: &TokenUsage) -> Cost {
-        let cache_read_tokens = usage.cache_read.min(usage.prompt);
-        let cache_write_tokens = usage
-            .cache_write
-            .min(usage.prompt.saturating_sub(cache_read_tokens));
-        let input_tokens = usage
-            .prompt
-            .saturating_sub(cache_read_tokens)
-            .saturating_sub(cache_write_tokens);
-        let reasoning_tokens = usage.reasoning.min(usage.completion);
-        let output_tokens = usage.completion.saturating_sub(reasoning_tokens);
+        let parts = usage.clamped();
+        let cache_read_tokens = parts.cache_read;
+        let cache_write_tokens = parts.cache_write;
+        let input_tokens = parts.prompt - cache_read_tokens - cache_write_tokens;
+        let reasoning_tokens = parts.reasoning;
+        let output_tokens = parts.completion - reasoning_tokens;
 
         let input_rate = valid_price(self.input).unwrap_or(0.0);
         let output_rate = valid_price(self.output).unwrap_or(0.0);

@@ -16,13 +16,15 @@ pub(crate) fn read<T: 'static, R>(
         .flatten()
 }
 
-/// Runs `f` on the thread's cache, if it can be written now.
-pub(crate) fn write<T: 'static>(cache: &'static LocalKey<RefCell<T>>, f: impl FnOnce(&mut T)) {
-    let _ = cache.try_with(|c| {
-        if let Ok(mut c) = c.try_borrow_mut() {
-            f(&mut c)
-        }
-    });
+/// Runs `f` on the thread's cache and returns its answer, if the cache can be written now.
+pub(crate) fn write<T: 'static, R>(
+    cache: &'static LocalKey<RefCell<T>>,
+    f: impl FnOnce(&mut T) -> R,
+) -> Option<R> {
+    cache
+        .try_with(|c| c.try_borrow_mut().ok().map(|mut c| f(&mut c)))
+        .ok()
+        .flatten()
 }
 
 #[cfg(test)]

@@ -292,7 +292,7 @@ impl HeldSpan {
         prices: &PriceCache,
     ) -> SpanData {
         if let Some(mut state) = self.deferred.take() {
-            let cost = super::cost_of(prices, &state);
+            let cost = super::price(prices, &state, state.priced_usage().as_ref());
             for (field, value) in super::derived_values(&mut state, cost) {
                 self.capture.record_owned(&field, value);
             }

@@ -679,7 +679,8 @@ where
                             // Nothing derived can fail the trace: the values, the cost among
                             // them, are derived only if it is kept (most sampled-out traces end
                             // clean and are freed).
-                            self.core.metrics.record_span(&state, kind, ended);
+                            let priced = state.priced_usage();
+                            self.core.metrics.record_span(&state, kind, ended, priced);
                             let lasted = ended.saturating_duration_since(state.start);
                             capture::HeldSpan::deferred(
                                 capture,
@@ -689,11 +690,12 @@ where
                                 lasted,
                             )
                         } else {
-                            let cost = self.core.cost_of(&state);
+                            let priced = state.priced_usage();
+                            let cost = price(&self.core.prices, &state, priced.as_ref());
                             for (field, value) in derived_values(&mut state, cost) {
                                 capture.record_owned(&field, value);
                             }
-                            self.core.metrics.record_span(&state, kind, ended);
+                            self.core.metrics.record_span(&state, kind, ended, priced);
                             let lasted = ended.saturating_duration_since(state.start);
                             capture::HeldSpan::new(capture, identity, name, lasted)
                         };
@@ -705,7 +707,9 @@ where
                     synthetic::record_all(&finished.values, |record| {
                         self.bridge.on_record(&id, record, ctx.clone())
                     });
-                    self.core.metrics.record_span(&state, finished.kind, ended);
+                    self.core
+                        .metrics
+                        .record_span(&state, finished.kind, ended, finished.priced);
                 }
             }
         }
@@ -746,6 +750,8 @@ pub(crate) struct Finished {
     pub(crate) values: Vec<(tracing_core::field::Field, OwnedValue)>,
     /// The span's kind.
     pub(crate) kind: crate::SpanKind,
+    /// The usage its cost was priced from (see [`SpanState::priced_usage`]), for the metrics.
+    pub(crate) priced: Option<crate::pricing::TokenUsage>,
 }
 
 /// Pushes `value` under the key at `index` of [`synthetic::KEYS`] (see [`key_index!`]).
@@ -761,23 +767,23 @@ impl Core {
     /// Derives the values recorded at close: kind, inherited context, output, totals, cost,
     /// errors and the helpers' pending values.
     pub(crate) fn finish(&self, state: &mut SpanState) -> Finished {
-        let cost = self.cost_of(state);
+        let priced = state.priced_usage();
+        let cost = price(&self.prices, state, priced.as_ref());
         Finished {
             values: derived_values(state, cost),
             kind: state.kind(),
+            priced,
         }
-    }
-
-    /// The cost of the span's tokens by the price table, unless the caller gave one.
-    pub(crate) fn cost_of(&self, state: &SpanState) -> Option<crate::pricing::Cost> {
-        cost_of(&self.prices, state)
     }
 }
 
-/// The cost of a span's tokens by `prices`, unless the caller gave one.
-pub(crate) fn cost_of(prices: &PriceCache, state: &SpanState) -> Option<crate::pricing::Cost> {
-    let usage = state.priced_usage()?;
-    prices.cost(state.model.as_ref()?, &usage)
+/// The cost of a span's priced usage (see [`SpanState::priced_usage`]) by `prices`.
+pub(crate) fn price(
+    prices: &PriceCache,
+    state: &SpanState,
+    priced: Option<&crate::pricing::TokenUsage>,
+) -> Option<crate::pricing::Cost> {
+    prices.cost(state.model.as_ref()?, priced?)
 }
 
 /// The values a span records at close, from its state and cost: kind, inherited context,

@@ -117,9 +117,7 @@ thread_local! {
 /// Runs `f` on this thread's table; `None` while the thread is being torn down or the table
 /// is in use (a callback run from inside another).
 fn with_table<R>(f: impl FnOnce(&mut Table) -> R) -> Option<R> {
-    OPEN.try_with(|t| t.try_borrow_mut().ok().map(|mut t| f(&mut t)))
-        .ok()
-        .flatten()
+    crate::thread_cache::write(&OPEN, f)
 }
 
 /// Remembers the plain span `id`, created at `at`, on this thread. Returns whether it is

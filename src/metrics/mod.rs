@@ -426,8 +426,15 @@ impl Metrics {
         series
     }
 
-    /// Records one finished span, which ended at `ended`.
-    pub(crate) fn record_span(&self, state: &SpanState, kind: SpanKind, ended: std::time::Instant) {
+    /// Records one finished span, which ended at `ended`; `priced` is the usage its cost is
+    /// priced from ([`SpanState::priced_usage`]).
+    pub(crate) fn record_span(
+        &self,
+        state: &SpanState,
+        kind: SpanKind,
+        ended: std::time::Instant,
+        priced: Option<crate::pricing::TokenUsage>,
+    ) {
         let Some(m) = &self.instruments else { return };
         let seconds = ended.saturating_duration_since(state.start).as_secs_f64();
         let error = state.error.as_ref().map(|e| {
@@ -460,7 +467,7 @@ impl Metrics {
                     .first_chunk
                     .map(|first| first.saturating_duration_since(state.start).as_secs_f64());
                 // Priced per batch, from the summed usage (see `batch`).
-                let priced = state.priced_usage().map(|u| u.clamped());
+                let priced = priced.map(|u| u.clamped());
                 if error.is_none() {
                     let values = batch::LlmValues {
                         seconds,
