@@ -633,6 +633,7 @@ impl LlmLayerBuilder {
             PriceTable::empty(),
         )));
         let mut capture = None;
+        let mut export_thread = None;
         if !exporters.is_empty() {
             let processor = LlmSpanProcessor::start(
                 pipeline,
@@ -650,6 +651,7 @@ impl LlmLayerBuilder {
                     parent_based,
                 });
             }
+            export_thread = Some(processor.metrics_wake());
             provider = provider.with_span_processor(processor);
         }
         let tracer_provider = provider.build();
@@ -674,6 +676,11 @@ impl LlmLayerBuilder {
                 )
             }
             None => Metrics::disabled(),
+        };
+        // Full batches of LLM-span values are recorded on the export thread.
+        let metrics = match export_thread {
+            Some(wake) => metrics.with_export_thread(Box::new(wake)),
+            None => metrics,
         };
         let core = Arc::new(Core {
             callsites: Default::default(),

@@ -429,13 +429,38 @@ fn model_names_past_the_limit_fold_into_other() {
     assert_eq!(other.0, 36);
 }
 
+/// A metric collection alone, as a periodic reader or a Prometheus scrape makes it: the export
+/// thread is not flushed first.
+fn collect(handle: &tracing_openinference::LlmHandle) {
+    handle
+        .meter_provider()
+        .expect("metrics are on")
+        .force_flush()
+        .unwrap();
+}
+
 /// LLM-span values are gathered per thread and recorded in batches; a collection still sees
 /// every span ended before it, on threads that are alive (mid-batch) and on threads gone.
 #[test]
 fn every_collection_sees_spans_ended_on_other_threads() {
+    every_collection_sees_spans_ended_on_other_threads_with(false);
+}
+
+/// The same with an export thread, to which full batches are handed to record.
+#[test]
+fn every_collection_sees_spans_ended_on_other_threads_with_an_export_thread() {
+    every_collection_sees_spans_ended_on_other_threads_with(true);
+}
+
+fn every_collection_sees_spans_ended_on_other_threads_with(export_thread: bool) {
     let exporter = InMemoryMetricExporter::default();
     let reader = PeriodicReader::builder(exporter.clone()).build();
-    let layer: LlmLayer<_> = quiet_builder().with_metric_reader(reader).build();
+    let mut builder = quiet_builder().with_metric_reader(reader);
+    if export_thread {
+        builder =
+            builder.with_span_exporter(opentelemetry_sdk::trace::InMemorySpanExporter::default());
+    }
+    let layer: LlmLayer<_> = builder.build();
     let handle = layer.handle();
     let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
     let series =
@@ -473,7 +498,7 @@ fn every_collection_sees_spans_ended_on_other_threads() {
     for _ in 0..3 {
         done_rx.recv_timeout(Duration::from_secs(30)).unwrap();
     }
-    handle.force_flush(Duration::from_secs(5)).unwrap();
+    collect(&handle);
     let p = points(&exporter.get_finished_metrics().unwrap());
     assert_eq!(point(&p, "openinference.llm.calls", series).0, 135);
     assert_eq!(point(&p, "openinference.llm.tokens", &input).0, 1350);
@@ -485,13 +510,95 @@ fn every_collection_sees_spans_ended_on_other_threads() {
 
     go.iter().for_each(|g| g.send(()).unwrap());
     workers.into_iter().for_each(|w| w.join().unwrap());
-    handle.force_flush(Duration::from_secs(5)).unwrap();
+    collect(&handle);
     let p = points(&exporter.get_finished_metrics().unwrap());
     assert_eq!(point(&p, "openinference.llm.calls", series).0, 270);
     assert_eq!(
         point(&p, "gen_ai.client.token.usage", &input),
         (270, 2700.0)
     );
+    let _ = handle.shutdown(Duration::from_secs(5));
+}
+
+/// Four threads end 3,000 LLM spans each (so full batches are handed to the export thread,
+/// wake it, and at times find it behind), while another thread collects without pause: every
+/// collection's counts only grow, token sums stay whole multiples of the calls, and the last
+/// collection has every call.
+#[test]
+fn collections_during_a_burst_see_counts_grow_to_every_call() {
+    let exporter = InMemoryMetricExporter::default();
+    let reader = PeriodicReader::builder(exporter.clone()).build();
+    let layer: LlmLayer<_> = quiet_builder()
+        .with_metric_reader(reader)
+        .with_sampling_ratio(0.0)
+        .with_keep_errors(false)
+        .with_span_exporter(opentelemetry_sdk::trace::InMemorySpanExporter::default())
+        .build();
+    let handle = layer.handle();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let series =
+        "gen_ai.operation.name=chat,gen_ai.provider.name=openai,gen_ai.request.model=gpt-4o";
+    let input = format!("{series},gen_ai.token.type=input");
+    let (threads, spans) = (4u64, 3_000u64);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let collector = {
+        let (handle, done) = (handle.clone(), std::sync::Arc::clone(&done));
+        std::thread::spawn(move || {
+            let mut collections = 0;
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while !done.load(std::sync::atomic::Ordering::Relaxed)
+                && std::time::Instant::now() < deadline
+            {
+                collect(&handle);
+                collections += 1;
+            }
+            collections
+        })
+    };
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let dispatch = dispatch.clone();
+            std::thread::spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    for _ in 0..spans {
+                        tracing::info_span!(
+                            "chat",
+                            llm.model_name = "gpt-4o",
+                            llm.provider = "openai",
+                            llm.token_count.prompt = 10,
+                            llm.token_count.completion = 1,
+                        )
+                        .in_scope(|| {});
+                    }
+                })
+            })
+        })
+        .collect();
+    workers.into_iter().for_each(|w| w.join().unwrap());
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(collector.join().unwrap() > 0);
+    collect(&handle);
+    let collected = exporter.get_finished_metrics().unwrap();
+    let mut last = 0;
+    for rm in &collected {
+        let p = points(std::slice::from_ref(rm));
+        let Some(&(calls, _)) = p.get(&("openinference.llm.calls".to_string(), series.to_string()))
+        else {
+            continue;
+        };
+        assert!(calls >= last, "calls went from {last} to {calls}");
+        last = calls;
+        assert_eq!(point(&p, "openinference.llm.tokens", &input).0, calls * 10);
+        assert_eq!(
+            point(&p, "gen_ai.client.token.usage", &input),
+            (calls, calls as f64 * 10.0)
+        );
+        assert_eq!(
+            point(&p, "gen_ai.client.operation.duration", series).0,
+            calls
+        );
+    }
+    assert_eq!(last, threads * spans);
     let _ = handle.shutdown(Duration::from_secs(5));
 }
 

@@ -9,38 +9,51 @@
 //! usage to price summed per model, so that the cost counter gets the batch's cost once:
 //! costs are linear in (clamped) token counts, so the cost of the summed usage is the sum of
 //! the calls' costs, rounded once instead of once per call.
-//! The thread records its buffer every [`BATCH_SPANS`] spans, so the SDK's state is fetched
-//! once for many spans and the counters are updated once. Before every metric collection a
-//! callback records everything gathered so far (see [`flush_all`]), and a thread's buffer is
-//! recorded when the thread exits, so a reader never sees a value late.
 //!
-//! (Handing full buffers to the export thread instead was measured slower on 2 cores: the
-//! hand-over, its wake-ups and the buffers' cross-thread frees cost more than the recording.)
+//! Every [`BATCH_SPANS`] spans the thread's buffer is full. With an export thread to hand it
+//! to, the thread swaps it for an emptied one and leaves it for the export thread, which
+//! records it into the SDK (the histograms take their values one at a time, ≈ 400
+//! instructions per span, which the calling thread then does not pay). The export thread is
+//! woken only once [`WAKE_AT`] buffers wait, and otherwise records them whenever it wakes; past
+//! [`MAX_HANDED`] waiting buffers (an export thread stuck in a slow export) a thread records its
+//! own, so memory stays bounded and nothing is dropped. Without an export thread, a thread
+//! records its buffer itself.
+//!
+//! Before every metric collection a callback records everything gathered so far (see
+//! [`flush_all`]), and a thread's buffer is recorded when the thread exits, so a reader never
+//! sees a value late.
 
 use super::LlmSeries;
+use crate::layer::state::Tokens;
 use crate::pricing::TokenUsage;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
-/// Spans a thread gathers before recording them.
+/// Spans a thread gathers before its buffer is recorded or handed over.
 pub(crate) const BATCH_SPANS: usize = 32;
+
+/// Handed-over buffers that wake the export thread.
+const WAKE_AT: usize = 8;
+
+/// Most handed-over buffers waiting; past it a thread records its own.
+const MAX_HANDED: usize = 64;
 
 /// Distinct series a thread's buffer holds before it is recorded early.
 const MAX_SLOTS: usize = 16;
 
-/// The values of one successful LLM span.
+/// The values of one successful LLM span, borrowed from its state.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct LlmValues {
+pub(crate) struct LlmValues<'a> {
     /// Duration in seconds.
     pub(crate) seconds: f64,
     /// Time to the first chunk, in seconds, for streamed responses.
     pub(crate) first_chunk: Option<f64>,
-    /// Tokens by type, in `TOKEN_TYPES` order.
-    pub(crate) tokens: [Option<u64>; 5],
-    /// The usage to price, clamped (see [`TokenUsage::clamped`]), unless the caller gave the
-    /// cost or no model is known.
-    pub(crate) priced: Option<TokenUsage>,
+    /// The span's token counts.
+    pub(crate) tokens: &'a Tokens,
+    /// The usage to price (clamped here, see [`TokenUsage::clamped`]), unless the caller gave
+    /// the cost or no model is known.
+    pub(crate) priced: Option<&'a TokenUsage>,
 }
 
 /// Which series a slot gathers for: the metrics instance and the raw attributes.
@@ -84,7 +97,10 @@ struct Slot {
     key: SeriesKey,
     series: Arc<LlmSeries>,
     calls: u64,
-    tokens: [Option<u64>; 5],
+    /// Token sums by type, in `TOKEN_TYPES` order.
+    tokens: [u64; 5],
+    /// Bit `i` set: some span gave tokens of type `i`.
+    seen: u8,
     /// The summed usage of the spans to price, priced once per recording.
     priced: Option<TokenUsage>,
     durations: Vec<f64>,
@@ -110,9 +126,9 @@ impl Slot {
                 histogram.record(n);
             }
         }
-        for (counter, sum) in s.tokens.iter().zip(&self.tokens) {
-            if let Some(n) = sum {
-                counter.add(*n);
+        for (i, (counter, sum)) in s.tokens.iter().zip(self.tokens).enumerate() {
+            if self.seen & (1 << i) != 0 {
+                counter.add(sum);
             }
         }
         if let Some(usage) = self.priced.take() {
@@ -121,7 +137,8 @@ impl Slot {
             }
         }
         self.calls = 0;
-        self.tokens = [None; 5];
+        self.tokens = [0; 5];
+        self.seen = 0;
         self.durations.clear();
         self.first_chunks.clear();
         self.usage.iter_mut().for_each(Vec::clear);
@@ -144,7 +161,7 @@ impl Batch {
         op: &'static str,
         provider: Option<&Arc<str>>,
         model: Option<&Arc<str>>,
-        values: LlmValues,
+        values: LlmValues<'_>,
         series: &dyn Fn() -> Arc<LlmSeries>,
     ) {
         let i = match self
@@ -167,7 +184,8 @@ impl Batch {
                     },
                     series: series(),
                     calls: 0,
-                    tokens: [None; 5],
+                    tokens: [0; 5],
+                    seen: 0,
                     priced: None,
                     durations: Vec::with_capacity(BATCH_SPANS),
                     first_chunks: Vec::new(),
@@ -185,18 +203,30 @@ impl Batch {
         if let Some(t) = values.first_chunk {
             slot.first_chunks.push(t);
         }
-        for (i, n) in values.tokens.into_iter().enumerate() {
-            let Some(n) = n else { continue };
-            if let Some(usage) = slot.usage.get_mut(i) {
-                usage.push(n);
-            }
-            let sum = slot.tokens[i].get_or_insert(0);
-            *sum = sum.saturating_add(n);
+        let t = values.tokens;
+        if let Some(n) = t.prompt {
+            slot.usage[0].push(n);
         }
-        if let Some(usage) = &values.priced {
+        if let Some(n) = t.completion {
+            slot.usage[1].push(n);
+        }
+        let by_type = [
+            t.prompt,
+            t.completion,
+            t.cache_read,
+            t.cache_write,
+            t.reasoning,
+        ];
+        for (i, n) in by_type.into_iter().enumerate() {
+            if let Some(n) = n {
+                slot.tokens[i] = slot.tokens[i].saturating_add(n);
+                slot.seen |= 1 << i;
+            }
+        }
+        if let Some(usage) = values.priced {
             slot.priced
                 .get_or_insert_with(TokenUsage::default)
-                .add(usage);
+                .add(&usage.clamped());
         }
         self.spans += 1;
     }
@@ -249,20 +279,22 @@ pub(crate) fn next_owner() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Adds one successful LLM span's values to this thread's batch, recording the batch when
-/// it is full. On a thread being torn down (no thread-local left) they are recorded at once.
+/// Adds one successful LLM span's values to this thread's batch. A full batch is handed to
+/// the export thread `wake` wakes, or recorded here without one. On a thread being torn down
+/// (no thread-local left) the values are recorded at once.
 pub(crate) fn add(
     owner: u64,
     op: &'static str,
     provider: Option<&Arc<str>>,
     model: Option<&Arc<str>>,
-    values: LlmValues,
+    values: LlmValues<'_>,
     series: impl Fn() -> Arc<LlmSeries>,
+    wake: Option<&Wake>,
 ) {
     let queued = LOCAL.try_with(|local| {
         let mut batch = local.0.lock();
         batch.add(owner, op, provider, model, values, &series);
-        if batch.spans >= BATCH_SPANS {
+        if batch.spans >= BATCH_SPANS && !wake.is_some_and(|wake| hand_over(&mut batch, wake)) {
             batch.record();
         }
     });
@@ -273,7 +305,101 @@ pub(crate) fn add(
     }
 }
 
-/// Records every thread's batch into the SDK instruments; runs before each collection.
+/// Wakes the export thread that records handed-over batches.
+pub(crate) struct Wake(pub(crate) Box<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for Wake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Wake")
+    }
+}
+
+/// Full batches handed to an export thread, and recorded ones to reuse.
+#[derive(Debug)]
+struct Handover {
+    full: Vec<Batch>,
+    spare: Vec<Batch>,
+    /// Whether the export thread was woken and has not taken the batches since.
+    woken: bool,
+}
+
+impl Handover {
+    const fn new() -> Handover {
+        Handover {
+            full: Vec::new(),
+            spare: Vec::new(),
+            woken: false,
+        }
+    }
+
+    /// Takes `batch`, leaving an emptied one (a recorded one if any) in its place, and says
+    /// whether to wake the export thread now; `None`, with `batch` untouched, if
+    /// [`MAX_HANDED`] already wait.
+    fn take(&mut self, batch: &mut Batch) -> Option<bool> {
+        if self.full.len() >= MAX_HANDED {
+            return None;
+        }
+        let spare = self.spare.pop().unwrap_or_default();
+        self.full.push(std::mem::replace(batch, spare));
+        let wake = self.full.len() >= WAKE_AT && !self.woken;
+        self.woken |= wake;
+        Some(wake)
+    }
+
+    /// The waiting batches, to record.
+    fn take_full(&mut self) -> Vec<Batch> {
+        self.woken = false;
+        if self.full.is_empty() {
+            return Vec::new();
+        }
+        std::mem::take(&mut self.full)
+    }
+
+    /// Keeps recorded batches for reuse (at most [`MAX_HANDED`]).
+    fn give_back(&mut self, mut recorded: Vec<Batch>) {
+        let room = MAX_HANDED.saturating_sub(self.spare.len());
+        self.spare.extend(recorded.drain(..).take(room));
+        if self.full.is_empty() {
+            // Its allocation serves the next hand-overs.
+            self.full = recorded;
+        }
+    }
+}
+
+static HANDOVER: Mutex<Handover> = Mutex::new(Handover::new());
+
+/// Held while handed-over batches are recorded, so a collection waits for a recording in
+/// progress (see [`flush_all`]).
+static RECORDING: Mutex<()> = Mutex::new(());
+
+/// Leaves `batch` for the export thread, swapped for an emptied one, and wakes it once
+/// [`WAKE_AT`] wait; false, and `batch` untouched, if [`MAX_HANDED`] already wait.
+fn hand_over(batch: &mut Batch, wake: &Wake) -> bool {
+    let taken = HANDOVER.lock().take(batch);
+    if taken == Some(true) {
+        (wake.0)();
+    }
+    taken.is_some()
+}
+
+/// Records the batches handed over so far into the SDK instruments; the export thread calls
+/// it whenever it wakes.
+pub(crate) fn record_handed() {
+    let _recording = RECORDING.lock();
+    let mut full = HANDOVER.lock().take_full();
+    if full.is_empty() {
+        return;
+    }
+    for batch in &mut full {
+        batch.record();
+    }
+    HANDOVER.lock().give_back(full);
+}
+
+/// Records every thread's batch and every handed-over one into the SDK instruments; runs
+/// before each collection. Threads first: a batch a thread hands over meanwhile is then among
+/// the handed-over ones, recorded last (and a recording the export thread has started is
+/// waited for).
 pub(crate) fn flush_all() {
     let batches: Vec<Arc<Mutex<Batch>>> = {
         let mut all = BATCHES.lock();
@@ -282,5 +408,55 @@ pub(crate) fn flush_all() {
     };
     for batch in batches {
         batch.lock().record();
+    }
+    record_handed();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch_of(spans: usize) -> Batch {
+        Batch {
+            spans,
+            ..Batch::default()
+        }
+    }
+
+    /// The export thread is woken once per [`WAKE_AT`] waiting batches, no more than
+    /// [`MAX_HANDED`] wait, and recorded batches come back emptied for the next hand-overs.
+    #[test]
+    fn the_handover_wakes_once_is_bounded_and_reuses_batches() {
+        let mut handover = Handover::new();
+        for i in 1..=MAX_HANDED {
+            let mut batch = batch_of(BATCH_SPANS);
+            assert_eq!(handover.take(&mut batch), Some(i == WAKE_AT), "batch {i}");
+            assert_eq!(batch.spans, 0, "an emptied batch takes its place");
+        }
+        let mut batch = batch_of(BATCH_SPANS);
+        assert_eq!(handover.take(&mut batch), None);
+        assert_eq!(
+            batch.spans, BATCH_SPANS,
+            "a batch not taken is left as it was"
+        );
+
+        let mut full = handover.take_full();
+        assert_eq!(full.len(), MAX_HANDED);
+        assert!(full.iter().all(|b| b.spans == BATCH_SPANS));
+        full.iter_mut().for_each(Batch::record);
+        handover.give_back(full);
+        assert_eq!(handover.spare.len(), MAX_HANDED);
+        assert!(
+            handover.full.capacity() >= MAX_HANDED,
+            "the list is kept too"
+        );
+
+        // Taken by the export thread: the next WAKE_AT batches wake it again.
+        for i in 1..=WAKE_AT {
+            let mut batch = batch_of(BATCH_SPANS);
+            assert_eq!(handover.take(&mut batch), Some(i == WAKE_AT), "batch {i}");
+        }
+        assert_eq!(handover.spare.len(), MAX_HANDED - WAKE_AT);
+        assert!(handover.take_full().len() == WAKE_AT && handover.take_full().is_empty());
     }
 }

@@ -28,6 +28,8 @@
 
 mod batch;
 
+pub(crate) use batch::record_handed;
+
 use crate::kind::SpanKind;
 use crate::layer::state::SpanState;
 use crate::pipeline::stats::{DropReason, KeepReason, PipelineStats};
@@ -254,6 +256,9 @@ pub(crate) struct Metrics {
     tool_attrs: RwLock<HashMap<Option<Arc<str>>, Arc<ToolSeries>, crate::fnv::FnvBuild>>,
     /// The layer's prices: `openinference.llm.cost` prices the tokens of each model.
     prices: Option<Arc<PriceCache>>,
+    /// Wakes the export thread that records full batches (see [`batch`]); without one, a
+    /// thread records its own.
+    wake: Option<batch::Wake>,
 }
 
 impl Metrics {
@@ -335,6 +340,13 @@ impl Metrics {
             prices: Some(prices),
             ..Metrics::default()
         }
+    }
+
+    /// Full batches of LLM-span values go to the export thread that `wake` wakes, which
+    /// records them with [`record_handed`].
+    pub(crate) fn with_export_thread(mut self, wake: Box<dyn Fn() + Send + Sync>) -> Metrics {
+        self.wake = Some(batch::Wake(wake));
+        self
     }
 
     /// The cached attribute sets of one (operation, provider, model); built once.
@@ -455,6 +467,23 @@ impl Metrics {
             SpanKind::Llm | SpanKind::Embedding => {
                 let op = kind.gen_ai_operation().unwrap_or("chat");
                 let (provider, model) = (state.provider.as_ref(), state.model.as_ref());
+                let first_chunk = state
+                    .first_chunk
+                    .map(|first| first.saturating_duration_since(state.start).as_secs_f64());
+                if error.is_none() {
+                    // Gathered per thread and priced per batch, from the summed usage (see
+                    // `batch`).
+                    let values = batch::LlmValues {
+                        seconds,
+                        first_chunk,
+                        tokens: &state.tokens,
+                        priced: priced.as_ref(),
+                    };
+                    let series = || self.llm_series(m, op, provider, model);
+                    let wake = self.wake.as_ref();
+                    batch::add(self.owner, op, provider, model, values, series, wake);
+                    return;
+                }
                 let t = state.tokens;
                 let tokens = [
                     t.prompt,
@@ -463,22 +492,7 @@ impl Metrics {
                     t.cache_write,
                     t.reasoning,
                 ];
-                let first_chunk = state
-                    .first_chunk
-                    .map(|first| first.saturating_duration_since(state.start).as_secs_f64());
-                // Priced per batch, from the summed usage (see `batch`).
                 let priced = priced.map(|u| u.clamped());
-                if error.is_none() {
-                    let values = batch::LlmValues {
-                        seconds,
-                        first_chunk,
-                        tokens,
-                        priced,
-                    };
-                    let series = || self.llm_series(m, op, provider, model);
-                    batch::add(self.owner, op, provider, model, values, series);
-                    return;
-                }
                 // A failed call is recorded at once, under its `error.type`.
                 let series = self.llm_series(m, op, provider, model);
                 if let Some(failed) = with_error(&series.base) {

@@ -349,6 +349,23 @@ impl LlmSpanProcessor {
         }
     }
 
+    /// What wakes the export thread to record the metric values handed to it (see
+    /// `metrics::batch`), unless a wake-up is already on its way. It does not keep the
+    /// export thread alive.
+    pub(crate) fn metrics_wake(&self) -> impl Fn() + Send + Sync + 'static {
+        let shared = Arc::downgrade(&self.0);
+        move || {
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            if !shared.wake.sent.swap(true, Ordering::Relaxed)
+                && shared.control.try_send(Control::Wake).is_err()
+            {
+                shared.wake.sent.store(false, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Wakes the export thread once a batch waits (by spans or by bytes); at most one
     /// wake-up is in flight.
     fn wake_if_batch_waits(&self, pending: usize, queued_bytes: u64) {

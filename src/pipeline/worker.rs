@@ -169,6 +169,8 @@ impl Worker {
             let wait = next_export.saturating_duration_since(Instant::now());
             let message = control.recv_timeout(wait);
             self.drain(&spans);
+            // LLM-span metric values the calling threads handed over (see `metrics::batch`).
+            crate::metrics::record_handed();
             match message {
                 Ok(Control::Wake) => {}
                 Ok(Control::Flush(ack)) => {
