@@ -411,24 +411,29 @@ struct Paired {
     difference_ns: f64,
 }
 
+/// One side of a pair: its dispatch, and what waits until its export thread is idle.
+struct Side<'a> {
+    dispatch: &'a tracing::Dispatch,
+    flush: &'a dyn Fn(),
+}
+
 /// The median over `rounds` of (time of `n` spans through `c`) / (the same through `base`),
 /// with the two alternating: a slower moment of this noisy machine hits both sides of a pair.
-fn paired(
-    base: &tracing::Dispatch,
-    c: &tracing::Dispatch,
-    rounds: usize,
-    n: usize,
-    span: impl Fn(bool),
-) -> Paired {
-    let time = |d: &tracing::Dispatch, is_c: bool| {
+/// After each side's `n` spans, and outside the timing, its pipeline is flushed: the work its
+/// export thread does while its calling thread runs is in its own time (that thread shares the
+/// machine), and none of it is left to run during the other side's spans.
+fn paired(base: Side<'_>, c: Side<'_>, rounds: usize, n: usize, span: impl Fn(bool)) -> Paired {
+    let time = |side: &Side<'_>, is_c: bool| {
         let t = Instant::now();
-        tracing::dispatcher::with_default(d, || (0..n).for_each(|_| span(is_c)));
-        t.elapsed().as_nanos() as f64 / n as f64
+        tracing::dispatcher::with_default(side.dispatch, || (0..n).for_each(|_| span(is_c)));
+        let ns = t.elapsed().as_nanos() as f64 / n as f64;
+        (side.flush)();
+        ns
     };
     // Warm both up first.
-    let _ = (time(base, false), time(c, true));
+    let _ = (time(&base, false), time(&c, true));
     let pairs: Vec<(f64, f64)> = (0..rounds)
-        .map(|_| (time(base, false), time(c, true)))
+        .map(|_| (time(&base, false), time(&c, true)))
         .collect();
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -446,8 +451,8 @@ fn paired(
 fn paired_ratios() {
     let (msgs, json) = messages(2048);
     let json = json.as_str();
-    let (rounds, n) = (200, 256);
-    println!("\nPaired: {n}-span chunks alternate between the two pipelines, {rounds} pairs; median of the per-pair ratios (and median ns per span):\n");
+    let (rounds, n) = (60, 2048);
+    println!("\nPaired: {n}-span chunks alternate between the two pipelines, each flushed after its chunk outside the timing, {rounds} pairs; median of the per-pair ratios (and median ns per span):\n");
     println!("| workload | compared | ratio | base ns | (c) ns |");
     println!("|---|---|---:|---:|---:|");
     let row = |label: &str, vs: &str, p: Paired| {
@@ -456,21 +461,37 @@ fn paired_ratios() {
             p.ratio, p.base_ns, p.c_ns
         )
     };
+    let timeout = Duration::from_secs(30);
     {
         let (a, pa, _) = bridge_pipeline(Sampler::AlwaysOn);
         let (c, hc, _) = llm_layer_pipeline(None, true);
+        let flush_a = || drop(pa.force_flush());
+        let flush_c = || drop(hc.force_flush(timeout));
+        let side_a = || Side {
+            dispatch: &a,
+            flush: &flush_a,
+        };
+        let side_c = || Side {
+            dispatch: &c,
+            flush: &flush_c,
+        };
         row(
             "plain span",
             "(a)",
-            paired(&a, &c, rounds, n, |_| {
+            paired(side_a(), side_c(), rounds, n, |_| {
                 finish_plain(plain_span!("paired.plain"))
             }),
         );
         let (b, pb, _, m) = hand_pipeline(Sampler::AlwaysOn);
+        let flush_b = || drop(pb.force_flush());
+        let side_b = Side {
+            dispatch: &b,
+            flush: &flush_b,
+        };
         row(
             "LLM span, 2 KB messages",
             "(b)",
-            paired(&b, &c, rounds, n, |is_c| {
+            paired(side_b, side_c(), rounds, n, |is_c| {
                 let span = llm_span!("paired.llm", black_box(json));
                 if is_c {
                     finish_llm(span)
@@ -479,44 +500,64 @@ fn paired_ratios() {
                 }
             }),
         );
-        let _ = (
-            pa.shutdown(),
-            pb.shutdown(),
-            hc.shutdown(Duration::from_secs(10)),
-        );
+        let _ = (pa.shutdown(), pb.shutdown(), hc.shutdown(timeout));
     }
     {
         let (a, pa, _) = bridge_pipeline(ratio_sampler());
         let (c, hc, _) = llm_layer_pipeline(Some(RATIO), true);
+        let flush_a = || drop(pa.force_flush());
+        let flush_c = || drop(hc.force_flush(timeout));
         row(
             "LLM span sampled out at 0.01",
             "(a)",
-            paired(&a, &c, rounds, n, |_| {
-                finish_llm(llm_span!("paired.sampled", black_box(json)))
-            }),
+            paired(
+                Side {
+                    dispatch: &a,
+                    flush: &flush_a,
+                },
+                Side {
+                    dispatch: &c,
+                    flush: &flush_c,
+                },
+                rounds,
+                n,
+                |_| finish_llm(llm_span!("paired.sampled", black_box(json))),
+            ),
         );
-        let _ = (pa.shutdown(), hc.shutdown(Duration::from_secs(10)));
+        let _ = (pa.shutdown(), hc.shutdown(timeout));
     }
     {
         // The metrics of one LLM span: the same layer with and without a metric reader, every
-        // span dropped by the sampler (see `metrics`).
+        // span dropped by the sampler (see `metrics`). The flush after a chunk also records
+        // the metric values still handed to the export thread.
         let (with, hw) = llm_layer_metrics_only(true);
         let (without, hn) = llm_layer_metrics_only(false);
-        let p = paired(&without, &with, rounds, n, |metrics| {
-            if metrics {
-                finish_llm(llm_span!("paired.metrics", black_box(json)))
-            } else {
-                finish_llm(llm_span!("paired.no_metrics", black_box(json)))
-            }
-        });
+        let flush_with = || drop(hw.force_flush(timeout));
+        let flush_without = || drop(hn.force_flush(timeout));
+        let p = paired(
+            Side {
+                dispatch: &without,
+                flush: &flush_without,
+            },
+            Side {
+                dispatch: &with,
+                flush: &flush_with,
+            },
+            rounds,
+            n,
+            |metrics| {
+                if metrics {
+                    finish_llm(llm_span!("paired.metrics", black_box(json)))
+                } else {
+                    finish_llm(llm_span!("paired.no_metrics", black_box(json)))
+                }
+            },
+        );
         println!(
             "\nMetrics of one LLM span, paired the same way: {:.0} ns (median per-pair difference; {:.0} ns without a reader, {:.0} ns with)",
             p.difference_ns, p.base_ns, p.c_ns
         );
-        let _ = (
-            hw.shutdown(Duration::from_secs(10)),
-            hn.shutdown(Duration::from_secs(10)),
-        );
+        let _ = (hw.shutdown(timeout), hn.shutdown(timeout));
     }
 }
 

@@ -72,6 +72,8 @@ fn ratio_keeps_its_share_and_every_trace_is_whole() {
         (TRACES - traces.len()) as u64 * 3
     );
     assert_eq!(stats.dropped("queue_full"), 0);
+    // The export thread took every span it was handed off the queue's byte count.
+    assert_eq!(stats.queue_bytes, 0);
     // The root says why it was kept.
     for spans in traces.values() {
         let root = spans.iter().find(|s| s.name == "root").unwrap();

@@ -1,5 +1,7 @@
-//! GenAI metrics, recorded by the layer at span close from every recognized span, whatever
-//! the sampling decision.
+//! GenAI metrics, taken by the layer at span close from every recognized span, whatever
+//! the sampling decision. LLM-span values are gathered per thread and recorded into the SDK
+//! instruments in batches, on the export thread when there is one; every collection records
+//! everything gathered first.
 //!
 //! | instrument | kind | unit | attributes |
 //! |---|---|---|---|

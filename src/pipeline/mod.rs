@@ -149,8 +149,9 @@ fn lookup(list: &[(&'static str, u64)], key: &str) -> u64 {
 
 /// When the calling threads wake the export thread: only once a batch is waiting, so a span's
 /// end costs a queue push and no system call (the export thread otherwise wakes on its
-/// schedule).
+/// schedule). Every span's end writes it, so it has a cache line of its own.
 #[derive(Debug)]
+#[repr(align(64))]
 pub(crate) struct WakeSignal {
     /// Spans queued since the export thread last drained the queue.
     pub(crate) pending: AtomicUsize,

@@ -98,8 +98,10 @@ pub(crate) struct PipelineStats {
     spans_dropped: [AtomicU64; 5],
     traces_kept: [AtomicU64; 4],
     traces_dropped: [AtomicU64; 5],
-    /// Bytes (estimated) waiting in the queue to the export thread.
-    pub(crate) queue_bytes: AtomicU64,
+    /// Bytes (estimated) waiting in the queue to the export thread. Every span's end adds to
+    /// it, so it has a cache line of its own: the export thread's counts do not take that
+    /// line from the calling threads.
+    pub(crate) queue_bytes: OwnLine<AtomicU64>,
     /// Bytes (estimated) of undecided traces in the sampling buffer.
     pub(crate) buffer_bytes: AtomicU64,
     /// The largest `buffer_bytes` seen.
@@ -107,6 +109,19 @@ pub(crate) struct PipelineStats {
     warned: [AtomicBool; 5],
     warned_export: AtomicBool,
     warned_retry: AtomicBool,
+}
+
+/// A value alone on its cache line (64 bytes), so that writes to its neighbours do not take
+/// the line away from the threads that write it (false sharing).
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub(crate) struct OwnLine<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for OwnLine<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 fn index_of<T: PartialEq>(all: &[T], x: &T) -> usize {

@@ -105,6 +105,26 @@ pub(crate) struct Retry {
     seed: u64,
 }
 
+/// Spans taken from the queue before the queue's counts are told.
+const GIVE_BACK_EVERY: usize = 64;
+
+/// Spans and bytes taken from the queue and not yet subtracted from its counts.
+#[derive(Debug, Default)]
+struct Taken {
+    spans: usize,
+    bytes: u64,
+}
+
+impl Taken {
+    fn give_back(&mut self, wake: &super::WakeSignal, stats: &PipelineStats) {
+        if self.spans > 0 {
+            wake.pending.fetch_sub(self.spans, Ordering::Relaxed);
+            stats.queue_bytes.fetch_sub(self.bytes, Ordering::Relaxed);
+        }
+        *self = Taken::default();
+    }
+}
+
 /// Longest wait between retries of a refused batch.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// First wait after a refused batch.
@@ -208,20 +228,25 @@ impl Worker {
     fn drain(&mut self, spans: &Receiver<Queued>) {
         // A wake-up is answered from here on: a new batch may ask for the next one.
         self.wake.sent.store(false, Ordering::Relaxed);
+        // What was taken is given back to the queue's counts every few spans, not per span:
+        // the calling threads write those counts at every span's end.
+        let mut taken = Taken::default();
         while let Ok(queued) = spans.try_recv() {
-            self.wake.pending.fetch_sub(1, Ordering::Relaxed);
             let (Queued::Span(_, size) | Queued::Kept(_, size)) = queued;
-            self.stats
-                .queue_bytes
-                .fetch_sub(size as u64, Ordering::Relaxed);
+            taken.spans += 1;
+            taken.bytes += size as u64;
             match queued {
                 Queued::Span(span, _) => self.accept(span),
                 Queued::Kept(span, _) => self.push_ready(span),
             }
             if self.ready.len() >= self.config.max_batch_spans {
+                taken.give_back(&self.wake, &self.stats);
                 self.export_ready();
+            } else if taken.spans >= GIVE_BACK_EVERY {
+                taken.give_back(&self.wake, &self.stats);
             }
         }
+        taken.give_back(&self.wake, &self.stats);
     }
 
     /// Takes one sampled span (the SDK records no other: the layer holds sampled-out ones);
