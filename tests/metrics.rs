@@ -429,6 +429,22 @@ fn model_names_past_the_limit_fold_into_other() {
     assert_eq!(other.0, 36);
 }
 
+/// `n` chat calls to gpt-4o (openai) of 10 input and 1 output tokens, under `dispatch`.
+fn gpt_4o_calls(dispatch: &tracing::Dispatch, n: u64) {
+    tracing::dispatcher::with_default(dispatch, || {
+        for _ in 0..n {
+            tracing::info_span!(
+                "chat",
+                llm.model_name = "gpt-4o",
+                llm.provider = "openai",
+                llm.token_count.prompt = 10,
+                llm.token_count.completion = 1,
+            )
+            .in_scope(|| {});
+        }
+    })
+}
+
 /// A metric collection alone, as a periodic reader or a Prometheus scrape makes it: the export
 /// thread is not flushed first.
 fn collect(handle: &tracing_openinference::LlmHandle) {
@@ -467,20 +483,7 @@ fn every_collection_sees_spans_ended_on_other_threads_with(export_thread: bool) 
         "gen_ai.operation.name=chat,gen_ai.provider.name=openai,gen_ai.request.model=gpt-4o";
     let input = format!("{series},gen_ai.token.type=input");
     // 45 spans per thread and round: one full batch of 32 recorded, 13 still gathered.
-    let round = |dispatch: &tracing::Dispatch| {
-        tracing::dispatcher::with_default(dispatch, || {
-            for _ in 0..45 {
-                tracing::info_span!(
-                    "chat",
-                    llm.model_name = "gpt-4o",
-                    llm.provider = "openai",
-                    llm.token_count.prompt = 10,
-                    llm.token_count.completion = 1,
-                )
-                .in_scope(|| {});
-            }
-        })
-    };
+    let round = |dispatch: &tracing::Dispatch| gpt_4o_calls(dispatch, 45);
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let mut go = Vec::new();
     let mut workers = Vec::new();
@@ -558,20 +561,7 @@ fn collections_during_a_burst_see_counts_grow_to_every_call() {
     let workers: Vec<_> = (0..threads)
         .map(|_| {
             let dispatch = dispatch.clone();
-            std::thread::spawn(move || {
-                tracing::dispatcher::with_default(&dispatch, || {
-                    for _ in 0..spans {
-                        tracing::info_span!(
-                            "chat",
-                            llm.model_name = "gpt-4o",
-                            llm.provider = "openai",
-                            llm.token_count.prompt = 10,
-                            llm.token_count.completion = 1,
-                        )
-                        .in_scope(|| {});
-                    }
-                })
-            })
+            std::thread::spawn(move || gpt_4o_calls(&dispatch, spans))
         })
         .collect();
     workers.into_iter().for_each(|w| w.join().unwrap());
