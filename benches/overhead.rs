@@ -401,6 +401,8 @@ fn summary() {
 
 /// What [`paired`] measured: medians over the pairs.
 struct Paired {
+    /// How many pairs were measured.
+    pairs: usize,
     /// Of the per-pair ratios (c) / base.
     ratio: f64,
     /// Of base, in ns per span.
@@ -417,12 +419,18 @@ struct Side<'a> {
     flush: &'a dyn Fn(),
 }
 
-/// The median over `rounds` of (time of `n` spans through `c`) / (the same through `base`),
+/// How long pairs are measured for, per workload (at least [`MIN_PAIRS`], at most
+/// [`MAX_PAIRS`]): the longer, the less one noisy moment moves the median.
+const PAIRED_FOR: Duration = Duration::from_secs(3);
+const MIN_PAIRS: usize = 30;
+const MAX_PAIRS: usize = 2_000;
+
+/// The median over pairs of (time of `n` spans through `c`) / (the same through `base`),
 /// with the two alternating: a slower moment of this noisy machine hits both sides of a pair.
 /// After each side's `n` spans, and outside the timing, its pipeline is flushed: the work its
 /// export thread does while its calling thread runs is in its own time (that thread shares the
 /// machine), and none of it is left to run during the other side's spans.
-fn paired(base: Side<'_>, c: Side<'_>, rounds: usize, n: usize, span: impl Fn(bool)) -> Paired {
+fn paired(base: Side<'_>, c: Side<'_>, n: usize, span: impl Fn(bool)) -> Paired {
     let time = |side: &Side<'_>, is_c: bool| {
         let t = Instant::now();
         tracing::dispatcher::with_default(side.dispatch, || (0..n).for_each(|_| span(is_c)));
@@ -432,14 +440,17 @@ fn paired(base: Side<'_>, c: Side<'_>, rounds: usize, n: usize, span: impl Fn(bo
     };
     // Warm both up first.
     let _ = (time(&base, false), time(&c, true));
-    let pairs: Vec<(f64, f64)> = (0..rounds)
-        .map(|_| (time(&base, false), time(&c, true)))
-        .collect();
+    let started = Instant::now();
+    let mut pairs = Vec::new();
+    while pairs.len() < MAX_PAIRS && (pairs.len() < MIN_PAIRS || started.elapsed() < PAIRED_FOR) {
+        pairs.push((time(&base, false), time(&c, true)));
+    }
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
     Paired {
+        pairs: pairs.len(),
         ratio: median(pairs.iter().map(|(b, c)| c / b).collect()),
         base_ns: median(pairs.iter().map(|p| p.0).collect()),
         c_ns: median(pairs.iter().map(|p| p.1).collect()),
@@ -451,14 +462,14 @@ fn paired(base: Side<'_>, c: Side<'_>, rounds: usize, n: usize, span: impl Fn(bo
 fn paired_ratios() {
     let (msgs, json) = messages(2048);
     let json = json.as_str();
-    let (rounds, n) = (60, 2048);
-    println!("\nPaired: {n}-span chunks alternate between the two pipelines, each flushed after its chunk outside the timing, {rounds} pairs; median of the per-pair ratios (and median ns per span):\n");
-    println!("| workload | compared | ratio | base ns | (c) ns |");
-    println!("|---|---|---:|---:|---:|");
+    let n = 2048;
+    println!("\nPaired: {n}-span chunks alternate between the two pipelines, each flushed after its chunk outside the timing, for {} s per workload; median of the per-pair ratios (and median ns per span):\n", PAIRED_FOR.as_secs());
+    println!("| workload | compared | ratio | base ns | (c) ns | pairs |");
+    println!("|---|---|---:|---:|---:|---:|");
     let row = |label: &str, vs: &str, p: Paired| {
         println!(
-            "| {label} | (c)/{vs} | {:.2}x | {:.0} | {:.0} |",
-            p.ratio, p.base_ns, p.c_ns
+            "| {label} | (c)/{vs} | {:.2}x | {:.0} | {:.0} | {} |",
+            p.ratio, p.base_ns, p.c_ns, p.pairs
         )
     };
     let timeout = Duration::from_secs(30);
@@ -478,7 +489,7 @@ fn paired_ratios() {
         row(
             "plain span",
             "(a)",
-            paired(side_a(), side_c(), rounds, n, |_| {
+            paired(side_a(), side_c(), n, |_| {
                 finish_plain(plain_span!("paired.plain"))
             }),
         );
@@ -491,7 +502,7 @@ fn paired_ratios() {
         row(
             "LLM span, 2 KB messages",
             "(b)",
-            paired(side_b, side_c(), rounds, n, |is_c| {
+            paired(side_b, side_c(), n, |is_c| {
                 let span = llm_span!("paired.llm", black_box(json));
                 if is_c {
                     finish_llm(span)
@@ -519,7 +530,6 @@ fn paired_ratios() {
                     dispatch: &c,
                     flush: &flush_c,
                 },
-                rounds,
                 n,
                 |_| finish_llm(llm_span!("paired.sampled", black_box(json))),
             ),
@@ -543,7 +553,6 @@ fn paired_ratios() {
                 dispatch: &with,
                 flush: &flush_with,
             },
-            rounds,
             n,
             |metrics| {
                 if metrics {
@@ -554,8 +563,8 @@ fn paired_ratios() {
             },
         );
         println!(
-            "\nMetrics of one LLM span, paired the same way: {:.0} ns (median per-pair difference; {:.0} ns without a reader, {:.0} ns with)",
-            p.difference_ns, p.base_ns, p.c_ns
+            "\nMetrics of one LLM span, paired the same way: {:.0} ns (median per-pair difference; {:.0} ns without a reader, {:.0} ns with; {} pairs)",
+            p.difference_ns, p.base_ns, p.c_ns, p.pairs
         );
         let _ = (hw.shutdown(timeout), hn.shutdown(timeout));
     }
