@@ -12,7 +12,7 @@ use super::state::SpanState;
 use super::synthetic::OwnedValue;
 use crate::pipeline::identity::Identity;
 use crate::pipeline::stats::KeepReason;
-use crate::pipeline::traces::{Held, REASON_KEY};
+use crate::pipeline::traces::{root_marker, Held};
 use crate::pricing::PriceCache;
 use opentelemetry::trace::{Event, SpanKind, Status};
 use opentelemetry::{InstrumentationScope, Key, KeyValue, StringValue, Value};
@@ -333,9 +333,7 @@ impl Held for HeldSpan {
     }
 
     fn mark_root(&mut self, reason: KeepReason) {
-        self.capture
-            .attributes
-            .push(KeyValue::new(REASON_KEY, reason.as_str()));
+        self.capture.attributes.push(root_marker(reason));
     }
 }
 

@@ -43,12 +43,15 @@ impl Mapper {
         }
     }
 
-    /// Maps one span in place; returns its estimated encoded size
+    /// Maps one span in place, with `extra` added to its attributes (a root's sampling
+    /// reason: added here, to the mapped attributes, it costs no growth of the span's own
+    /// list, which the calling thread allocated); returns its estimated encoded size
     /// ([`crate::privacy::span_size`]).
-    pub(crate) fn map_span(&self, span: &mut SpanData) -> usize {
+    pub(crate) fn map_span(&self, span: &mut SpanData, extra: Option<KeyValue>) -> usize {
         let p = &self.privacy;
         let raw = dedupe_last_wins(std::mem::take(&mut span.attributes));
         let mut out: Vec<KeyValue> = Vec::with_capacity(raw.len() + 16);
+        out.extend(extra);
         let mut args: Vec<KeyValue> = Vec::new();
         let mut kind = SpanKind::Chain;
         for kv in raw {
@@ -215,32 +218,38 @@ fn dedupe_last_wins(mut attrs: Vec<KeyValue>) -> Vec<KeyValue> {
     if attrs.len() < 2 {
         return attrs;
     }
-    let mut keep = vec![false; attrs.len()];
-    if attrs.len() <= 64 {
-        // A span's raw fields are few: comparing each with those after it beats hashing every key.
-        for (i, kv) in attrs.iter().enumerate() {
-            let key = kv.key.as_str();
-            keep[i] = !attrs[i + 1..].iter().any(|later| later.key.as_str() == key);
-        }
+    let drop: Vec<bool> = if attrs.len() <= 64 {
+        // A span's raw fields are few: comparing each with those after it beats hashing every
+        // key, and most spans have no repeat, found without allocating.
+        let repeated = |i: usize| {
+            let key = attrs[i].key.as_str();
+            attrs[i + 1..].iter().any(|later| later.key.as_str() == key)
+        };
+        let Some(first) = (0..attrs.len()).find(|&i| repeated(i)) else {
+            return attrs;
+        };
+        (0..attrs.len())
+            .map(|i| i >= first && repeated(i))
+            .collect()
     } else {
         let mut seen: HashSet<&str> = HashSet::with_capacity(attrs.len());
+        let mut drop = vec![false; attrs.len()];
         for (i, kv) in attrs.iter().enumerate().rev() {
-            keep[i] = seen.insert(kv.key.as_str());
+            drop[i] = !seen.insert(kv.key.as_str());
         }
-    }
-    if keep.iter().all(|k| *k) {
-        return attrs;
-    }
+        drop
+    };
     let mut i = 0;
     attrs.retain(|_| {
-        let k = keep[i];
+        let keep = !drop[i];
         i += 1;
-        k
+        keep
     });
     attrs
 }
 
-/// `input.value` and its mime type from the bare arguments.
+/// `input.value` and its mime type from the bare arguments: one argument as text, several as
+/// a JSON object with the keys in order (written straight into the text, without a JSON tree).
 fn input_from_args(args: &[KeyValue]) -> Option<(String, &'static str)> {
     match args {
         [] => None,
@@ -249,28 +258,49 @@ fn input_from_args(args: &[KeyValue]) -> Option<(String, &'static str)> {
             other => (other.to_string(), "text/plain"),
         }),
         many => {
-            let mut map = serde_json::Map::with_capacity(many.len());
-            for kv in many {
-                map.insert(kv.key.as_str().to_owned(), to_json(&kv.value));
+            let mut sorted: Vec<&KeyValue> = many.iter().collect();
+            sorted.sort_unstable_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
+            let mut json = Vec::with_capacity(
+                many.iter()
+                    .map(|kv| kv.key.as_str().len() + json_len_hint(&kv.value) + 4)
+                    .sum::<usize>()
+                    + 2,
+            );
+            json.push(b'{');
+            for (i, kv) in sorted.into_iter().enumerate() {
+                if i > 0 {
+                    json.push(b',');
+                }
+                write_json(&mut json, kv.key.as_str());
+                json.push(b':');
+                match &kv.value {
+                    Value::Bool(b) => write_json(&mut json, b),
+                    Value::I64(n) => write_json(&mut json, n),
+                    // Not finite: `null`, as serde_json writes it.
+                    Value::F64(f) => write_json(&mut json, f),
+                    Value::String(s) => write_json(&mut json, s.as_str()),
+                    other => write_json(&mut json, &other.to_string()),
+                }
             }
-            Some((
-                serde_json::Value::Object(map).to_string(),
-                "application/json",
-            ))
+            json.push(b'}');
+            // serde_json writes UTF-8 only.
+            let json = String::from_utf8(json).ok()?;
+            Some((json, "application/json"))
         }
     }
 }
 
-/// An attribute value as JSON.
-fn to_json(value: &Value) -> serde_json::Value {
+/// Writes `value` as JSON (serde_json cannot fail writing these into memory).
+fn write_json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
+    let _ = serde_json::to_writer(out, value);
+}
+
+/// About how long an attribute value is as JSON, to size the text once.
+fn json_len_hint(value: &Value) -> usize {
     match value {
-        Value::Bool(b) => serde_json::Value::Bool(*b),
-        Value::I64(i) => serde_json::Value::from(*i),
-        Value::F64(f) => serde_json::Number::from_f64(*f)
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null),
-        Value::String(s) => serde_json::Value::String(s.as_str().to_owned()),
-        other => serde_json::Value::String(other.to_string()),
+        Value::String(s) => s.as_str().len() + 2,
+        Value::Bool(_) => 5,
+        _ => 20,
     }
 }
 
@@ -397,7 +427,7 @@ pub fn map_attributes(privacy: &Privacy, attributes: Vec<KeyValue>) -> Vec<KeyVa
         status: Status::Unset,
         instrumentation_scope: InstrumentationScope::default(),
     };
-    let size = mapper.map_span(&mut span);
+    let size = mapper.map_span(&mut span, None);
     // The size the mapper reports is the one the batch budget would measure (checked on every
     // input the property tests and fuzzers give).
     debug_assert_eq!(size, crate::privacy::span_size(&span));
@@ -409,6 +439,76 @@ pub fn map_attributes(privacy: &Privacy, attributes: Vec<KeyValue>) -> Vec<KeyVa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// What the arguments' JSON is: a JSON tree of them, written by serde_json.
+    fn args_as_json_tree(args: &[KeyValue]) -> String {
+        let mut map = serde_json::Map::new();
+        for kv in args {
+            let value = match &kv.value {
+                Value::Bool(b) => serde_json::Value::Bool(*b),
+                Value::I64(i) => serde_json::Value::from(*i),
+                Value::F64(f) => serde_json::Number::from_f64(*f)
+                    .map(serde_json::Value::Number)
+                    .unwrap_or(serde_json::Value::Null),
+                Value::String(s) => serde_json::Value::String(s.as_str().to_owned()),
+                other => serde_json::Value::String(other.to_string()),
+            };
+            map.insert(kv.key.as_str().to_owned(), value);
+        }
+        serde_json::Value::Object(map).to_string()
+    }
+
+    fn arg_value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(-0.0)].prop_map(Value::from),
+            ".*".prop_map(Value::from),
+            r#"["\\\x00-\x1fé🦀]{0,8}"#.prop_map(Value::from),
+            proptest::collection::vec(any::<i64>(), 0..4).prop_map(|v| Value::Array(v.into())),
+        ]
+    }
+
+    proptest! {
+        /// Several arguments give the JSON object a JSON tree of them gives (keys sorted,
+        /// strings escaped, non-finite floats null).
+        #[test]
+        fn arguments_are_the_json_object_of_their_values(
+            values in proptest::collection::btree_map(r#"[a-z_"\\é]{1,6}"#, arg_value(), 2..8)
+        ) {
+            let args: Vec<KeyValue> =
+                values.into_iter().rev().map(|(k, v)| KeyValue::new(k, v)).collect();
+            let (json, mime) = input_from_args(&args).expect("input");
+            prop_assert_eq!(mime, "application/json");
+            prop_assert_eq!(json, args_as_json_tree(&args));
+        }
+    }
+
+    #[test]
+    fn a_field_recorded_twice_keeps_its_last_value_in_first_seen_order() {
+        let kv = |k: &'static str, v: i64| KeyValue::new(k, v);
+        let unique = vec![kv("a", 1), kv("b", 2), kv("c", 3)];
+        assert_eq!(dedupe_last_wins(unique.clone()), unique);
+        assert_eq!(
+            dedupe_last_wins(vec![
+                kv("a", 1),
+                kv("b", 2),
+                kv("a", 3),
+                kv("c", 4),
+                kv("b", 5)
+            ]),
+            vec![kv("a", 3), kv("c", 4), kv("b", 5)]
+        );
+        let many: Vec<KeyValue> = (0..100)
+            .map(|i| KeyValue::new(format!("k{}", i % 70), i as i64))
+            .collect();
+        let deduped = dedupe_last_wins(many);
+        assert_eq!(deduped.len(), 70);
+        assert_eq!(deduped[0], KeyValue::new("k30", 30i64));
+        assert_eq!(deduped[69], KeyValue::new("k29", 99i64));
+    }
 
     fn conversation(turns: usize) -> Vec<KeyValue> {
         // Keys in an unusual order: roles after contents, the last turns first.

@@ -367,8 +367,12 @@ pub(crate) const REASON_KEY: &str = "openinference.sampling.reason";
 
 /// Says on a kept trace's local root why it was kept.
 pub(crate) fn mark_root(span: &mut SpanData, reason: KeepReason) {
-    span.attributes
-        .push(opentelemetry::KeyValue::new(REASON_KEY, reason.as_str()));
+    span.attributes.push(root_marker(reason));
+}
+
+/// The attribute that says on a kept trace's local root why it was kept.
+pub(crate) fn root_marker(reason: KeepReason) -> opentelemetry::KeyValue {
+    opentelemetry::KeyValue::new(REASON_KEY, reason.as_str())
 }
 
 #[cfg(test)]

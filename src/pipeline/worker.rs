@@ -1,7 +1,7 @@
 //! The export thread: sampling decisions, mapping, batching and export, off the calling thread.
 
 use super::stats::{DropReason, KeepReason, PipelineStats};
-use super::traces::{is_local_root, mark_root};
+use super::traces::{is_local_root, root_marker};
 use super::PipelineConfig;
 use crate::mapping::Mapper;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
@@ -237,7 +237,7 @@ impl Worker {
             taken.bytes += size as u64;
             match queued {
                 Queued::Span(span, _) => self.accept(span),
-                Queued::Kept(span, _) => self.push_ready(span),
+                Queued::Kept(span, _) => self.push_ready(span, None),
             }
             if self.ready.len() >= self.config.max_batch_spans {
                 taken.give_back(&self.wake, &self.stats);
@@ -251,11 +251,12 @@ impl Worker {
 
     /// Takes one sampled span (the SDK records no other: the layer holds sampled-out ones);
     /// a local root says why its trace is exported.
-    fn accept(&mut self, mut span: SpanData) {
+    fn accept(&mut self, span: SpanData) {
         if !span.span_context.is_sampled() {
             self.stats.spans_dropped(DropReason::SampledOut, 1);
             return;
         }
+        let mut root = None;
         if is_local_root(&span) {
             let reason = if span.parent_span_is_remote {
                 KeepReason::Parent
@@ -263,15 +264,15 @@ impl Worker {
                 KeepReason::Ratio
             };
             self.stats.trace_kept(reason);
-            mark_root(&mut span, reason);
+            root = Some(root_marker(reason));
         }
-        self.push_ready(span);
+        self.push_ready(span, root);
     }
 
-    /// Maps a kept span and adds it to the batch, exporting first when the batch would go
-    /// over the request byte budget.
-    fn push_ready(&mut self, mut span: SpanData) {
-        let size = self.mapper.map_span(&mut span);
+    /// Maps a kept span, with `extra` added to its attributes, and adds it to the batch,
+    /// exporting first when the batch would go over the request byte budget.
+    fn push_ready(&mut self, mut span: SpanData, extra: Option<opentelemetry::KeyValue>) {
+        let size = self.mapper.map_span(&mut span, extra);
         let budget = self.mapper.privacy.max_request_bytes;
         if budget > 0 && !self.ready.is_empty() && self.ready_bytes + size > budget {
             self.export_ready();
