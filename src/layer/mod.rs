@@ -323,6 +323,196 @@ where
     }
 }
 
+/// The parts of the callbacks a plain span never runs, kept out of line so that the plain
+/// path stays short in the instruction cache (a span's path through the bridge already
+/// overflows it: every line the layer adds there is fetched again for each span).
+impl<S> LlmLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    /// A new plain span whose values may hold unsigned integers: found and handed to the
+    /// bridge as integers.
+    #[inline(never)]
+    fn new_plain_span_searched(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let meta = attrs.metadata();
+        let mut unsigned = UnsignedVisitor::default();
+        attrs.record(&mut unsigned);
+        let any = !unsigned.0.is_empty();
+        self.core
+            .callsites
+            .with(meta, |info| info.searched(unsigned.1, any));
+        self.bridge.on_new_span(attrs, id, ctx.clone());
+        self.rerecord_unsigned(id, meta, &unsigned.0, &ctx);
+    }
+
+    /// A new span that gets a state: its fields read, its context inherited, its capture.
+    #[inline(never)]
+    fn new_span_with_state(
+        &self,
+        attrs: &Attributes<'_>,
+        id: &Id,
+        ctx: Context<'_, S>,
+        info: Arc<fields::CallsiteInfo>,
+        inherited: Option<Arc<state::Inherited>>,
+        capture: bool,
+    ) {
+        let meta = attrs.metadata();
+        let Some(span) = ctx.span(id) else {
+            self.bridge.on_new_span(attrs, id, ctx);
+            return;
+        };
+        let inherited = inherited.unwrap_or_default();
+        let mut state = SpanState::new(info, inherited);
+        if capture {
+            state.capture = Some(capture::Capture::new(attrs.fields().len()));
+            // The capture holds the fields; the bridge gets them only if the span turns out
+            // sampled. Not for `otel.kind`, which only the bridge's span builder can set.
+            state.withheld = !state.info.sets_otel_kind;
+        }
+        let mut visitor = StateVisitor::new(&mut state);
+        attrs.record(&mut visitor);
+        let unsigned = visitor.unsigned;
+        let withheld = state.withheld;
+        span.extensions_mut().insert(state);
+        if withheld {
+            let none: [(
+                &tracing_core::field::Field,
+                Option<&dyn tracing_core::field::Value>,
+            ); 0] = [];
+            let values = meta.fields().value_set(&none);
+            let bare = match attrs.parent() {
+                Some(parent) => Attributes::child_of(parent.clone(), meta, &values),
+                None if attrs.is_root() => Attributes::new_root(meta, &values),
+                None => Attributes::new(meta, &values),
+            };
+            self.bridge.on_new_span(&bare, id, ctx.clone());
+        } else {
+            self.bridge.on_new_span(attrs, id, ctx.clone());
+            self.rerecord_unsigned(id, meta, &unsigned, &ctx);
+        }
+    }
+
+    /// A span left by a panic unwinding through it: its state (made if it had none) says so.
+    #[cold]
+    #[inline(never)]
+    fn exit_panicking(&self, id: &Id, ctx: &Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            let mut ext = span.extensions_mut();
+            let info = || self.core.callsites.get(span.metadata());
+            if let Some(state) = state::state_or_upgrade(&mut ext, info, || plain::start_of(id)) {
+                state.panicked = true;
+            }
+        }
+    }
+
+    /// Enter, for a span that may have a state.
+    #[inline(never)]
+    fn enter_with_state(&self, id: &Id, ctx: &Context<'_, S>, sampled_context: bool) {
+        let Some(span) = ctx.span(id) else { return };
+        if sampled_context {
+            // Every root is sampled and so are their children, unless a remote parent says
+            // otherwise: a span entered in a sampled context needs no identity. One that
+            // withheld its fields (its parent looked unsampled) hands them over below.
+            let mut ext = span.extensions_mut();
+            match ext.get_mut::<SpanState>() {
+                Some(state) if state.withheld => {}
+                Some(state) => {
+                    state.sampled_at_enter = true;
+                    return;
+                }
+                None => return,
+            }
+        }
+        // The bridge has made the span's context current: learn which span it became.
+        let sc = opentelemetry::Context::map_current(|cx| cx.span().span_context().clone());
+        if let Some(withheld) = self.learn_identity(id, &span, &sc, !sampled_context) {
+            opentelemetry::Context::map_current(|cx| withheld.replay(&cx.span()));
+        }
+    }
+
+    /// Close, for a span the thread's plain-span table did not know as plain.
+    #[inline(never)]
+    fn close_with_state(&self, id: Id, ctx: Context<'_, S>, known: plain::AtClose) {
+        let Some((state, name)) = ctx.span(&id).map(|span| {
+            let mut ext = span.extensions_mut();
+            let state = ext.remove::<SpanState>();
+            if state.is_none()
+                && known == plain::AtClose::Unknown
+                && ext.get_mut::<Started>().is_none()
+            {
+                // A plain span another thread's table may still name.
+                plain::closed_unseen();
+            }
+            (state, span.metadata().name())
+        }) else {
+            self.bridge.on_close(id, ctx);
+            return;
+        };
+        if let Some(mut state) = state {
+            let ended = std::time::Instant::now();
+            if std::thread::panicking() {
+                state.panicked = true;
+            }
+            if self.core.capture.is_some() && state.identity.is_none() && !state.sampled_at_enter {
+                if let Some((identity, cx)) = self.identity_at_close(&id, &ctx) {
+                    if identity.sampled() && std::mem::take(&mut state.withheld) {
+                        if let Some(capture) = state.capture.take() {
+                            capture.replay(&cx.span());
+                        }
+                    }
+                    state.identity = Some(identity);
+                }
+            }
+            match (&self.core.capture, state.identity.take()) {
+                (Some(settings), Some(identity)) if !identity.sampled() => {
+                    let mut capture = state
+                        .capture
+                        .take()
+                        .unwrap_or_else(|| capture::Capture::since(state.start));
+                    let kind = state.kind();
+                    let held =
+                        if state.error.is_none() && !state.panicked && state.pending.is_empty() {
+                            // Nothing derived can fail the trace: the values, the cost among
+                            // them, are derived only if it is kept (most sampled-out traces end
+                            // clean and are freed).
+                            let priced = state.priced_usage();
+                            self.core.metrics.record_span(&state, kind, ended, priced);
+                            let lasted = ended.saturating_duration_since(state.start);
+                            capture::HeldSpan::deferred(
+                                capture,
+                                identity,
+                                name,
+                                Box::new(state),
+                                lasted,
+                            )
+                        } else {
+                            let priced = state.priced_usage();
+                            let cost = price(&self.core.prices, &state, priced.as_ref());
+                            for (field, value) in derived_values(&mut state, cost) {
+                                capture.record_owned(&field, value);
+                            }
+                            self.core.metrics.record_span(&state, kind, ended, priced);
+                            let lasted = ended.saturating_duration_since(state.start);
+                            capture::HeldSpan::new(capture, identity, name, lasted)
+                        };
+                    settings.processor.hold(held);
+                }
+                _ => {
+                    let finished = self.core.finish(&mut state);
+                    // No extensions lock is held here: the bridge takes its own.
+                    synthetic::record_all(&finished.values, |record| {
+                        self.bridge.on_record(&id, record, ctx.clone())
+                    });
+                    self.core
+                        .metrics
+                        .record_span(&state, finished.kind, ended, finished.priced);
+                }
+            }
+        }
+        self.bridge.on_close(id, ctx);
+    }
+}
+
 /// The parent of the new span `id` as this layer sees it (the nearest ancestor its filter
 /// lets through), found from `attrs` and the current span: a root needs no lookup.
 fn parent_of<'a, S>(
@@ -409,50 +599,11 @@ where
                     self.bridge.on_new_span(attrs, id, ctx);
                     return;
                 }
-                let mut unsigned = UnsignedVisitor::default();
-                attrs.record(&mut unsigned);
-                let any = !unsigned.0.is_empty();
-                self.core
-                    .callsites
-                    .with(meta, |info| info.searched(unsigned.1, any));
-                self.bridge.on_new_span(attrs, id, ctx.clone());
-                self.rerecord_unsigned(id, meta, &unsigned.0, &ctx);
+                self.new_plain_span_searched(attrs, id, ctx);
                 return;
             }
         };
-        let Some(span) = ctx.span(id) else {
-            self.bridge.on_new_span(attrs, id, ctx);
-            return;
-        };
-        let inherited = inherited.unwrap_or_default();
-        let mut state = SpanState::new(info, inherited);
-        if capture {
-            state.capture = Some(capture::Capture::new(attrs.fields().len()));
-            // The capture holds the fields; the bridge gets them only if the span turns out
-            // sampled. Not for `otel.kind`, which only the bridge's span builder can set.
-            state.withheld = !state.info.sets_otel_kind;
-        }
-        let mut visitor = StateVisitor::new(&mut state);
-        attrs.record(&mut visitor);
-        let unsigned = visitor.unsigned;
-        let withheld = state.withheld;
-        span.extensions_mut().insert(state);
-        if withheld {
-            let none: [(
-                &tracing_core::field::Field,
-                Option<&dyn tracing_core::field::Value>,
-            ); 0] = [];
-            let values = meta.fields().value_set(&none);
-            let bare = match attrs.parent() {
-                Some(parent) => Attributes::child_of(parent.clone(), meta, &values),
-                None if attrs.is_root() => Attributes::new_root(meta, &values),
-                None => Attributes::new(meta, &values),
-            };
-            self.bridge.on_new_span(&bare, id, ctx.clone());
-        } else {
-            self.bridge.on_new_span(attrs, id, ctx.clone());
-            self.rerecord_unsigned(id, meta, &unsigned, &ctx);
-        }
+        self.new_span_with_state(attrs, id, ctx, info, inherited, capture);
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
@@ -594,38 +745,12 @@ where
             // No state to mark, nothing withheld.
             return;
         }
-        let Some(span) = ctx.span(id) else { return };
-        if sampled_context {
-            // Every root is sampled and so are their children, unless a remote parent says
-            // otherwise: a span entered in a sampled context needs no identity. One that
-            // withheld its fields (its parent looked unsampled) hands them over below.
-            let mut ext = span.extensions_mut();
-            match ext.get_mut::<SpanState>() {
-                Some(state) if state.withheld => {}
-                Some(state) => {
-                    state.sampled_at_enter = true;
-                    return;
-                }
-                None => return,
-            }
-        }
-        // The bridge has made the span's context current: learn which span it became.
-        let sc = opentelemetry::Context::map_current(|cx| cx.span().span_context().clone());
-        if let Some(withheld) = self.learn_identity(id, &span, &sc, !sampled_context) {
-            opentelemetry::Context::map_current(|cx| withheld.replay(&cx.span()));
-        }
+        self.enter_with_state(id, &ctx, sampled_context);
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
         if std::thread::panicking() {
-            if let Some(span) = ctx.span(id) {
-                let mut ext = span.extensions_mut();
-                let info = || self.core.callsites.get(span.metadata());
-                if let Some(state) = state::state_or_upgrade(&mut ext, info, || plain::start_of(id))
-                {
-                    state.panicked = true;
-                }
-            }
+            self.exit_panicking(id, &ctx);
         }
         self.bridge.on_exit(id, ctx);
     }
@@ -637,83 +762,7 @@ where
             self.bridge.on_close(id, ctx);
             return;
         }
-        let Some((state, name)) = ctx.span(&id).map(|span| {
-            let mut ext = span.extensions_mut();
-            let state = ext.remove::<SpanState>();
-            if state.is_none()
-                && known == plain::AtClose::Unknown
-                && ext.get_mut::<Started>().is_none()
-            {
-                // A plain span another thread's table may still name.
-                plain::closed_unseen();
-            }
-            (state, span.metadata().name())
-        }) else {
-            self.bridge.on_close(id, ctx);
-            return;
-        };
-        if let Some(mut state) = state {
-            let ended = std::time::Instant::now();
-            if std::thread::panicking() {
-                state.panicked = true;
-            }
-            if self.core.capture.is_some() && state.identity.is_none() && !state.sampled_at_enter {
-                if let Some((identity, cx)) = self.identity_at_close(&id, &ctx) {
-                    if identity.sampled() && std::mem::take(&mut state.withheld) {
-                        if let Some(capture) = state.capture.take() {
-                            capture.replay(&cx.span());
-                        }
-                    }
-                    state.identity = Some(identity);
-                }
-            }
-            match (&self.core.capture, state.identity.take()) {
-                (Some(settings), Some(identity)) if !identity.sampled() => {
-                    let mut capture = state
-                        .capture
-                        .take()
-                        .unwrap_or_else(|| capture::Capture::since(state.start));
-                    let kind = state.kind();
-                    let held =
-                        if state.error.is_none() && !state.panicked && state.pending.is_empty() {
-                            // Nothing derived can fail the trace: the values, the cost among
-                            // them, are derived only if it is kept (most sampled-out traces end
-                            // clean and are freed).
-                            let priced = state.priced_usage();
-                            self.core.metrics.record_span(&state, kind, ended, priced);
-                            let lasted = ended.saturating_duration_since(state.start);
-                            capture::HeldSpan::deferred(
-                                capture,
-                                identity,
-                                name,
-                                Box::new(state),
-                                lasted,
-                            )
-                        } else {
-                            let priced = state.priced_usage();
-                            let cost = price(&self.core.prices, &state, priced.as_ref());
-                            for (field, value) in derived_values(&mut state, cost) {
-                                capture.record_owned(&field, value);
-                            }
-                            self.core.metrics.record_span(&state, kind, ended, priced);
-                            let lasted = ended.saturating_duration_since(state.start);
-                            capture::HeldSpan::new(capture, identity, name, lasted)
-                        };
-                    settings.processor.hold(held);
-                }
-                _ => {
-                    let finished = self.core.finish(&mut state);
-                    // No extensions lock is held here: the bridge takes its own.
-                    synthetic::record_all(&finished.values, |record| {
-                        self.bridge.on_record(&id, record, ctx.clone())
-                    });
-                    self.core
-                        .metrics
-                        .record_span(&state, finished.kind, ended, finished.priced);
-                }
-            }
-        }
-        self.bridge.on_close(id, ctx);
+        self.close_with_state(id, ctx, known);
     }
 
     fn on_id_change(&self, old: &Id, new: &Id, ctx: Context<'_, S>) {

@@ -84,24 +84,32 @@ impl Table {
 
     fn push(&mut self, entry: Entry) {
         if self.len == SLOTS {
-            // Close the gaps; if none, the oldest open span is looked up in the registry from
-            // now on.
-            let mut kept = 0;
-            for i in 0..SLOTS {
-                if let Some(e) = self.slots[i] {
-                    self.slots[kept] = Some(e);
-                    kept += 1;
-                }
-            }
-            if kept == SLOTS {
-                self.slots.copy_within(1.., 0);
-                kept -= 1;
-            }
-            self.slots[kept..].fill(None);
-            self.len = kept;
+            self.make_room();
         }
-        self.slots[self.len] = Some(entry);
-        self.len += 1;
+        if let Some(slot) = self.slots.get_mut(self.len) {
+            *slot = Some(entry);
+            self.len += 1;
+        }
+    }
+
+    /// Closes the gaps; if there are none, the oldest open span is looked up in the registry
+    /// from now on.
+    #[cold]
+    #[inline(never)]
+    fn make_room(&mut self) {
+        let mut kept = 0;
+        for i in 0..SLOTS {
+            if let Some(e) = self.slots[i] {
+                self.slots[kept] = Some(e);
+                kept += 1;
+            }
+        }
+        if kept == SLOTS {
+            self.slots.copy_within(1.., 0);
+            kept -= 1;
+        }
+        self.slots[kept..].fill(None);
+        self.len = kept;
     }
 }
 

@@ -330,10 +330,7 @@ impl LlmSpanProcessor {
             .queue_bytes
             .fetch_add(size as u64, Ordering::Relaxed);
         if queued + size as u64 > self.max_queue_bytes && queued > 0 {
-            self.stats
-                .queue_bytes
-                .fetch_sub(size as u64, Ordering::Relaxed);
-            self.stats.spans_dropped(DropReason::QueueFull, 1);
+            self.queue_full(size, false);
             return;
         }
         // Counted before the send, so the export thread never takes away more than was added.
@@ -341,13 +338,23 @@ impl LlmSpanProcessor {
         match self.spans.try_send(message) {
             Ok(()) => self.wake_if_batch_waits(pending, queued + size as u64),
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.wake.pending.fetch_sub(1, Ordering::Relaxed);
-                self.stats
-                    .queue_bytes
-                    .fetch_sub(size as u64, Ordering::Relaxed);
-                self.stats.spans_dropped(DropReason::QueueFull, 1);
+                self.queue_full(size, true);
             }
         }
+    }
+
+    /// A span of `size` bytes the queue had no room for (`counted`: after it was counted as
+    /// pending): takes it back off the counts and counts it dropped.
+    #[cold]
+    #[inline(never)]
+    fn queue_full(&self, size: usize, counted: bool) {
+        if counted {
+            self.wake.pending.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.stats
+            .queue_bytes
+            .fetch_sub(size as u64, Ordering::Relaxed);
+        self.stats.spans_dropped(DropReason::QueueFull, 1);
     }
 
     /// What wakes the export thread to record the metric values handed to it (see
