@@ -363,23 +363,26 @@ impl LlmSpanProcessor {
     pub(crate) fn metrics_wake(&self) -> impl Fn() + Send + Sync + 'static {
         let shared = Arc::downgrade(&self.0);
         move || {
-            let Some(shared) = shared.upgrade() else {
-                return;
-            };
-            if !shared.wake.sent.swap(true, Ordering::Relaxed)
-                && shared.control.try_send(Control::Wake).is_err()
-            {
-                shared.wake.sent.store(false, Ordering::Relaxed);
+            if let Some(shared) = shared.upgrade() {
+                shared.wake_once();
             }
         }
     }
 
-    /// Wakes the export thread once a batch waits (by spans or by bytes); at most one
-    /// wake-up is in flight.
+    /// Wakes the export thread once a batch waits (by spans or by bytes).
     fn wake_if_batch_waits(&self, pending: usize, queued_bytes: u64) {
         if (pending >= self.wake.at_spans || queued_bytes >= self.wake.at_bytes)
             && !self.wake.sent.load(Ordering::Relaxed)
-            && !self.wake.sent.swap(true, Ordering::Relaxed)
+        {
+            self.wake_once();
+        }
+    }
+}
+
+impl ProcessorShared {
+    /// Wakes the export thread, unless a wake-up is already on its way (at most one is).
+    fn wake_once(&self) {
+        if !self.wake.sent.swap(true, Ordering::Relaxed)
             && self.control.try_send(Control::Wake).is_err()
         {
             self.wake.sent.store(false, Ordering::Relaxed);
