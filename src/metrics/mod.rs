@@ -1,7 +1,9 @@
 //! GenAI metrics, taken by the layer at span close from every recognized span, whatever
 //! the sampling decision. LLM-span values are gathered per thread and recorded into the SDK
 //! instruments in batches, on the export thread when there is one; every collection records
-//! everything gathered first.
+//! everything gathered first. A collection made while a batch is being recorded may see it in
+//! one instrument before another (the SDK reads its instruments one by one); no instrument
+//! ever goes back, and they all agree once the spans have ended.
 //!
 //! | instrument | kind | unit | attributes |
 //! |---|---|---|---|
