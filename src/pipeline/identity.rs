@@ -2,7 +2,7 @@
 //!
 //! A sampled-out span is a non-recording span in the bridge: nothing in it says what its
 //! parent was. To rescue its trace later the layer needs that, so the tracer provider's id
-//! generator and sampler note each decision, on the thread that makes it, in a small
+//! generator and sampler note each decision to sample out, on the thread that makes it, in a small
 //! per-thread ring ([`remember`]); the layer looks its span id up there ([`recall`]) once
 //! it learns which span it got. The ring holds the last few decisions: a span is looked up
 //! on the thread that started it, right after.
@@ -59,7 +59,7 @@ thread_local! {
     static RING_AT: Cell<usize> = const { Cell::new(0) };
 }
 
-/// Notes, from the sampler, the parent of the span being decided now on this thread.
+/// Notes, from the sampler, the parent of the span sampled out now on this thread.
 pub(crate) fn remember(parent: SpanId, parent_remote: bool) {
     let span = NEXT_SPAN_ID.with(Cell::get);
     if span == SpanId::INVALID {

@@ -44,7 +44,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use traces::{BufferLimits, TraceBuffer, Verdict};
-use worker::{Control, ErasedExporter, Queued, Worker};
+use worker::{Control, ErasedExporter, Queues, Worker};
 
 /// Default queue capacity in spans (`OTEL_BSP_MAX_QUEUE_SIZE`).
 pub const DEFAULT_QUEUE_SPANS: usize = 2_048;
@@ -175,11 +175,27 @@ impl std::ops::Deref for LlmSpanProcessor {
     }
 }
 
+/// A span counted into the queue, before its send.
+#[derive(Debug, Clone, Copy)]
+struct Admitted {
+    /// Its size.
+    size: usize,
+    /// Spans pending, this one included.
+    pending: usize,
+    /// Bytes queued, this one included.
+    queued_bytes: u64,
+}
+
 /// What the clones of one [`LlmSpanProcessor`] share.
 #[derive(Debug)]
 pub(crate) struct ProcessorShared {
-    /// Spans, drained by the export thread in batches.
-    spans: SyncSender<Queued>,
+    /// Spans the SDK ended, drained by the export thread in batches. They travel as they
+    /// are, not wrapped with their size (the export thread sizes them again): wrapping moved
+    /// each 400-byte span once more on the calling thread.
+    spans: SyncSender<SpanData>,
+    /// Spans of sampled-out traces the layer kept, with their sizes (rare: at a kept
+    /// trace's end).
+    kept: SyncSender<(SpanData, usize)>,
     /// Wake-ups, flushes and shutdown: what the export thread waits on.
     control: SyncSender<Control>,
     wake: Arc<WakeSignal>,
@@ -209,6 +225,7 @@ impl LlmSpanProcessor {
         let held = Mutex::new(TraceBuffer::new(config.buffer));
         let (exporters, retried): (Vec<_>, Vec<_>) = exporters.into_iter().unzip();
         let (spans, span_rx) = mpsc::sync_channel(config.queue_spans.max(1));
+        let (kept, kept_rx) = mpsc::sync_channel(config.queue_spans.max(1));
         let (control, control_rx) = mpsc::sync_channel(16);
         let max_queue_bytes = config.queue_bytes as u64;
         let wake = Arc::new(WakeSignal {
@@ -231,9 +248,18 @@ impl LlmSpanProcessor {
         };
         let handle = std::thread::Builder::new()
             .name("openinference-export".into())
-            .spawn(move || worker.run(span_rx, control_rx))?;
+            .spawn(move || {
+                worker.run(
+                    Queues {
+                        spans: span_rx,
+                        kept: kept_rx,
+                    },
+                    control_rx,
+                )
+            })?;
         Ok(LlmSpanProcessor(Arc::new(ProcessorShared {
             spans,
+            kept,
             control,
             wake,
             stats,
@@ -301,29 +327,38 @@ impl LlmSpanProcessor {
     /// Hands the spans of a kept trace to the export thread.
     fn release(&self, spans: Vec<HeldSpan>) {
         for span in spans {
-            let size = span.size();
-            self.enqueue_kept(span.into_span_data(&self.scope, &self.prices), size);
+            self.enqueue_kept(span.into_span_data(&self.scope, &self.prices));
         }
     }
 
-    /// Queues a finished span of about `size` bytes for the export thread; when the queue is
-    /// full (in spans or bytes) the span is dropped and counted. Never blocks.
+    /// Queues a finished span for the export thread; when the queue is full (in spans or
+    /// bytes) the span is dropped and counted. Never blocks.
     #[inline(always)]
-    pub(crate) fn enqueue(&self, span: SpanData, size: usize) {
-        self.push(Queued::Span(span, size), size);
+    pub(crate) fn enqueue(&self, span: SpanData) {
+        let size = crate::privacy::span_size(&span);
+        // The span goes straight from the SDK's hands into the queue: a span is some 400
+        // bytes, and passing it through a helper or a wrapper copied it once more.
+        if let Some(admitted) = self.admit(size) {
+            let sent = self.spans.try_send(span).is_ok();
+            self.sent(admitted, sent);
+        }
     }
 
-    /// Queues a span of a trace the layer kept after sampling it out.
-    fn enqueue_kept(&self, span: SpanData, size: usize) {
-        self.push(Queued::Kept(span, size), size);
+    /// Queues a span of a kept trace, like [`LlmSpanProcessor::enqueue`].
+    fn enqueue_kept(&self, span: SpanData) {
+        let size = crate::privacy::span_size(&span);
+        if let Some(admitted) = self.admit(size) {
+            let sent = self.kept.try_send((span, size)).is_ok();
+            self.sent(admitted, sent);
+        }
     }
 
-    // Inlined, so that a span is moved once, into the queue (a span is some 400 bytes).
+    /// Counts a span of `size` bytes into the queue, if it has room (and is not shut down).
     #[inline(always)]
-    fn push(&self, message: Queued, size: usize) {
+    fn admit(&self, size: usize) -> Option<Admitted> {
         if self.shut_down.load(Ordering::Relaxed) {
             self.stats.spans_dropped(DropReason::Shutdown, 1);
-            return;
+            return None;
         }
         let queued = self
             .stats
@@ -331,15 +366,25 @@ impl LlmSpanProcessor {
             .fetch_add(size as u64, Ordering::Relaxed);
         if queued + size as u64 > self.max_queue_bytes && queued > 0 {
             self.queue_full(size, false);
-            return;
+            return None;
         }
         // Counted before the send, so the export thread never takes away more than was added.
         let pending = self.wake.pending.fetch_add(1, Ordering::Relaxed) + 1;
-        match self.spans.try_send(message) {
-            Ok(()) => self.wake_if_batch_waits(pending, queued + size as u64),
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                self.queue_full(size, true);
-            }
+        Some(Admitted {
+            size,
+            pending,
+            queued_bytes: queued + size as u64,
+        })
+    }
+
+    /// After an admitted span's send: wakes the export thread if a batch waits, or, if the
+    /// channel had no room, takes the span back off the counts.
+    #[inline(always)]
+    fn sent(&self, admitted: Admitted, sent: bool) {
+        if sent {
+            self.wake_if_batch_waits(admitted.pending, admitted.queued_bytes);
+        } else {
+            self.queue_full(admitted.size, true);
         }
     }
 
@@ -395,8 +440,7 @@ impl SpanProcessor for LlmSpanProcessor {
 
     #[inline(always)]
     fn on_end(&self, span: SpanData) {
-        let size = crate::privacy::span_size(&span);
-        self.enqueue(span, size);
+        self.enqueue(span);
     }
 
     fn force_flush(&self) -> OTelSdkResult {

@@ -7,7 +7,7 @@
 //! An unsampled span is `Drop`: the SDK records nothing for it, as with the plain bridge.
 //! While error or slow capture is on, the layer keeps such a span's fields itself, and
 //! [`super::traces::TraceBuffer`] decides at the end of its local root whether the whole
-//! trace is exported after all. For that the sampler notes each span's parent
+//! trace is exported after all. For that the sampler notes each sampled-out span's parent
 //! ([`super::identity::remember`]). The flag propagated downstream stays off: other
 //! services see the ratio's decision, not the later rescue.
 
@@ -22,12 +22,12 @@ pub(crate) struct LlmSampler {
     ratio: Sampler,
     /// Whether spans with a parent follow the parent's sampled flag.
     parent_based: bool,
-    /// Whether each span's parent is noted for the layer (error or slow capture is on).
+    /// Whether each sampled-out span's parent is noted for the layer (error or slow capture is on).
     note_parents: bool,
 }
 
 impl LlmSampler {
-    /// A sampler with root ratio `ratio`, parent-based or not; each span's parent is
+    /// A sampler with root ratio `ratio`, parent-based or not; each sampled-out span's parent is
     /// noted for the layer when `note_parents`.
     pub(crate) fn new(ratio: f64, parent_based: bool, note_parents: bool) -> Self {
         LlmSampler {
@@ -71,13 +71,14 @@ impl ShouldSample for LlmSampler {
                 parent = (sc.span_id(), sc.is_remote());
             }
         }
-        if self.note_parents {
-            super::identity::remember(parent.0, parent.1);
-        }
         let sampled = match parent_sampled {
             Some(flag) if self.parent_based => flag,
             _ => self.ratio_samples(trace_id),
         };
+        // Only a sampled-out span's parent is ever looked up (its trace may be kept later).
+        if self.note_parents && !sampled {
+            super::identity::remember(parent.0, parent.1);
+        }
         let decision = if sampled {
             SamplingDecision::RecordAndSample
         } else {

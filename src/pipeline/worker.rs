@@ -58,11 +58,11 @@ pub(crate) struct Rejected {
 }
 
 /// What the calling threads queue for the export thread.
-pub(crate) enum Queued {
-    /// A finished sampled span and its estimated size.
-    Span(SpanData, usize),
-    /// A span of a sampled-out trace the layer kept (already marked), and its size.
-    Kept(SpanData, usize),
+pub(crate) struct Queues {
+    /// Finished sampled spans; each one's size is [`crate::privacy::span_size`].
+    pub(crate) spans: Receiver<SpanData>,
+    /// Spans of sampled-out traces the layer kept (already marked), and their sizes.
+    pub(crate) kept: Receiver<(SpanData, usize)>,
 }
 
 /// What the export thread waits on. Spans do not wake it one by one: it drains the span
@@ -168,7 +168,7 @@ fn retryable(message: &str) -> bool {
 
 impl Worker {
     /// Runs until shutdown or until every sender is gone.
-    pub(crate) fn run(mut self, spans: Receiver<Queued>, control: Receiver<Control>) {
+    pub(crate) fn run(mut self, queues: Queues, control: Receiver<Control>) {
         // Telemetry the exporters produce (an HTTP client's own spans, `tracing` events) is
         // not recorded: exporting must never feed the pipeline it drains.
         let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
@@ -188,7 +188,7 @@ impl Worker {
         loop {
             let wait = next_export.saturating_duration_since(Instant::now());
             let message = control.recv_timeout(wait);
-            self.drain(&spans);
+            self.drain(&queues);
             // LLM-span metric values the calling threads handed over (see `metrics::batch`).
             crate::metrics::record_handed();
             match message {
@@ -225,19 +225,31 @@ impl Worker {
     }
 
     /// Takes every span queued now, exporting full batches as they form.
-    fn drain(&mut self, spans: &Receiver<Queued>) {
+    fn drain(&mut self, queues: &Queues) {
         // A wake-up is answered from here on: a new batch may ask for the next one.
         self.wake.sent.store(false, Ordering::Relaxed);
         // What was taken is given back to the queue's counts every few spans, not per span:
         // the calling threads write those counts at every span's end.
         let mut taken = Taken::default();
-        while let Ok(queued) = spans.try_recv() {
-            let (Queued::Span(_, size) | Queued::Kept(_, size)) = queued;
+        let sized = |span: SpanData| {
+            let size = crate::privacy::span_size(&span);
+            (span, size, false)
+        };
+        let kept = |(span, size)| (span, size, true);
+        let next = || {
+            queues
+                .kept
+                .try_recv()
+                .map(kept)
+                .or_else(|_| queues.spans.try_recv().map(sized))
+        };
+        while let Ok((span, size, kept)) = next() {
             taken.spans += 1;
             taken.bytes += size as u64;
-            match queued {
-                Queued::Span(span, _) => self.accept(span),
-                Queued::Kept(span, _) => self.push_ready(span, None),
+            if kept {
+                self.push_ready(span, None);
+            } else {
+                self.accept(span);
             }
             if self.ready.len() >= self.config.max_batch_spans {
                 taken.give_back(&self.wake, &self.stats);
