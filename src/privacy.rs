@@ -1498,8 +1498,8 @@ fn capped_len(len: usize, cap: usize) -> usize {
 /// Estimated encoded size of a value once its strings are cut at `cap` (`usize::MAX` = as is).
 fn value_size(value: &Value, cap: usize) -> usize {
     match value {
-        Value::Bool(_) => 2,
-        Value::I64(_) | Value::F64(_) => 9,
+        // Every scalar as 9 bytes (a boolean's 2 rounded up: one size to check for them all).
+        Value::Bool(_) | Value::I64(_) | Value::F64(_) => 9,
         Value::String(s) => capped_len(s.as_str().len(), cap) + 2,
         Value::Array(Array::String(v)) => v.iter().fold(4usize, |a, s| {
             a.saturating_add(capped_len(s.as_str().len(), cap) + 2)
@@ -1544,6 +1544,11 @@ fn content_size(attrs: &[KeyValue], events: &[Event], cap: usize) -> usize {
 
 /// Estimated size of a span apart from its attributes and events.
 pub(crate) fn span_overhead(span: &SpanData) -> usize {
+    (SPAN_OVERHEAD + span.name.len()).saturating_add(links_and_status_size(span))
+}
+
+/// The size of a span's links and error status description.
+fn links_and_status_size(span: &SpanData) -> usize {
     let links = span.links.links.iter().fold(0usize, |a, l| {
         a.saturating_add(
             64 + l
@@ -1556,27 +1561,46 @@ pub(crate) fn span_overhead(span: &SpanData) -> usize {
         opentelemetry::trace::Status::Error { description } => description.len() + 4,
         _ => 0,
     };
-    SPAN_OVERHEAD + span.name.len() + links + status
+    links.saturating_add(status)
 }
 
-/// Estimated encoded size of a span, in bytes. (It runs for every span queued: the common
-/// values are sized inline, which is what `content_size` with no cap comes to.)
+/// Estimated encoded size of a span, in bytes. It runs for every span queued, on the thread
+/// that ends it, so the common case is kept small: strings and scalars inline, arrays, events,
+/// links and an error status out of line.
 pub(crate) fn span_size(span: &SpanData) -> usize {
-    let attributes = span.attributes.iter().fold(0usize, |size, kv| {
+    let mut size = SPAN_OVERHEAD + span.name.len();
+    for kv in span.attributes.iter() {
         let value = match &kv.value {
             Value::String(s) => s.as_str().len() + 2,
-            Value::I64(_) | Value::F64(_) => 9,
-            Value::Bool(_) => 2,
-            other => value_size(other, usize::MAX),
+            Value::I64(_) | Value::F64(_) | Value::Bool(_) => 9,
+            other => other_value_size(other),
         };
-        size.saturating_add(kv.key.as_str().len() + KV_OVERHEAD + value)
-    });
+        size = size.saturating_add(kv.key.as_str().len() + KV_OVERHEAD + value);
+    }
+    if span.events.events.is_empty()
+        && span.links.links.is_empty()
+        && !matches!(span.status, opentelemetry::trace::Status::Error { .. })
+    {
+        return size;
+    }
+    size.saturating_add(span_extras_size(span))
+}
+
+/// The size of a value that is neither a string nor a scalar, for [`span_size`].
+#[cold]
+#[inline(never)]
+fn other_value_size(value: &Value) -> usize {
+    value_size(value, usize::MAX)
+}
+
+/// The size of a span's events, links and error status, for [`span_size`].
+#[cold]
+#[inline(never)]
+fn span_extras_size(span: &SpanData) -> usize {
     let events = span.events.events.iter().fold(0usize, |size, e| {
         size.saturating_add(event_size(e, usize::MAX))
     });
-    span_overhead(span)
-        .saturating_add(attributes)
-        .saturating_add(events)
+    links_and_status_size(span).saturating_add(events)
 }
 
 /// The per-span size `level` such that `Σ min(size, level)` fits `budget`.

@@ -5,7 +5,6 @@
 //! value to the layer directly instead, so a recorded semantic value never disappears.
 
 use crate::layer::fields::role_of;
-use crate::layer::fields::CallsiteInfo;
 use crate::layer::plain;
 use crate::layer::state::{state_or_upgrade, Seen, SpanState, Started};
 use crate::layer::synthetic::{self, OwnedValue};
@@ -487,7 +486,7 @@ fn with_state<R>(
         }
         let mut ext = data.extensions_mut();
         // A span the layer kept no state for (a plain one) gets one now.
-        let info = || std::sync::Arc::new(CallsiteInfo::new(data.metadata()));
+        let info = || crate::layer::fields::CallsiteCache::default().get(data.metadata());
         let start = || plain::start_of(id);
         if let (Some(state), Some(f)) = (state_or_upgrade(&mut ext, info, start), f.take()) {
             out = Some(f(state));

@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::thread::LocalKey;
 
 /// `f`'s answer from the thread's cache, if the cache can be read now.
+#[inline(always)]
 pub(crate) fn read<T: 'static, R>(
     cache: &'static LocalKey<RefCell<T>>,
     f: impl FnOnce(&T) -> Option<R>,
@@ -17,6 +18,7 @@ pub(crate) fn read<T: 'static, R>(
 }
 
 /// Runs `f` on the thread's cache and returns its answer, if the cache can be written now.
+#[inline(always)]
 pub(crate) fn write<T: 'static, R>(
     cache: &'static LocalKey<RefCell<T>>,
     f: impl FnOnce(&mut T) -> R,

@@ -1,10 +1,8 @@
 //! What the layer learns from a callsite's declared fields, decided once per callsite.
 
 use crate::kind::SpanKind;
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
 use tracing_core::callsite::Identifier;
 use tracing_core::Metadata;
 
@@ -168,10 +166,6 @@ const UNSIGNED_SEEN: u8 = 2;
 /// whose values have shown none (see [`CallsiteInfo::may_have_unsigned`]).
 const UNSIGNED_RECHECK: u32 = 64;
 
-thread_local! {
-    static UNSIGNED_SKIPS: Cell<u32> = const { Cell::new(0) };
-}
-
 impl CallsiteInfo {
     /// Classifies a callsite from its metadata.
     pub(crate) fn new(meta: &Metadata<'_>) -> CallsiteInfo {
@@ -205,19 +199,14 @@ impl CallsiteInfo {
     /// gave every field a value and none was unsigned, later spans have none either. Except in
     /// a generic function, whose one callsite serves every type it is used with: a field whose
     /// value has the function's type parameter can be unsigned in one use and not in another.
-    /// So one span in [`UNSIGNED_RECHECK`] per thread is searched anyway, and a callsite found
-    /// with an unsigned value is searched from then on.
-    pub(crate) fn may_have_unsigned(&self) -> bool {
+    /// So one span in [`UNSIGNED_RECHECK`] per thread is searched anyway (`skips` counts the
+    /// thread's spans), and a callsite found with an unsigned value is searched from then on.
+    pub(crate) fn may_have_unsigned(&self, skips: &mut u32) -> bool {
         if self.unsigned.load(Ordering::Relaxed) != UNSIGNED_NONE {
             return true;
         }
-        UNSIGNED_SKIPS
-            .try_with(|skips| {
-                let n = skips.get().wrapping_add(1);
-                skips.set(n);
-                n % UNSIGNED_RECHECK == 0
-            })
-            .unwrap_or(true)
+        *skips = skips.wrapping_add(1);
+        *skips % UNSIGNED_RECHECK == 0
     }
 
     /// Notes what a search of a new span's values found: how many of the callsite's fields
@@ -239,54 +228,39 @@ impl CallsiteInfo {
 
 /// Callsites whose classification a thread keeps at hand, by the address of their metadata
 /// (static, one per callsite).
-const RECENT_CALLSITES: usize = 64;
+pub(crate) const RECENT_CALLSITES: usize = 64;
 
-type RecentCallsites = [Option<(usize, Arc<CallsiteInfo>)>; RECENT_CALLSITES];
+/// A thread's recent callsite classifications (see [`super::per_thread`]).
+pub(crate) type RecentCallsites = [Option<(usize, &'static CallsiteInfo)>; RECENT_CALLSITES];
 
-thread_local! {
-    static RECENT: std::cell::RefCell<RecentCallsites> =
-        const { std::cell::RefCell::new([const { None }; RECENT_CALLSITES]) };
+/// The slot of `meta` among a thread's [`RecentCallsites`], and its key there.
+pub(crate) fn recent_slot(meta: &'static Metadata<'static>) -> (usize, usize) {
+    let key = meta as *const Metadata<'static> as usize;
+    ((key >> 4) % RECENT_CALLSITES, key)
 }
 
-/// Callsite classifications, computed once per callsite and shared.
+/// Callsite classifications, computed once per callsite for the whole process (a
+/// classification depends on the callsite alone) and kept for its life: callsites are
+/// static, so there are only as many as the program has, and a classification is a few
+/// dozen bytes. Being `'static`, a thread can keep them at hand with nothing to drop.
 #[derive(Debug, Default)]
-pub(crate) struct CallsiteCache {
-    map: parking_lot::RwLock<HashMap<Identifier, Arc<CallsiteInfo>, crate::fnv::FnvBuild>>,
-}
+pub(crate) struct CallsiteCache(());
+
+/// Every classification made, by callsite.
+static CLASSIFIED: std::sync::LazyLock<
+    parking_lot::RwLock<HashMap<Identifier, &'static CallsiteInfo, crate::fnv::FnvBuild>>,
+> = std::sync::LazyLock::new(Default::default);
 
 impl CallsiteCache {
-    /// Runs `f` on the classification of the callsite of `meta` (computed on first sight),
-    /// without taking a reference to it.
-    pub(crate) fn with<R>(
-        &self,
-        meta: &'static Metadata<'static>,
-        f: impl Fn(&Arc<CallsiteInfo>) -> R,
-    ) -> R {
-        // A classification depends on the callsite alone, so a thread's recent ones serve
-        // every layer: most spans are found there without the shared map and its lock.
-        let key = meta as *const Metadata<'static> as usize;
-        let slot = (key >> 4) % RECENT_CALLSITES;
-        let found = crate::thread_cache::read(&RECENT, |recent| match &recent[slot] {
-            Some((at, info)) if *at == key => Some(f(info)),
-            _ => None,
-        });
-        if let Some(found) = found {
-            return found;
-        }
-        let info = self.get(meta);
-        crate::thread_cache::write(&RECENT, |recent| {
-            recent[slot] = Some((key, Arc::clone(&info)))
-        });
-        f(&info)
-    }
-
     /// The classification of the callsite of `meta`, computing it on first sight.
-    pub(crate) fn get(&self, meta: &'static Metadata<'static>) -> Arc<CallsiteInfo> {
+    pub(crate) fn get(&self, meta: &'static Metadata<'static>) -> &'static CallsiteInfo {
         let id = meta.callsite();
-        if let Some(info) = self.map.read().get(&id) {
-            return Arc::clone(info);
+        if let Some(info) = CLASSIFIED.read().get(&id) {
+            return info;
         }
-        let info = Arc::new(CallsiteInfo::new(meta));
-        self.map.write().entry(id).or_insert(info).clone()
+        CLASSIFIED
+            .write()
+            .entry(id)
+            .or_insert_with(|| Box::leak(Box::new(CallsiteInfo::new(meta))))
     }
 }

@@ -9,6 +9,7 @@
 pub(crate) mod capture;
 pub(crate) mod event;
 pub(crate) mod fields;
+pub(crate) mod per_thread;
 pub(crate) mod plain;
 pub(crate) mod state;
 pub(crate) mod synthetic;
@@ -21,6 +22,7 @@ use event::{is_return_event, EventFields};
 use fields::{CallsiteCache, ContextSlot};
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_sdk::trace::Tracer as SdkTracer;
+use per_thread::NewSpan;
 use state::{ErrorInfo, SpanState, Started, StateVisitor, UnsignedVisitor};
 use std::any::TypeId;
 use std::marker::PhantomData;
@@ -338,9 +340,7 @@ where
         let mut unsigned = UnsignedVisitor::default();
         attrs.record(&mut unsigned);
         let any = !unsigned.0.is_empty();
-        self.core
-            .callsites
-            .with(meta, |info| info.searched(unsigned.1, any));
+        per_thread::searched(&self.core.callsites, meta, unsigned.1, any);
         self.bridge.on_new_span(attrs, id, ctx.clone());
         self.rerecord_unsigned(id, meta, &unsigned.0, &ctx);
     }
@@ -352,7 +352,7 @@ where
         attrs: &Attributes<'_>,
         id: &Id,
         ctx: Context<'_, S>,
-        info: Arc<fields::CallsiteInfo>,
+        info: &'static fields::CallsiteInfo,
         inherited: Option<Arc<state::Inherited>>,
         capture: bool,
     ) {
@@ -576,33 +576,30 @@ where
             None => (None, may_be_unsampled(None), false),
         };
         let stateless = !capture && inherited.is_none();
-        let info = self.core.callsites.with(meta, |info| {
-            if stateless && info.plain {
-                Err(info.may_have_unsigned())
-            } else {
-                Ok(Arc::clone(info))
-            }
-        });
-        let info = match info {
-            Ok(info) => info,
-            Err(may_have_unsigned) => {
-                // Nothing to read, hand down or capture: nothing in the registry, only this
-                // thread's note of when it started (see `plain`); but a span whose trace is known
-                // to be sampled says so to its children.
-                let at = std::time::Instant::now();
-                if known_sampled || !plain::opened(id, at) {
-                    if let Some(span) = ctx.span(id) {
-                        span.extensions_mut().insert(Started { at, known_sampled });
+        let info =
+            match per_thread::new_span(&self.core.callsites, meta, id, stateless, !known_sampled) {
+                NewSpan::Classified(info) => info,
+                NewSpan::Plain {
+                    at,
+                    noted,
+                    may_have_unsigned,
+                } => {
+                    // Nothing to read, hand down or capture: nothing in the registry, only this
+                    // thread's note of when it started (see `plain`); but a span whose trace is known
+                    // to be sampled says so to its children.
+                    if !noted {
+                        if let Some(span) = ctx.span(id) {
+                            span.extensions_mut().insert(Started { at, known_sampled });
+                        }
                     }
-                }
-                if !may_have_unsigned {
-                    self.bridge.on_new_span(attrs, id, ctx);
+                    if !may_have_unsigned {
+                        self.bridge.on_new_span(attrs, id, ctx);
+                        return;
+                    }
+                    self.new_plain_span_searched(attrs, id, ctx);
                     return;
                 }
-                self.new_plain_span_searched(attrs, id, ctx);
-                return;
-            }
-        };
+            };
         self.new_span_with_state(attrs, id, ctx, info, inherited, capture);
     }
 

@@ -22,7 +22,7 @@
 //! (Spans of a trace known to be sampled keep a [`super::state::Started`] extension instead:
 //! their children must find that out from the registry.)
 
-use std::cell::RefCell;
+use super::per_thread;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use tracing_core::span::Id;
@@ -35,7 +35,7 @@ pub(crate) const SLOTS: usize = 32;
 static UNSEEN: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Debug, Clone, Copy)]
-struct Entry {
+pub(crate) struct Entry {
     /// The span's id.
     id: u64,
     /// When it was created.
@@ -45,6 +45,19 @@ struct Entry {
 }
 
 impl Entry {
+    /// The entry of the plain span `id`, created at `at`.
+    pub(crate) fn new(id: &Id, at: Instant) -> Entry {
+        Entry::counting(id, at, &UNSEEN)
+    }
+
+    fn counting(id: &Id, at: Instant, upgrades: &AtomicU64) -> Entry {
+        Entry {
+            id: id.into_u64(),
+            at,
+            upgrades: upgrades.load(Ordering::Acquire),
+        }
+    }
+
     /// Whether no span may have gained a state unseen since this one was created.
     fn trusted(&self, upgrades: &AtomicU64) -> bool {
         self.upgrades == upgrades.load(Ordering::Acquire)
@@ -54,12 +67,18 @@ impl Entry {
 /// A thread's open plain spans, oldest first, in a fixed array (no allocation, nothing to
 /// drop at thread exit); spans usually close last-opened first, so they are found and
 /// removed at the end.
-struct Table {
+pub(crate) struct Table {
     slots: [Option<Entry>; SLOTS],
     len: usize,
 }
 
 impl Table {
+    /// No open plain span.
+    pub(crate) const EMPTY: Table = Table {
+        slots: [None; SLOTS],
+        len: 0,
+    };
+
     /// The position of `id`, searching from the newest.
     fn position(&self, id: u64) -> Option<usize> {
         self.slots[..self.len]
@@ -82,7 +101,8 @@ impl Table {
         }
     }
 
-    fn push(&mut self, entry: Entry) {
+    /// Remembers a plain span.
+    pub(crate) fn push(&mut self, entry: Entry) {
         if self.len == SLOTS {
             self.make_room();
         }
@@ -113,34 +133,15 @@ impl Table {
     }
 }
 
-thread_local! {
-    static OPEN: RefCell<Table> = const {
-        RefCell::new(Table {
-            slots: [None; SLOTS],
-            len: 0,
-        })
-    };
-}
-
 /// Runs `f` on this thread's table; `None` while the thread is being torn down or the table
 /// is in use (a callback run from inside another).
 fn with_table<R>(f: impl FnOnce(&mut Table) -> R) -> Option<R> {
-    crate::thread_cache::write(&OPEN, f)
+    per_thread::with(|thread| f(&mut thread.plain))
 }
 
-/// Remembers the plain span `id`, created at `at`, on this thread. Returns whether it is
-/// remembered (not while the thread is being torn down).
-pub(crate) fn opened(id: &Id, at: Instant) -> bool {
-    opened_counting(id, at, &UNSEEN)
-}
-
+#[cfg(test)]
 fn opened_counting(id: &Id, at: Instant, upgrades: &AtomicU64) -> bool {
-    let entry = Entry {
-        id: id.into_u64(),
-        at,
-        upgrades: upgrades.load(Ordering::Acquire),
-    };
-    with_table(|table| table.push(entry)).is_some()
+    with_table(|table| table.push(Entry::counting(id, at, upgrades))).is_some()
 }
 
 /// Whether this thread knows `id` as a span with no state.
@@ -265,7 +266,7 @@ mod tests {
         );
         assert_eq!(closed_counting(&id(3), &c), AtClose::Plain);
         assert_eq!(closed_counting(&id(1), &c), AtClose::Plain);
-        assert!(OPEN.with_borrow(|t| t.len == 0), "nothing left behind");
+        assert_eq!(with_table(|t| t.len), Some(0), "nothing left behind");
     }
 
     #[test]
@@ -281,7 +282,7 @@ mod tests {
         for n in 2..=SLOTS as u64 + 1 {
             assert_eq!(closed_counting(&id(100 + n), &c), AtClose::Plain);
         }
-        assert!(OPEN.with_borrow(|t| t.len == 0));
+        assert_eq!(with_table(|t| t.len), Some(0));
     }
 
     #[test]
@@ -316,7 +317,7 @@ mod tests {
         let c = AtomicU64::new(0);
         let t = Instant::now();
         opened_counting(&id(301), t, &c);
-        OPEN.with_borrow_mut(|_| {
+        per_thread::with(|_| {
             assert!(!is_plain_counting(&id(301), &c));
             assert_eq!(closed_counting(&id(301), &c), AtClose::Unknown);
             assert!(!opened_counting(&id(302), t, &c));

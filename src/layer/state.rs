@@ -116,7 +116,7 @@ impl SpanState {
 /// says, else at `start()` (see [`super::plain`]).
 pub(crate) fn state_or_upgrade<'a>(
     ext: &'a mut tracing_subscriber::registry::ExtensionsMut<'_>,
-    info: impl FnOnce() -> Arc<CallsiteInfo>,
+    info: impl FnOnce() -> &'static CallsiteInfo,
     start: impl FnOnce() -> Instant,
 ) -> Option<&'a mut SpanState> {
     if ext.get_mut::<SpanState>().is_none() {
@@ -136,7 +136,7 @@ pub(crate) fn state_or_upgrade<'a>(
 #[derive(Debug)]
 pub(crate) struct SpanState {
     /// The callsite's classification.
-    pub(crate) info: Arc<CallsiteInfo>,
+    pub(crate) info: &'static CallsiteInfo,
     /// An explicit kind (`openinference.span.kind`) or one from `gen_ai.operation.name`.
     pub(crate) explicit_kind: Option<SpanKind>,
     /// Whether the explicit kind came from `openinference.span.kind` (it beats the operation).
@@ -189,7 +189,7 @@ pub(crate) struct SpanState {
 
 impl SpanState {
     /// A fresh state for a span of the given callsite.
-    pub(crate) fn new(info: Arc<CallsiteInfo>, inherited: Arc<Inherited>) -> SpanState {
+    pub(crate) fn new(info: &'static CallsiteInfo, inherited: Arc<Inherited>) -> SpanState {
         SpanState {
             info,
             explicit_kind: None,

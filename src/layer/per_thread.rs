@@ -1,0 +1,170 @@
+//! What the layer keeps per thread, in one thread-local: the thread's open plain spans
+//! ([`super::plain`]) and its recent callsite classifications. A new span is classified and,
+//! if plain, remembered in one access: each thread-local access is a check that the thread
+//! is not being torn down and a borrow flag, and a plain span's path is short enough that
+//! they showed.
+
+use super::fields::{recent_slot, CallsiteCache, CallsiteInfo, RecentCallsites};
+use super::plain::{Entry, Table};
+use std::cell::RefCell;
+use std::time::Instant;
+use tracing_core::span::Id;
+use tracing_core::Metadata;
+
+/// The layer's per-thread data.
+pub(crate) struct PerThread {
+    /// Open plain spans.
+    pub(crate) plain: Table,
+    /// Recent callsite classifications (a classification depends on the callsite alone, so
+    /// they serve every layer).
+    callsites: RecentCallsites,
+    /// Plain spans whose values were not searched for unsigned integers (see
+    /// [`CallsiteInfo::may_have_unsigned`]).
+    unsigned_skips: u32,
+}
+
+thread_local! {
+    static PER_THREAD: RefCell<PerThread> = const {
+        RefCell::new(PerThread {
+            plain: Table::EMPTY,
+            callsites: [const { None }; super::fields::RECENT_CALLSITES],
+            unsigned_skips: 0,
+        })
+    };
+}
+
+/// Runs `f` on this thread's data; `None` while the thread is being torn down or the data is
+/// in use (a callback run from inside another).
+#[inline(always)]
+pub(crate) fn with<R>(f: impl FnOnce(&mut PerThread) -> R) -> Option<R> {
+    crate::thread_cache::write(&PER_THREAD, f)
+}
+
+/// What a new span is, by its callsite and what its parent hands down.
+pub(crate) enum NewSpan {
+    /// A plain span that needs no state.
+    Plain {
+        /// When it started.
+        at: Instant,
+        /// Whether this thread's table remembers it.
+        noted: bool,
+        /// Whether its values must be searched for unsigned integers.
+        may_have_unsigned: bool,
+    },
+    /// A span that needs a state: its callsite's classification.
+    Classified(&'static CallsiteInfo),
+}
+
+/// Classifies the new span `id` of the callsite of `meta`. It is plain if its callsite is and
+/// it is `stateless` (nothing handed down, nothing to capture); a plain span is remembered in
+/// this thread's table if `note`.
+pub(crate) fn new_span(
+    callsites: &CallsiteCache,
+    meta: &'static Metadata<'static>,
+    id: &Id,
+    stateless: bool,
+    note: bool,
+) -> NewSpan {
+    let (slot, key) = recent_slot(meta);
+    let found = with(|thread| {
+        let (at, info) = thread.callsites[slot]?;
+        (at == key).then(|| {
+            classify(
+                &mut thread.plain,
+                &mut thread.unsigned_skips,
+                info,
+                id,
+                stateless,
+                note,
+            )
+        })
+    })
+    .flatten();
+    match found {
+        Some(found) => found,
+        None => new_span_uncached(callsites, meta, id, stateless, note),
+    }
+}
+
+/// [`new_span`] for a callsite this thread has not seen lately (or while its data is busy).
+#[cold]
+#[inline(never)]
+fn new_span_uncached(
+    callsites: &CallsiteCache,
+    meta: &'static Metadata<'static>,
+    id: &Id,
+    stateless: bool,
+    note: bool,
+) -> NewSpan {
+    let (slot, key) = recent_slot(meta);
+    let info = callsites.get(meta);
+    let found = with(|thread| {
+        let classified = classify(
+            &mut thread.plain,
+            &mut thread.unsigned_skips,
+            info,
+            id,
+            stateless,
+            note,
+        );
+        thread.callsites[slot] = Some((key, info));
+        classified
+    });
+    match found {
+        Some(found) => found,
+        // The thread's data is out of reach: a plain span is not remembered, and searched.
+        None if stateless && info.plain => NewSpan::Plain {
+            at: Instant::now(),
+            noted: false,
+            may_have_unsigned: true,
+        },
+        None => NewSpan::Classified(info),
+    }
+}
+
+/// Classifies a new span of a callsite classified as `info`, with this thread's table and
+/// count of unsearched spans.
+#[inline(always)]
+fn classify(
+    plain: &mut Table,
+    unsigned_skips: &mut u32,
+    info: &'static CallsiteInfo,
+    id: &Id,
+    stateless: bool,
+    note: bool,
+) -> NewSpan {
+    if !(stateless && info.plain) {
+        return NewSpan::Classified(info);
+    }
+    let may_have_unsigned = info.may_have_unsigned(unsigned_skips);
+    let at = Instant::now();
+    if note {
+        plain.push(Entry::new(id, at));
+    }
+    NewSpan::Plain {
+        at,
+        noted: note,
+        may_have_unsigned,
+    }
+}
+
+/// Notes on the classification of the callsite of `meta` (this thread's copy, or the shared
+/// one) what a search of a new span's values found (see [`CallsiteInfo::searched`]).
+pub(crate) fn searched(
+    callsites: &CallsiteCache,
+    meta: &'static Metadata<'static>,
+    valued: usize,
+    any_unsigned: bool,
+) {
+    let (slot, key) = recent_slot(meta);
+    let noted = with(|thread| match thread.callsites[slot] {
+        Some((at, info)) if at == key => {
+            info.searched(valued, any_unsigned);
+            true
+        }
+        _ => false,
+    });
+    if noted != Some(true) {
+        callsites.get(meta).searched(valued, any_unsigned);
+    }
+}
