@@ -475,7 +475,7 @@ fn with_state<R>(
         // (which has the span only if the layer's filter let it through).
         let noted = {
             let ext = data.extensions();
-            ext.get::<SpanState>().is_some() || ext.get::<Started>().is_some()
+            ext.get::<Box<SpanState>>().is_some() || ext.get::<Started>().is_some()
         };
         let recorded = noted
             || plain::is_plain(id)

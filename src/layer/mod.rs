@@ -264,7 +264,7 @@ where
     ) -> Option<Box<capture::Capture>> {
         let stateless = {
             let ext = span.extensions();
-            match ext.get::<SpanState>() {
+            match ext.get::<Box<SpanState>>() {
                 Some(state) if state.identity.is_some() => return None,
                 Some(_) => false,
                 None if !upgrade || ext.get::<Started>().is_some_and(|s| s.known_sampled) => {
@@ -286,13 +286,13 @@ where
         let parent_span = || {
             span.parent().and_then(|p| {
                 p.extensions()
-                    .get::<SpanState>()
+                    .get::<Box<SpanState>>()
                     .and_then(|s| s.identity.as_ref().map(|i| i.context.span_id()))
             })
         };
         let identity = Identity::of(sc, parent_span)?;
         let mut ext = span.extensions_mut();
-        let state = ext.get_mut::<SpanState>()?;
+        let state = ext.get_mut::<Box<SpanState>>()?;
         let sampled = identity.sampled();
         state.identity = Some(identity);
         if !sampled {
@@ -317,7 +317,7 @@ where
         let parent_span = || {
             ctx.span(id)?.parent().and_then(|p| {
                 p.extensions()
-                    .get::<SpanState>()
+                    .get::<Box<SpanState>>()
                     .and_then(|s| s.identity.as_ref().map(|i| i.context.span_id()))
             })
         };
@@ -362,7 +362,9 @@ where
             return;
         };
         let inherited = inherited.unwrap_or_default();
-        let mut state = SpanState::new(info, inherited);
+        // Boxed, so that the state moves as a pointer into the registry, out at close and
+        // into the held-trace buffer (it is some 600 bytes).
+        let mut state = Box::new(SpanState::new(info, inherited));
         if capture {
             state.capture = Some(capture::Capture::new(attrs.fields().len()));
             // The capture holds the fields; the bridge gets them only if the span turns out
@@ -414,7 +416,7 @@ where
             // otherwise: a span entered in a sampled context needs no identity. One that
             // withheld its fields (its parent looked unsampled) hands them over below.
             let mut ext = span.extensions_mut();
-            match ext.get_mut::<SpanState>() {
+            match ext.get_mut::<Box<SpanState>>() {
                 Some(state) if state.withheld => {}
                 Some(state) => {
                     state.sampled_at_enter = true;
@@ -435,7 +437,7 @@ where
     fn close_with_state(&self, id: Id, ctx: Context<'_, S>, known: plain::AtClose) {
         let Some((state, name)) = ctx.span(&id).map(|span| {
             let mut ext = span.extensions_mut();
-            let state = ext.remove::<SpanState>();
+            let state = ext.remove::<Box<SpanState>>();
             if state.is_none()
                 && known == plain::AtClose::Unknown
                 && ext.get_mut::<Started>().is_none()
@@ -478,13 +480,7 @@ where
                             let priced = state.priced_usage();
                             self.core.metrics.record_span(&state, kind, ended, priced);
                             let lasted = ended.saturating_duration_since(state.start);
-                            capture::HeldSpan::deferred(
-                                capture,
-                                identity,
-                                name,
-                                Box::new(state),
-                                lasted,
-                            )
+                            capture::HeldSpan::deferred(capture, identity, name, state, lasted)
                         } else {
                             let priced = state.priced_usage();
                             let cost = price(&self.core.prices, &state, priced.as_ref());
@@ -559,7 +555,7 @@ where
         let (inherited, capture, known_sampled) = match parent_of(attrs, id, &ctx) {
             Some(p) => {
                 let ext = p.extensions();
-                if let Some(parent) = ext.get::<SpanState>() {
+                if let Some(parent) = ext.get::<Box<SpanState>>() {
                     let context = parent.context_for_children();
                     let sampled = parent.identity.as_ref().is_some_and(Identity::sampled);
                     (
@@ -621,7 +617,7 @@ where
         let recorded = (capture::formats_caller_values(values)
             && span
                 .extensions()
-                .get::<SpanState>()
+                .get::<Box<SpanState>>()
                 .is_some_and(|s| s.capture.is_some()))
         .then(|| {
             let mut scratch = capture::Capture::scratch(values.len());
@@ -630,7 +626,7 @@ where
         });
         let (forward, unsigned) = {
             let mut ext = span.extensions_mut();
-            match ext.get_mut::<SpanState>() {
+            match ext.get_mut::<Box<SpanState>>() {
                 Some(state) => {
                     let forward = !state.bypasses_bridge();
                     let mut visitor = match recorded {
@@ -685,7 +681,7 @@ where
                 }
                 // What the state needs is read briefly; the event's values are formatted with
                 // no lock held (their `Debug` may emit events of its own).
-                let seen = span.extensions().get::<SpanState>().map(|s| {
+                let seen = span.extensions().get::<Box<SpanState>>().map(|s| {
                     (
                         s.capture.is_some(),
                         s.sampled_out(),
@@ -701,7 +697,7 @@ where
                     let captured =
                         (keeps_capture && !is_return).then(|| capture::CapturedEvent::of(event));
                     let mut ext = span.extensions_mut();
-                    if let Some(state) = ext.get_mut::<SpanState>() {
+                    if let Some(state) = ext.get_mut::<Box<SpanState>>() {
                         if is_return {
                             state.returned = fields.and_then(|f| f.returned);
                             // The return value becomes output.value, not a span event.

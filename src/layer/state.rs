@@ -119,7 +119,7 @@ pub(crate) fn state_or_upgrade<'a>(
     info: impl FnOnce() -> &'static CallsiteInfo,
     start: impl FnOnce() -> Instant,
 ) -> Option<&'a mut SpanState> {
-    if ext.get_mut::<SpanState>().is_none() {
+    if ext.get_mut::<Box<SpanState>>().is_none() {
         let at = match ext.remove::<Started>() {
             Some(started) => started.at,
             None => start(),
@@ -127,9 +127,9 @@ pub(crate) fn state_or_upgrade<'a>(
         // Its context to hand down was empty when it was created, which is why it kept none.
         let mut state = SpanState::new(info(), Arc::default());
         state.start = at;
-        ext.insert(state);
+        ext.insert(Box::new(state));
     }
-    ext.get_mut::<SpanState>()
+    ext.get_mut::<Box<SpanState>>().map(|state| &mut **state)
 }
 
 /// The layer's per-span state.
