@@ -67,58 +67,49 @@ pub(crate) fn new_span(
 ) -> NewSpan {
     let (slot, key) = recent_slot(meta);
     let found = with(|thread| {
-        let (at, info) = thread.callsites[slot]?;
-        (at == key).then(|| {
-            classify(
-                &mut thread.plain,
-                &mut thread.unsigned_skips,
-                info,
-                id,
-                stateless,
-                note,
-            )
-        })
-    })
-    .flatten();
-    match found {
-        Some(found) => found,
-        None => new_span_uncached(callsites, meta, id, stateless, note),
-    }
-}
-
-/// [`new_span`] for a callsite this thread has not seen lately (or while its data is busy).
-#[cold]
-#[inline(never)]
-fn new_span_uncached(
-    callsites: &CallsiteCache,
-    meta: &'static Metadata<'static>,
-    id: &Id,
-    stateless: bool,
-    note: bool,
-) -> NewSpan {
-    let (slot, key) = recent_slot(meta);
-    let info = callsites.get(meta);
-    let found = with(|thread| {
-        let classified = classify(
+        let info = match thread.callsites[slot] {
+            Some((at, info)) if at == key => info,
+            _ => {
+                let info = not_at_hand(callsites, meta);
+                thread.callsites[slot] = Some((key, info));
+                info
+            }
+        };
+        classify(
             &mut thread.plain,
             &mut thread.unsigned_skips,
             info,
             id,
             stateless,
             note,
-        );
-        thread.callsites[slot] = Some((key, info));
-        classified
+        )
     });
-    match found {
-        Some(found) => found,
-        // The thread's data is out of reach: a plain span is not remembered, and searched.
-        None if stateless && info.plain => NewSpan::Plain {
+    found.unwrap_or_else(|| out_of_reach(not_at_hand(callsites, meta), stateless))
+}
+
+/// The classification of a callsite this thread has not seen lately.
+#[cold]
+#[inline(never)]
+fn not_at_hand(
+    callsites: &CallsiteCache,
+    meta: &'static Metadata<'static>,
+) -> &'static CallsiteInfo {
+    callsites.get(meta)
+}
+
+/// A new span while the thread's data is out of reach (torn down, or in use): a plain span
+/// is not remembered, and its values are searched.
+#[cold]
+#[inline(never)]
+fn out_of_reach(info: &'static CallsiteInfo, stateless: bool) -> NewSpan {
+    if stateless && info.plain {
+        NewSpan::Plain {
             at: Instant::now(),
             noted: false,
             may_have_unsigned: true,
-        },
-        None => NewSpan::Classified(info),
+        }
+    } else {
+        NewSpan::Classified(info)
     }
 }
 
