@@ -159,3 +159,55 @@ pub(crate) fn searched(
         callsites.get(meta).searched(valued, any_unsigned);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::plain::{closed, AtClose};
+
+    /// The metadata of the span `make` makes (under a subscriber that enables it).
+    fn meta_of(make: impl Fn() -> tracing::Span) -> &'static Metadata<'static> {
+        tracing::subscriber::with_default(tracing_subscriber::registry(), make)
+            .metadata()
+            .expect("a callsite's metadata")
+    }
+
+    #[test]
+    fn a_plain_span_is_remembered_and_others_are_classified() {
+        let callsites = CallsiteCache::default();
+        let plain = meta_of(|| tracing::info_span!("plain", attempt = 1));
+        let llm = meta_of(|| tracing::info_span!("llm", llm.model_name = "m"));
+        let id = Id::from_u64(424_201);
+        match new_span(&callsites, plain, &id, true, true) {
+            NewSpan::Plain { noted, .. } => assert!(noted),
+            NewSpan::Classified(_) => panic!("a plain callsite with nothing handed down"),
+        }
+        // (Trusted or not, depending on other tests' spans: either way the table knew it.)
+        assert_ne!(closed(&id), AtClose::Unknown, "remembered by this thread");
+        let not_noted = Id::from_u64(424_202);
+        match new_span(&callsites, plain, &not_noted, true, false) {
+            NewSpan::Plain { noted, .. } => assert!(!noted),
+            NewSpan::Classified(_) => panic!("still plain"),
+        }
+        assert_eq!(closed(&not_noted), AtClose::Unknown, "not remembered");
+        assert!(matches!(
+            new_span(&callsites, plain, &Id::from_u64(424_203), false, true),
+            NewSpan::Classified(info) if info.plain
+        ));
+        assert!(matches!(
+            new_span(&callsites, llm, &Id::from_u64(424_204), true, true),
+            NewSpan::Classified(info) if !info.plain
+        ));
+        // While the thread's data is in use (a callback inside another), a plain span is not
+        // remembered and its values are searched.
+        let inner = with(|_| new_span(&callsites, plain, &Id::from_u64(424_205), true, true));
+        match inner {
+            Some(NewSpan::Plain {
+                noted,
+                may_have_unsigned,
+                ..
+            }) => assert!(!noted && may_have_unsigned),
+            _ => panic!("plain, out of reach"),
+        }
+    }
+}
