@@ -683,7 +683,6 @@ impl LlmLayerBuilder {
             None => metrics,
         };
         let core = Arc::new(Core {
-            callsites: Default::default(),
             prices,
             metrics,
             capture,
@@ -897,7 +896,6 @@ where
         let provider = SdkTracerProvider::builder().build();
         let tracer = provider.tracer("tracing-openinference");
         let core = Arc::new(Core {
-            callsites: Default::default(),
             prices: Arc::new(PriceCache::new(PriceTable::empty())),
             metrics: Metrics::disabled(),
             capture: None,

@@ -486,7 +486,7 @@ fn with_state<R>(
         }
         let mut ext = data.extensions_mut();
         // A span the layer kept no state for (a plain one) gets one now.
-        let info = || crate::layer::fields::CallsiteCache::default().get(data.metadata());
+        let info = || crate::layer::fields::classification(data.metadata());
         let start = || plain::start_of(id);
         if let (Some(state), Some(f)) = (state_or_upgrade(&mut ext, info, start), f.take()) {
             out = Some(f(state));

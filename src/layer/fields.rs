@@ -239,28 +239,23 @@ pub(crate) fn recent_slot(meta: &'static Metadata<'static>) -> (usize, usize) {
     ((key >> 4) % RECENT_CALLSITES, key)
 }
 
-/// Callsite classifications, computed once per callsite for the whole process (a
-/// classification depends on the callsite alone) and kept for its life: callsites are
-/// static, so there are only as many as the program has, and a classification is a few
-/// dozen bytes. Being `'static`, a thread can keep them at hand with nothing to drop.
-#[derive(Debug, Default)]
-pub(crate) struct CallsiteCache(());
-
-/// Every classification made, by callsite.
+/// Every classification made, by callsite (see [`classification`]).
 static CLASSIFIED: std::sync::LazyLock<
     parking_lot::RwLock<HashMap<Identifier, &'static CallsiteInfo, crate::fnv::FnvBuild>>,
 > = std::sync::LazyLock::new(Default::default);
 
-impl CallsiteCache {
-    /// The classification of the callsite of `meta`, computing it on first sight.
-    pub(crate) fn get(&self, meta: &'static Metadata<'static>) -> &'static CallsiteInfo {
-        let id = meta.callsite();
-        if let Some(info) = CLASSIFIED.read().get(&id) {
-            return info;
-        }
-        CLASSIFIED
-            .write()
-            .entry(id)
-            .or_insert_with(|| Box::leak(Box::new(CallsiteInfo::new(meta))))
+/// The classification of the callsite of `meta`, computed on first sight. Classifications
+/// are made once per callsite for the whole process (one depends on the callsite alone) and
+/// kept for its life: callsites are static, so there are only as many as the program has,
+/// and a classification is a few dozen bytes. Being `'static`, a thread can keep them at hand
+/// with nothing to drop (see [`super::per_thread`]).
+pub(crate) fn classification(meta: &'static Metadata<'static>) -> &'static CallsiteInfo {
+    let id = meta.callsite();
+    if let Some(info) = CLASSIFIED.read().get(&id) {
+        return info;
     }
+    CLASSIFIED
+        .write()
+        .entry(id)
+        .or_insert_with(|| Box::leak(Box::new(CallsiteInfo::new(meta))))
 }

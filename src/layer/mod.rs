@@ -19,7 +19,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::identity::Identity;
 use crate::pricing::PriceCache;
 use event::{is_return_event, EventFields};
-use fields::{CallsiteCache, ContextSlot};
+use fields::{classification, ContextSlot};
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_sdk::trace::Tracer as SdkTracer;
 use per_thread::NewSpan;
@@ -35,11 +35,9 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
-/// What every span of one layer shares: callsite classifications, prices, metrics.
+/// What every span of one layer shares: prices, metrics, capture settings.
 #[derive(Debug)]
 pub(crate) struct Core {
-    /// Callsite classifications.
-    pub(crate) callsites: CallsiteCache,
     /// Model prices for cost (shared with the span processor, which prices a kept trace's
     /// spans).
     pub(crate) prices: Arc<PriceCache>,
@@ -279,7 +277,7 @@ where
             let mut ext = span.extensions_mut();
             let _ = state::state_or_upgrade(
                 &mut ext,
-                || self.core.callsites.get(span.metadata()),
+                || classification(span.metadata()),
                 || plain::start_of(id),
             );
         }
@@ -335,12 +333,17 @@ where
     /// A new plain span whose values may hold unsigned integers: found and handed to the
     /// bridge as integers.
     #[inline(never)]
-    fn new_plain_span_searched(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+    fn new_plain_span_searched(
+        &self,
+        attrs: &Attributes<'_>,
+        id: &Id,
+        ctx: Context<'_, S>,
+        info: &'static fields::CallsiteInfo,
+    ) {
         let meta = attrs.metadata();
         let mut unsigned = UnsignedVisitor::default();
         attrs.record(&mut unsigned);
-        let any = !unsigned.0.is_empty();
-        per_thread::searched(&self.core.callsites, meta, unsigned.1, any);
+        info.searched(unsigned.1, !unsigned.0.is_empty());
         self.bridge.on_new_span(attrs, id, ctx.clone());
         self.rerecord_unsigned(id, meta, &unsigned.0, &ctx);
     }
@@ -400,7 +403,7 @@ where
     fn exit_panicking(&self, id: &Id, ctx: &Context<'_, S>) {
         if let Some(span) = ctx.span(id) {
             let mut ext = span.extensions_mut();
-            let info = || self.core.callsites.get(span.metadata());
+            let info = || classification(span.metadata());
             if let Some(state) = state::state_or_upgrade(&mut ext, info, || plain::start_of(id)) {
                 state.panicked = true;
             }
@@ -539,7 +542,7 @@ where
 {
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> tracing_core::Interest {
         if meta.is_span() {
-            self.core.callsites.get(meta);
+            classification(meta);
         }
         tracing_core::Interest::always()
     }
@@ -572,30 +575,30 @@ where
             None => (None, may_be_unsampled(None), false),
         };
         let stateless = !capture && inherited.is_none();
-        let info =
-            match per_thread::new_span(&self.core.callsites, meta, id, stateless, !known_sampled) {
-                NewSpan::Classified(info) => info,
-                NewSpan::Plain {
-                    at,
-                    noted,
-                    may_have_unsigned,
-                } => {
-                    // Nothing to read, hand down or capture: nothing in the registry, only this
-                    // thread's note of when it started (see `plain`); but a span whose trace is known
-                    // to be sampled says so to its children.
-                    if !noted {
-                        if let Some(span) = ctx.span(id) {
-                            span.extensions_mut().insert(Started { at, known_sampled });
-                        }
+        let info = match per_thread::new_span(meta, id, stateless, !known_sampled) {
+            NewSpan::Classified(info) => info,
+            NewSpan::Plain {
+                at,
+                noted,
+                may_have_unsigned,
+                info,
+            } => {
+                // Nothing to read, hand down or capture: nothing in the registry, only this
+                // thread's note of when it started (see `plain`); but a span whose trace is known
+                // to be sampled says so to its children.
+                if !noted {
+                    if let Some(span) = ctx.span(id) {
+                        span.extensions_mut().insert(Started { at, known_sampled });
                     }
-                    if !may_have_unsigned {
-                        self.bridge.on_new_span(attrs, id, ctx);
-                        return;
-                    }
-                    self.new_plain_span_searched(attrs, id, ctx);
+                }
+                if !may_have_unsigned {
+                    self.bridge.on_new_span(attrs, id, ctx);
                     return;
                 }
-            };
+                self.new_plain_span_searched(attrs, id, ctx, info);
+                return;
+            }
+        };
         self.new_span_with_state(attrs, id, ctx, info, inherited, capture);
     }
 
@@ -675,7 +678,7 @@ where
                     let mut ext = span.extensions_mut();
                     let _ = state::state_or_upgrade(
                         &mut ext,
-                        || self.core.callsites.get(span.metadata()),
+                        || classification(span.metadata()),
                         || plain::start_of(&span.id()),
                     );
                 }

@@ -4,7 +4,7 @@
 //! is not being torn down and a borrow flag, and a plain span's path is short enough that
 //! they showed.
 
-use super::fields::{recent_slot, CallsiteCache, CallsiteInfo, RecentCallsites};
+use super::fields::{classification, recent_slot, CallsiteInfo, RecentCallsites};
 use super::plain::{Entry, Table};
 use std::cell::RefCell;
 use std::time::Instant;
@@ -50,6 +50,8 @@ pub(crate) enum NewSpan {
         noted: bool,
         /// Whether its values must be searched for unsigned integers.
         may_have_unsigned: bool,
+        /// Its callsite's classification (told what a search found).
+        info: &'static CallsiteInfo,
     },
     /// A span that needs a state: its callsite's classification.
     Classified(&'static CallsiteInfo),
@@ -59,7 +61,6 @@ pub(crate) enum NewSpan {
 /// it is `stateless` (nothing handed down, nothing to capture); a plain span is remembered in
 /// this thread's table if `note`.
 pub(crate) fn new_span(
-    callsites: &CallsiteCache,
     meta: &'static Metadata<'static>,
     id: &Id,
     stateless: bool,
@@ -70,7 +71,7 @@ pub(crate) fn new_span(
         let info = match thread.callsites[slot] {
             Some((at, info)) if at == key => info,
             _ => {
-                let info = not_at_hand(callsites, meta);
+                let info = not_at_hand(meta);
                 thread.callsites[slot] = Some((key, info));
                 info
             }
@@ -84,17 +85,14 @@ pub(crate) fn new_span(
             note,
         )
     });
-    found.unwrap_or_else(|| out_of_reach(not_at_hand(callsites, meta), stateless))
+    found.unwrap_or_else(|| out_of_reach(not_at_hand(meta), stateless))
 }
 
 /// The classification of a callsite this thread has not seen lately.
 #[cold]
 #[inline(never)]
-fn not_at_hand(
-    callsites: &CallsiteCache,
-    meta: &'static Metadata<'static>,
-) -> &'static CallsiteInfo {
-    callsites.get(meta)
+fn not_at_hand(meta: &'static Metadata<'static>) -> &'static CallsiteInfo {
+    classification(meta)
 }
 
 /// A new span while the thread's data is out of reach (torn down, or in use): a plain span
@@ -107,6 +105,7 @@ fn out_of_reach(info: &'static CallsiteInfo, stateless: bool) -> NewSpan {
             at: Instant::now(),
             noted: false,
             may_have_unsigned: true,
+            info,
         }
     } else {
         NewSpan::Classified(info)
@@ -136,27 +135,7 @@ fn classify(
         at,
         noted: note,
         may_have_unsigned,
-    }
-}
-
-/// Notes on the classification of the callsite of `meta` (this thread's copy, or the shared
-/// one) what a search of a new span's values found (see [`CallsiteInfo::searched`]).
-pub(crate) fn searched(
-    callsites: &CallsiteCache,
-    meta: &'static Metadata<'static>,
-    valued: usize,
-    any_unsigned: bool,
-) {
-    let (slot, key) = recent_slot(meta);
-    let noted = with(|thread| match thread.callsites[slot] {
-        Some((at, info)) if at == key => {
-            info.searched(valued, any_unsigned);
-            true
-        }
-        _ => false,
-    });
-    if noted != Some(true) {
-        callsites.get(meta).searched(valued, any_unsigned);
+        info,
     }
 }
 
@@ -174,33 +153,32 @@ mod tests {
 
     #[test]
     fn a_plain_span_is_remembered_and_others_are_classified() {
-        let callsites = CallsiteCache::default();
         let plain = meta_of(|| tracing::info_span!("plain", attempt = 1));
         let llm = meta_of(|| tracing::info_span!("llm", llm.model_name = "m"));
         let id = Id::from_u64(424_201);
-        match new_span(&callsites, plain, &id, true, true) {
+        match new_span(plain, &id, true, true) {
             NewSpan::Plain { noted, .. } => assert!(noted),
             NewSpan::Classified(_) => panic!("a plain callsite with nothing handed down"),
         }
         // (Trusted or not, depending on other tests' spans: either way the table knew it.)
         assert_ne!(closed(&id), AtClose::Unknown, "remembered by this thread");
         let not_noted = Id::from_u64(424_202);
-        match new_span(&callsites, plain, &not_noted, true, false) {
+        match new_span(plain, &not_noted, true, false) {
             NewSpan::Plain { noted, .. } => assert!(!noted),
             NewSpan::Classified(_) => panic!("still plain"),
         }
         assert_eq!(closed(&not_noted), AtClose::Unknown, "not remembered");
         assert!(matches!(
-            new_span(&callsites, plain, &Id::from_u64(424_203), false, true),
+            new_span(plain, &Id::from_u64(424_203), false, true),
             NewSpan::Classified(info) if info.plain
         ));
         assert!(matches!(
-            new_span(&callsites, llm, &Id::from_u64(424_204), true, true),
+            new_span(llm, &Id::from_u64(424_204), true, true),
             NewSpan::Classified(info) if !info.plain
         ));
         // While the thread's data is in use (a callback inside another), a plain span is not
         // remembered and its values are searched.
-        let inner = with(|_| new_span(&callsites, plain, &Id::from_u64(424_205), true, true));
+        let inner = with(|_| new_span(plain, &Id::from_u64(424_205), true, true));
         match inner {
             Some(NewSpan::Plain {
                 noted,

@@ -193,9 +193,8 @@ pub(crate) struct ProcessorShared {
     /// are, not wrapped with their size (the export thread sizes them again): wrapping moved
     /// each 400-byte span once more on the calling thread.
     spans: SyncSender<SpanData>,
-    /// Spans of sampled-out traces the layer kept, with their sizes (rare: at a kept
-    /// trace's end).
-    kept: SyncSender<(SpanData, usize)>,
+    /// Spans of sampled-out traces the layer kept (rare: at a kept trace's end).
+    kept: SyncSender<SpanData>,
     /// Wake-ups, flushes and shutdown: what the export thread waits on.
     control: SyncSender<Control>,
     wake: Arc<WakeSignal>,
@@ -335,20 +334,22 @@ impl LlmSpanProcessor {
     /// bytes) the span is dropped and counted. Never blocks.
     #[inline(always)]
     pub(crate) fn enqueue(&self, span: SpanData) {
-        let size = crate::privacy::span_size(&span);
-        // The span goes straight from the SDK's hands into the queue: a span is some 400
-        // bytes, and passing it through a helper or a wrapper copied it once more.
-        if let Some(admitted) = self.admit(size) {
-            let sent = self.spans.try_send(span).is_ok();
-            self.sent(admitted, sent);
-        }
+        self.enqueue_on(&self.spans, span);
     }
 
     /// Queues a span of a kept trace, like [`LlmSpanProcessor::enqueue`].
     fn enqueue_kept(&self, span: SpanData) {
+        self.enqueue_on(&self.kept, span);
+    }
+
+    /// Queues `span` on `queue`. The span goes straight from the SDK's hands into the
+    /// channel: a span is some 400 bytes, and wrapping it (with its size, or in an enum)
+    /// copied it once more.
+    #[inline(always)]
+    fn enqueue_on(&self, queue: &SyncSender<SpanData>, span: SpanData) {
         let size = crate::privacy::span_size(&span);
         if let Some(admitted) = self.admit(size) {
-            let sent = self.kept.try_send((span, size)).is_ok();
+            let sent = queue.try_send(span).is_ok();
             self.sent(admitted, sent);
         }
     }

@@ -59,10 +59,10 @@ pub(crate) struct Rejected {
 
 /// What the calling threads queue for the export thread.
 pub(crate) struct Queues {
-    /// Finished sampled spans; each one's size is [`crate::privacy::span_size`].
+    /// Finished sampled spans.
     pub(crate) spans: Receiver<SpanData>,
-    /// Spans of sampled-out traces the layer kept (already marked), and their sizes.
-    pub(crate) kept: Receiver<(SpanData, usize)>,
+    /// Spans of sampled-out traces the layer kept (already marked).
+    pub(crate) kept: Receiver<SpanData>,
 }
 
 /// What the export thread waits on. Spans do not wake it one by one: it drains the span
@@ -231,21 +231,14 @@ impl Worker {
         // What was taken is given back to the queue's counts every few spans, not per span:
         // the calling threads write those counts at every span's end.
         let mut taken = Taken::default();
-        let sized = |span: SpanData| {
-            let size = crate::privacy::span_size(&span);
-            (span, size, false)
-        };
-        let kept = |(span, size)| (span, size, true);
         let next = || {
-            queues
-                .kept
-                .try_recv()
-                .map(kept)
-                .or_else(|_| queues.spans.try_recv().map(sized))
+            (queues.kept.try_recv().map(|span| (span, true)))
+                .or_else(|_| queues.spans.try_recv().map(|span| (span, false)))
         };
-        while let Ok((span, size, kept)) = next() {
+        while let Ok((span, kept)) = next() {
+            // The size the calling thread counted in (the same estimate of the same span).
             taken.spans += 1;
-            taken.bytes += size as u64;
+            taken.bytes += crate::privacy::span_size(&span) as u64;
             if kept {
                 self.push_ready(span, None);
             } else {
