@@ -6,7 +6,8 @@
 //!   delivered, the rest was dropped by the bounded queue;
 //! - `paced`: a flush every 1,024 spans, so nothing is dropped: the sustained rate.
 //!
-//! Run: `cargo bench --bench export_throughput` (optionally `-- 400000` for the largest phase).
+//! Run: `cargo bench --bench export_throughput` (optionally `-- 400000` for the largest phase,
+//! and `-- paced` or `-- firehose` for one way of pushing).
 
 #[macro_use]
 #[path = "common/workload.rs"]
@@ -76,11 +77,18 @@ fn phase(shape: &'static str, how: &'static str, n: u64, json: &str) -> Row {
 }
 
 fn main() {
-    let big: u64 = std::env::args()
+    let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(200_000);
+        .collect();
+    let big: u64 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(200_000);
+    // Other words pick the phases matching all of them: `paced`, `firehose`, `2 KB`, `256 B`.
+    let picks: Vec<&str> = args
+        .iter()
+        .filter(|a| a.parse::<u64>().is_err())
+        .map(String::as_str)
+        .collect();
+    let picked = |shape: &str, how: &str| picks.iter().all(|p| shape.contains(p) || how == *p);
     let (_, json_2k) = messages(2048);
     let (_, json_small) = messages(256);
     let start_rss = rss_kib() as f64 / 1024.0;
@@ -90,6 +98,9 @@ fn main() {
         ("LLM span, 256 B messages", json_small.as_str()),
     ] {
         for how in ["paced", "firehose"] {
+            if !picked(shape, how) {
+                continue;
+            }
             for n in [big / 4, big] {
                 let row = phase(shape, how, n, json);
                 eprintln!(

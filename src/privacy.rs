@@ -916,6 +916,30 @@ impl Privacy {
 
     /// Base64 data, length cap and secret scans for one string; `None` when it is unchanged.
     fn clean_str(&self, s: &str, scan: JsonScan) -> Option<String> {
+        if self.leaves_short(s, scan) {
+            return None;
+        }
+        self.clean_str_scanned(s, scan)
+    }
+
+    /// Whether [`Privacy::clean_str`] leaves `s` as it is without reading it: shorter than any
+    /// credential [`scan_tokens`] finds, within the cap and the data-URI limit, and not JSON
+    /// to scan. Most values of a span are that short (roles, model names, ids).
+    #[inline]
+    fn leaves_short(&self, s: &str, scan: JsonScan) -> bool {
+        let n = s.len();
+        n < MIN_TOKEN_LEN
+            && (self.max_value_len == 0 || n <= self.max_value_len)
+            && n <= self.base64_image_max_len
+            && match scan {
+                JsonScan::None => true,
+                JsonScan::Secrets => !looks_json(s),
+                JsonScan::PromptKeys => false,
+            }
+    }
+
+    /// [`Privacy::clean_str`], reading the whole string.
+    fn clean_str_scanned(&self, s: &str, scan: JsonScan) -> Option<String> {
         let b64_max = self.base64_image_max_len;
         if s.len() > b64_max && s.starts_with("data:image/") && s.contains("base64") {
             return Some(REDACTED.to_string());
@@ -1288,8 +1312,13 @@ fn is_bearer_char(c: u8) -> bool {
 }
 
 /// The first index at or after `i` where a key (`b[j + 2] == '-'`) or a bearer credential (`b[j]` is `b` or `B`)
-/// could start, or `b.len()`. Eight bytes at a time: most text has neither.
-fn next_token_candidate(b: &[u8], mut i: usize) -> usize {
+/// could start, or `b.len()`.
+///
+/// The next eight starts are tested a word at a time; past them, a vectorized search for the three bytes takes
+/// over. Text without them (code, JSON, most languages) is then skipped many bytes an instruction, and text dense
+/// with them (adversarial, or `b`-rich prose) finds its next start in the word test without paying to set the
+/// vector search up.
+fn next_token_candidate(b: &[u8], i: usize) -> usize {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
     const CASE: u64 = u64::from_le_bytes([0x20; 8]);
@@ -1303,19 +1332,41 @@ fn next_token_candidate(b: &[u8], mut i: usize) -> usize {
         w.copy_from_slice(&b[k..k + 8]);
         u64::from_le_bytes(w)
     };
-    let n = b.len();
-    while i + 10 <= n {
+    let mut start = i;
+    if i + 10 <= b.len() {
         // Byte `k` of the mask: `b[i + k]` is `b`/`B`, or `b[i + k + 2]` is `-`.
         let hits = zero_bytes((word(i) | CASE) ^ LOWER_B) | zero_bytes(word(i + 2) ^ DASHES);
         if hits != 0 {
             return i + (hits.trailing_zeros() / 8) as usize;
         }
-        i += 8;
+        start = i + 8;
     }
-    (i..n)
-        .find(|&j| matches!(b[j], b'b' | b'B') || b.get(j + 2) == Some(&b'-'))
-        .unwrap_or(n)
+    let mut from = start;
+    while let Some(off) = b
+        .get(from..)
+        .and_then(|rest| memchr::memchr3(b'-', b'b', b'B', rest))
+    {
+        let p = from + off;
+        if b[p] != b'-' {
+            // A dash right after it marks a key starting one byte earlier.
+            return if p > start && b.get(p + 1) == Some(&b'-') {
+                p - 1
+            } else {
+                p
+            };
+        }
+        if p >= start + 2 {
+            return p - 2;
+        }
+        // A dash at `start` or `start + 1` marks a start already ruled out.
+        from = p + 1;
+    }
+    b.len()
 }
+
+/// The shortest text [`scan_tokens`] can change when it was not cut: `bearer`, a blank and an
+/// 8-character credential (a key, `sk-` and 16 characters, is longer).
+const MIN_TOKEN_LEN: usize = 15;
 
 /// Replaces `sk-…`/`pk-…`/`rk-…` API keys and `Bearer <credential>` in plain text.
 ///
@@ -1919,7 +1970,7 @@ mod tests {
                         seed ^= seed << 13;
                         seed ^= seed >> 7;
                         seed ^= seed << 17;
-                        ['b', 'B', '-', 'x', 's', 'k'][(seed % 6) as usize]
+                        ['b', 'B', '-', 'x', 's', 'k', 'e', 'A', 'a'][(seed % 9) as usize]
                     })
                     .collect();
                 generated.push(text);
@@ -2752,6 +2803,30 @@ mod tests {
         #[test]
         fn with_no_hide_flag_the_flags_keep_any_key(key in attr_key()) {
             prop_assert_eq!(Privacy::default().action_by_flags(&key), Action::Keep);
+        }
+
+        /// A string the short path leaves alone is one the full scan would leave alone.
+        #[test]
+        fn short_strings_left_alone_are_clean(
+            s in prop_oneof![
+                ".{0,16}",
+                "(Bearer|bearer) [a-z0-9]{6,10}",
+                "sk-[a-z0-9]{12,18}",
+                "(\\{|\\[|data:)[a-zA-Z0-9 \"{}:,_-]{0,12}",
+            ],
+            flags in prop::collection::vec(any::<bool>(), 2),
+            cap in 0usize..20,
+            b64 in 0usize..20,
+        ) {
+            let p = Privacy {
+                redact_secrets: flags[0], hide_inputs: flags[1], max_value_len: cap,
+                base64_image_max_len: b64, ..Privacy::default()
+            };
+            for scan in [JsonScan::None, JsonScan::Secrets, JsonScan::PromptKeys] {
+                if p.leaves_short(&s, scan) {
+                    prop_assert_eq!(p.clean_str_scanned(&s, scan), None, "{:?} {:?}", s, scan);
+                }
+            }
         }
 
         #[test]
