@@ -49,6 +49,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use opentelemetry::trace::Event;
 use opentelemetry::{Array, KeyValue, Value};
@@ -229,18 +230,44 @@ const MAX_KEY_PLANS: usize = 4096;
 
 /// The plans of the keys [`Privacy::apply`] has seen, for one configuration: a span's keys
 /// mostly repeat those of the spans before it, and the hide flags, secret-key words and JSON
-/// rules then cost one hash lookup per attribute.
+/// rules then cost one hash lookup per attribute. Mostly they also come in the same order, so
+/// the key last seen at each position of a span is compared first, which costs less than
+/// hashing it.
 #[derive(Debug, Default)]
-pub(crate) struct KeyPlans(HashMap<Box<str>, KeyPlan, crate::fnv::WordsBuild>);
+pub(crate) struct KeyPlans {
+    plans: HashMap<Arc<str>, KeyPlan, crate::fnv::WordsBuild>,
+    /// The key and plan last looked up at each position of a span (the first [`MAX_RECENT`]).
+    recent: Vec<(Arc<str>, KeyPlan)>,
+}
+
+/// Positions of a span whose last key [`KeyPlans`] keeps.
+const MAX_RECENT: usize = 128;
 
 impl KeyPlans {
-    fn get(&mut self, privacy: &Privacy, key: &str) -> KeyPlan {
-        if let Some(plan) = self.0.get(key) {
-            return *plan;
+    /// The plan of `key`, the attribute at position `at` of the span.
+    fn get(&mut self, privacy: &Privacy, key: &str, at: usize) -> KeyPlan {
+        if let Some((last, plan)) = self.recent.get(at) {
+            if **last == *key {
+                return *plan;
+            }
         }
-        let plan = privacy.plan(key);
-        if self.0.len() < MAX_KEY_PLANS {
-            self.0.insert(key.into(), plan);
+        let (shared, plan) = match self.plans.get_key_value(key) {
+            Some((shared, plan)) => (Some(shared.clone()), *plan),
+            None => {
+                let plan = privacy.plan(key);
+                let shared = (self.plans.len() < MAX_KEY_PLANS).then(|| Arc::<str>::from(key));
+                if let Some(shared) = &shared {
+                    self.plans.insert(shared.clone(), plan);
+                }
+                (shared, plan)
+            }
+        };
+        if let Some(shared) = shared.filter(|_| at < MAX_RECENT) {
+            if at < self.recent.len() {
+                self.recent[at] = (shared, plan);
+            } else if at == self.recent.len() {
+                self.recent.push((shared, plan));
+            }
         }
         plan
     }
@@ -603,14 +630,17 @@ impl Privacy {
         plans: &mut KeyPlans,
     ) -> usize {
         let mut clean = FoundClean::default();
+        let mut at = 0;
         attrs.retain_mut(|kv| {
-            let plan = plans.get(self, kv.key.as_str());
+            let plan = plans.get(self, kv.key.as_str(), at);
+            at += 1;
             self.process_kv(kv, plan, false, &mut clean)
         });
         for event in events.iter_mut() {
             let redact_strings = self.hide_all && event.name != "exception";
             event.attributes.retain_mut(|kv| {
-                let plan = plans.get(self, kv.key.as_str());
+                let plan = plans.get(self, kv.key.as_str(), at);
+                at += 1;
                 self.process_kv(kv, plan, redact_strings, &mut clean)
             });
         }
@@ -1940,6 +1970,40 @@ mod tests {
 
     fn redacted(attrs: &[KeyValue], key: &str) -> bool {
         get_str(attrs, key).as_deref() == Some(REDACTED)
+    }
+
+    /// Plans remembered by position are checked against the key: spans whose keys come in
+    /// another order, or are new at a position, get each key's own plan.
+    #[test]
+    fn plans_follow_the_key_not_its_position() {
+        let p = Privacy::default().with_hide_inputs(true);
+        let mut plans = KeyPlans::default();
+        let kv = |k: &'static str| KeyValue::new(k, "some text");
+        let shown = |attrs: &[KeyValue]| -> Vec<String> {
+            attrs
+                .iter()
+                .map(|kv| format!("{}={}", kv.key, kv.value))
+                .collect()
+        };
+        for order in [
+            ["input.value", "output.value", "tag.a"],
+            ["output.value", "input.value", "tag.b"],
+            ["tag.a", "output.value", "input.value"],
+        ] {
+            let mut attrs: Vec<KeyValue> = order.iter().map(|k| kv(k)).collect();
+            p.apply(&mut attrs, &mut [], &mut plans);
+            let mut expected: Vec<String> = order
+                .iter()
+                .map(|k| match *k {
+                    "input.value" => format!("{k}={REDACTED}"),
+                    _ => format!("{k}=some text"),
+                })
+                .collect();
+            let mut got = shown(&attrs);
+            got.sort();
+            expected.sort();
+            assert_eq!(got, expected, "{order:?}");
+        }
     }
 
     #[test]

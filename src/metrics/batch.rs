@@ -78,7 +78,8 @@ impl SeriesKey {
         model: Option<&Arc<str>>,
     ) -> bool {
         self.owner == owner
-            && self.op == op
+            // The operation names are the crate's constants: the same address, most often.
+            && (std::ptr::eq(self.op, op) || self.op == op)
             && same_text(self.provider.as_ref(), provider)
             && same_text(self.model.as_ref(), model)
     }
