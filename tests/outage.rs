@@ -7,7 +7,8 @@
 //! - memory stays bounded (peak RSS printed);
 //! - every span accepted after recovery arrives;
 //! - `LlmHandle::shutdown` delivers every span accepted before it, with no runtime, on a
-//!   current-thread runtime and on a multi-thread runtime.
+//!   current-thread runtime and on a multi-thread runtime;
+//! - a slow collector holding one batch does not hold up the mapping of the next.
 
 #[path = "common/otlp_sink.rs"]
 mod otlp_sink;
@@ -279,6 +280,38 @@ fn short_503_spell_is_retried() {
         300,
         "spans refused with 503 must be retried after recovery"
     );
+}
+
+/// While a slow collector holds one batch, the export thread maps the next: the queue
+/// empties before the collector has answered the first request (it did not while the export
+/// thread waited for the answer).
+#[test]
+fn the_next_batch_is_mapped_while_a_slow_collector_holds_one() {
+    let sink = OtlpSink::start(Mode::Slow(Duration::from_secs(3)));
+    let (dispatch, handle) = pipeline_to(&sink);
+    let messages = messages_json();
+    let messages = messages.as_str();
+    tracing::dispatcher::with_default(&dispatch, || {
+        // Two default batches of 512.
+        for _ in 0..1024 {
+            llm_call!("pipelined.slow_sink", messages);
+        }
+    });
+    let started = Instant::now();
+    let mut emptied = None;
+    while started.elapsed() < Duration::from_secs(2) {
+        if handle.pipeline_stats().queue_bytes == 0 {
+            emptied = Some(started.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let answered = sink.stats().requests;
+    println!("queue emptied after {emptied:?}; requests answered then: {answered}");
+    assert!(emptied.is_some(), "the queue still held spans after 2 s");
+    assert_eq!(answered, 0, "the collector had not answered yet");
+    assert_eq!(handle.shutdown(SHUTDOWN_LIMIT), Ok(()));
+    assert_eq!(sink.stats().named("pipelined.slow_sink"), 1024);
 }
 
 #[test]

@@ -5,15 +5,22 @@
 //! intermediate protobuf structs first. Transport and settings are those of the
 //! `opentelemetry-otlp` HTTP exporter: the blocking `reqwest` client, the endpoint, headers
 //! and timeout from [`OtlpTarget`], a collector's partial-success answer read and reported.
+//!
+//! Batches the export thread sends as they fill ([`ErasedExporter::start_kept`]) are encoded
+//! and posted on a thread of the exporter's own, one at a time, while the export thread maps
+//! the next batch; a refused batch comes back to the export thread for a retry.
 
 use super::otlp_proto::{encode_request, rejected_spans, EncodedResource};
 use super::OtlpTarget;
 use crate::builder::BuildError;
-use crate::pipeline::worker::{ErasedExporter, Rejected};
+use crate::pipeline::worker::{ErasedExporter, Posted, Rejected};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 use std::io::Read;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// The most of a collector's answer that is read (an `ExportTraceServiceResponse` is a few
@@ -23,10 +30,56 @@ const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
 /// The OTLP/HTTP protobuf span exporter.
 #[derive(Debug)]
 pub(crate) struct OtlpHttpExporter {
-    client: Option<reqwest::blocking::Client>,
+    /// `None` once shut down.
+    poster: Option<Arc<Poster>>,
+    /// The thread posting started batches, from the first one on.
+    sender: Option<Sender>,
+}
+
+/// What a post needs: the client and where and how to post.
+#[derive(Debug, Clone)]
+struct Poster {
+    client: reqwest::blocking::Client,
     endpoint: String,
     headers: reqwest::header::HeaderMap,
     resource: EncodedResource,
+}
+
+/// The thread posting started batches, and the batch it is posting.
+#[derive(Debug)]
+struct Sender {
+    jobs: SyncSender<Vec<SpanData>>,
+    outcomes: Receiver<Posted>,
+    thread: Option<JoinHandle<()>>,
+    /// A batch was handed over and its outcome not yet taken.
+    busy: bool,
+}
+
+impl Sender {
+    fn start(poster: Arc<Poster>) -> std::io::Result<Sender> {
+        let (jobs, job_rx) = sync_channel::<Vec<SpanData>>(1);
+        let (outcome_tx, outcomes) = sync_channel::<Posted>(1);
+        let thread = std::thread::Builder::new()
+            .name("openinference-otlp".into())
+            .spawn(move || {
+                // As on the export thread: the client's own telemetry is not recorded.
+                let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
+                for batch in job_rx {
+                    let result = poster.post(&batch);
+                    // An exported batch is dropped here, off the export thread.
+                    let back = if result.is_err() { batch } else { Vec::new() };
+                    if outcome_tx.send((back, result)).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        Ok(Sender {
+            jobs,
+            outcomes,
+            thread: Some(thread),
+            busy: false,
+        })
+    }
 }
 
 impl OtlpHttpExporter {
@@ -54,19 +107,28 @@ impl OtlpHttpExporter {
                 .map_err(|e| BuildError::Exporter(e.to_string()))
         })?;
         Ok(OtlpHttpExporter {
-            client: Some(client),
-            endpoint: target.endpoint.clone(),
-            headers,
-            resource: EncodedResource::default(),
+            poster: Some(Arc::new(Poster {
+                client,
+                endpoint: target.endpoint.clone(),
+                headers,
+                resource: EncodedResource::default(),
+            })),
+            sender: None,
         })
     }
 
+    fn poster(&self) -> Result<&Arc<Poster>, OTelSdkError> {
+        self.poster.as_ref().ok_or(OTelSdkError::AlreadyShutdown)
+    }
+}
+
+impl Poster {
     /// Posts one batch; what the collector rejected in a successful answer is returned.
     fn post(&self, batch: &[SpanData]) -> Result<Option<Rejected>, OTelSdkError> {
-        let client = self.client.as_ref().ok_or(OTelSdkError::AlreadyShutdown)?;
         let mut body = Vec::new();
         encode_request(batch, &self.resource, &mut body);
-        let response = client
+        let response = self
+            .client
             .post(&self.endpoint)
             .headers(self.headers.clone())
             .body(body)
@@ -97,11 +159,43 @@ impl OtlpHttpExporter {
 
 impl ErasedExporter for OtlpHttpExporter {
     fn export_blocking(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.post(&batch).map(|_| ())
+        self.poster()?.post(&batch).map(|_| ())
     }
 
     fn export_kept(&self, batch: &[SpanData]) -> Result<Option<Rejected>, OTelSdkError> {
-        self.post(batch)
+        self.poster()?.post(batch)
+    }
+
+    fn start_kept(&mut self, batch: Vec<SpanData>) -> Result<(), Vec<SpanData>> {
+        let Some(poster) = &self.poster else {
+            return Err(batch);
+        };
+        if self.sender.is_none() {
+            match Sender::start(Arc::clone(poster)) {
+                Ok(sender) => self.sender = Some(sender),
+                // No thread to be had: the caller posts it itself.
+                Err(_) => return Err(batch),
+            }
+        }
+        match &mut self.sender {
+            Some(sender) if !sender.busy => match sender.jobs.try_send(batch) {
+                Ok(()) => {
+                    sender.busy = true;
+                    Ok(())
+                }
+                Err(TrySendError::Full(batch) | TrySendError::Disconnected(batch)) => Err(batch),
+            },
+            _ => Err(batch),
+        }
+    }
+
+    fn settle(&mut self) -> Option<Posted> {
+        let sender = self.sender.as_mut().filter(|s| s.busy)?;
+        sender.busy = false;
+        Some(sender.outcomes.recv().unwrap_or_else(|_| {
+            let stopped = "the OTLP/HTTP sending thread stopped".to_string();
+            (Vec::new(), Err(OTelSdkError::InternalFailure(stopped)))
+        }))
     }
 
     fn flush(&self) -> OTelSdkResult {
@@ -109,14 +203,27 @@ impl ErasedExporter for OtlpHttpExporter {
     }
 
     fn shutdown(&mut self, _timeout: Duration) -> OTelSdkResult {
-        // Dropped here, on the export thread, outside any async runtime.
-        match self.client.take() {
+        // The sending thread ends when its queue closes (its post in progress, if any, is
+        // bounded by the client's timeout). The client is dropped on one of these two plain
+        // threads, outside any async runtime.
+        if let Some(mut sender) = self.sender.take() {
+            let thread = sender.thread.take();
+            drop(sender);
+            if let Some(thread) = thread {
+                let _ = thread.join();
+            }
+        }
+        match self.poster.take() {
             Some(_) => Ok(()),
             None => Err(OTelSdkError::AlreadyShutdown),
         }
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.resource = EncodedResource::new(resource);
+        // Told once, before the first batch starts the sending thread (which keeps the
+        // poster it started with).
+        if let Some(poster) = &mut self.poster {
+            Arc::make_mut(poster).resource = EncodedResource::new(resource);
+        }
     }
 }

@@ -244,6 +244,7 @@ impl LlmSpanProcessor {
             ready_bytes: 0,
             ready_sizes: Vec::new(),
             retry: Default::default(),
+            in_flight: None,
         };
         let handle = std::thread::Builder::new()
             .name("openinference-export".into())

@@ -22,6 +22,19 @@ pub(crate) trait ErasedExporter: Send + std::fmt::Debug {
     fn export_kept(&self, batch: &[SpanData]) -> Result<Option<Rejected>, OTelSdkError> {
         self.export_blocking(batch.to_vec()).map(|()| None)
     }
+    /// Starts exporting one batch the caller wants back if refused, on a thread of the
+    /// exporter's own, and returns at once: [`ErasedExporter::settle`] gives the outcome.
+    /// One at a time. `Err` gives the batch back when the exporter has no such thread (the
+    /// default) or one is already running: the caller then exports it with
+    /// [`ErasedExporter::export_kept`].
+    fn start_kept(&mut self, batch: Vec<SpanData>) -> Result<(), Vec<SpanData>> {
+        Err(batch)
+    }
+    /// Waits for the export [`ErasedExporter::start_kept`] started: its outcome, with the
+    /// batch when it failed (empty otherwise). `None` when none is running.
+    fn settle(&mut self) -> Option<Posted> {
+        None
+    }
     /// Flushes the exporter.
     fn flush(&self) -> OTelSdkResult;
     /// Shuts the exporter down.
@@ -47,6 +60,9 @@ impl<E: SpanExporter + 'static> ErasedExporter for E {
         SpanExporter::set_resource(self, resource);
     }
 }
+
+/// The outcome of an export started in the background, and the batch back when it failed.
+pub(crate) type Posted = (Vec<SpanData>, Result<Option<Rejected>, OTelSdkError>);
 
 /// Spans a collector accepted the request for but did not store (an OTLP partial success).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +108,9 @@ pub(crate) struct Worker {
     pub(crate) ready_sizes: Vec<usize>,
     /// Batches an exporter refused with a retryable error, oldest first, per exporter index.
     pub(crate) retry: Retry,
+    /// The exporter posting a batch in the background, and the batch's span count: the
+    /// export thread maps the next batch meanwhile (see [`ErasedExporter::start_kept`]).
+    pub(crate) in_flight: Option<(usize, u64)>,
 }
 
 /// Batches waiting to be retried while a collector is down, bounded in bytes.
@@ -196,6 +215,7 @@ impl Worker {
                 Ok(Control::Flush(ack)) => {
                     self.retry_due(true);
                     self.export_ready();
+                    self.settle();
                     let result = if self.retry.batches.is_empty() {
                         self.flush_exporters()
                     } else {
@@ -214,6 +234,7 @@ impl Worker {
                 Err(RecvTimeoutError::Timeout) => {
                     self.retry_due(false);
                     self.export_ready();
+                    self.settle();
                     next_export = Instant::now() + self.config.schedule_delay;
                 }
                 Err(RecvTimeoutError::Disconnected) => {
@@ -290,6 +311,8 @@ impl Worker {
     /// Exports the batch to every exporter; an exporter whose collector refuses batches
     /// gets it queued behind its earlier ones instead.
     fn export_ready(&mut self) {
+        // The batch before first: a refusal of it queues it ahead of this one.
+        self.settle();
         if self.ready.is_empty() {
             return;
         }
@@ -308,24 +331,59 @@ impl Worker {
             if self.retry.waiting_for(i) {
                 self.queue_retry(i, this);
             } else {
-                self.export_to(i, this);
+                self.export_to(i, this, false);
             }
         }
     }
 
-    /// One export attempt; a retryable failure queues the batch for later.
-    fn export_to(&mut self, i: usize, batch: Vec<SpanData>) -> bool {
+    /// One export attempt; a retryable failure queues the batch for later. Unless `wait`, a
+    /// retried exporter may post it in the background, and its outcome is taken by the next
+    /// [`Worker::settle`] (then `true` is returned now).
+    fn export_to(&mut self, i: usize, batch: Vec<SpanData>, wait: bool) -> bool {
         let n = batch.len() as u64;
         let retried = self.retried.get(i).copied().unwrap_or(false);
-        // A retried exporter borrows the batch, so a refused one is kept without a copy.
-        let (result, kept) = if retried {
-            (self.exporters[i].export_kept(&batch), Some(batch))
-        } else {
-            (
-                self.exporters[i].export_blocking(batch).map(|()| None),
-                None,
-            )
+        if !retried {
+            let result = self.exporters[i].export_blocking(batch).map(|()| None);
+            return self.outcome(i, n, result, None);
+        }
+        // One export in the background at a time.
+        self.settle();
+        match self.exporters[i].start_kept(batch) {
+            Ok(()) => {
+                self.in_flight = Some((i, n));
+                !wait || self.settle()
+            }
+            // A retried exporter borrows the batch, so a refused one is kept without a copy.
+            Err(batch) => {
+                let result = self.exporters[i].export_kept(&batch);
+                self.outcome(i, n, result, Some(batch))
+            }
+        }
+    }
+
+    /// Takes the outcome of the export running in the background, if any, as
+    /// [`Worker::export_to`] would have; whether it succeeded.
+    fn settle(&mut self) -> bool {
+        let Some((i, n)) = self.in_flight.take() else {
+            return true;
         };
+        match self.exporters[i].settle() {
+            Some((batch, result)) => {
+                let kept = (!batch.is_empty()).then_some(batch);
+                self.outcome(i, n, result, kept)
+            }
+            None => true,
+        }
+    }
+
+    /// Counts an export's outcome; a batch refused with a retryable error is queued for later.
+    fn outcome(
+        &mut self,
+        i: usize,
+        n: u64,
+        result: Result<Option<Rejected>, OTelSdkError>,
+        kept: Option<Vec<SpanData>>,
+    ) -> bool {
         match result {
             Ok(rejected) => {
                 let rejected_spans = rejected.as_ref().map_or(0, |r| r.spans.min(n));
@@ -379,9 +437,11 @@ impl Worker {
         if self.retry.batches.is_empty() || !(due || force) {
             return;
         }
+        // A batch in the background first: if refused, it goes behind the waiting ones.
+        self.settle();
         while let Some((i, batch, bytes)) = self.retry.batches.pop_front() {
             self.retry.bytes -= bytes;
-            if !self.export_to(i, batch) {
+            if !self.export_to(i, batch, true) {
                 // Still refused: `export_to` queued it at the back; put it first again, in
                 // order, and wait.
                 if let Some(back) = self.retry.batches.pop_back() {
@@ -409,6 +469,7 @@ impl Worker {
     fn finish(&mut self, timeout: Duration) -> OTelSdkResult {
         self.retry_due(true);
         self.export_ready();
+        self.settle();
         for (_, batch, _) in std::mem::take(&mut self.retry.batches) {
             self.stats
                 .export_failed(batch.len() as u64, "collector unavailable at shutdown");
