@@ -34,6 +34,9 @@ pub(crate) struct OtlpHttpExporter {
     poster: Option<Arc<Poster>>,
     /// The thread posting started batches, from the first one on.
     sender: Option<Sender>,
+    /// The thread could not be started (the system refused one): the export thread posts
+    /// every batch itself, as it does for an exporter without one, and no start is tried again.
+    no_thread: bool,
 }
 
 /// What a post needs: the client and where and how to post.
@@ -114,6 +117,7 @@ impl OtlpHttpExporter {
                 resource: EncodedResource::default(),
             })),
             sender: None,
+            no_thread: false,
         })
     }
 
@@ -167,14 +171,16 @@ impl ErasedExporter for OtlpHttpExporter {
     }
 
     fn start_kept(&mut self, batch: Vec<SpanData>) -> Result<(), Vec<SpanData>> {
-        let Some(poster) = &self.poster else {
+        let Some(poster) = self.poster.as_ref().filter(|_| !self.no_thread) else {
             return Err(batch);
         };
         if self.sender.is_none() {
             match Sender::start(Arc::clone(poster)) {
                 Ok(sender) => self.sender = Some(sender),
-                // No thread to be had: the caller posts it itself.
-                Err(_) => return Err(batch),
+                Err(_) => {
+                    self.no_thread = true;
+                    return Err(batch);
+                }
             }
         }
         match &mut self.sender {
