@@ -174,6 +174,11 @@ impl<'a> Found<'a> {
     fn has(&self, k: Known) -> bool {
         self.0[k as usize].is_some()
     }
+
+    /// Whether no key of either convention is on the span.
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
 }
 
 /// Pairs of keys that carry the same value in both conventions, as (OpenInference, GenAI).
@@ -222,6 +227,10 @@ fn text(value: &Value) -> Option<&str> {
 /// implied by GenAI aliases), never overwriting a key that is present.
 pub(crate) fn enrich(attrs: &mut Vec<KeyValue>, kind: SpanKind) {
     let found = Found::of(attrs);
+    if found.is_empty() && kind.gen_ai_operation().is_none() {
+        // Nothing to mirror and no operation to name (most CHAIN spans): nothing to add.
+        return;
+    }
     let mut add: Vec<KeyValue> = Vec::with_capacity(12);
     for &(oi, gen_ai) in SAME_VALUE {
         match (found.get(oi), found.get(gen_ai)) {
@@ -343,6 +352,26 @@ pub(crate) fn enrich(attrs: &mut Vec<KeyValue>, kind: SpanKind) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A span with neither convention's keys gains nothing; one such key is enough to be
+    /// mirrored.
+    #[test]
+    fn a_chain_span_gains_only_the_twins_of_what_it_has() {
+        let plain = vec![
+            KeyValue::new("http.method", "GET"),
+            KeyValue::new("input.value", "{}"),
+        ];
+        let mut attrs = plain.clone();
+        enrich(&mut attrs, SpanKind::Chain);
+        assert_eq!(attrs, plain);
+        attrs.push(KeyValue::new("session.id", "s-1"));
+        enrich(&mut attrs, SpanKind::Chain);
+        assert_eq!(
+            get(&attrs, "gen_ai.conversation.id"),
+            Some(&Value::from("s-1"))
+        );
+        assert_eq!(attrs.len(), plain.len() + 2);
+    }
 
     #[test]
     fn oi_values_gain_gen_ai_twins_and_back() {
