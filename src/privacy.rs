@@ -623,16 +623,26 @@ impl Privacy {
     /// Applies the masks and limits to one span's (already flattened) attributes and its events;
     /// `plans` must have been used with this configuration only. Returns the estimated encoded
     /// size of what is left.
+    ///
+    /// `keys_checked` is the position of a JSON object the mapper built from fields it had
+    /// already checked for secret names ([`Privacy::is_secret_field`]), the arguments'
+    /// `input.value`: its text is scanned for credentials and cut to the limits as any other,
+    /// but its keys are not read back (they would find what the check found, at about 500
+    /// instructions for a handful of arguments).
     pub(crate) fn apply(
         &self,
         attrs: &mut Vec<KeyValue>,
         events: &mut [Event],
         plans: &mut KeyPlans,
+        keys_checked: Option<usize>,
     ) -> usize {
         let mut clean = FoundClean::default();
         let mut at = 0;
         attrs.retain_mut(|kv| {
-            let plan = plans.get(self, kv.key.as_str(), at);
+            let mut plan = plans.get(self, kv.key.as_str(), at);
+            if keys_checked == Some(at) && plan.scan == JsonScan::Secrets {
+                plan.scan = JsonScan::None;
+            }
             at += 1;
             self.process_kv(kv, plan, false, &mut clean)
         });
@@ -1964,7 +1974,7 @@ mod tests {
     }
 
     fn run(p: &Privacy, mut attrs: Vec<KeyValue>) -> Vec<KeyValue> {
-        p.apply(&mut attrs, &mut [], &mut KeyPlans::default());
+        p.apply(&mut attrs, &mut [], &mut KeyPlans::default(), None);
         attrs
     }
 
@@ -1991,7 +2001,7 @@ mod tests {
             ["tag.a", "output.value", "input.value"],
         ] {
             let mut attrs: Vec<KeyValue> = order.iter().map(|k| kv(k)).collect();
-            p.apply(&mut attrs, &mut [], &mut plans);
+            p.apply(&mut attrs, &mut [], &mut plans, None);
             let mut expected: Vec<String> = order
                 .iter()
                 .map(|k| match *k {
@@ -2232,7 +2242,7 @@ mod tests {
                 0,
             ),
         ];
-        p.apply(&mut attrs, &mut events, &mut KeyPlans::default());
+        p.apply(&mut attrs, &mut events, &mut KeyPlans::default(), None);
         for key in [
             "input.value",
             "output.value",
@@ -2516,7 +2526,7 @@ mod tests {
             kv("input.value", huge),
             kv("output.value", "ok"),
         ];
-        p.apply(&mut attrs, &mut [], &mut KeyPlans::default());
+        p.apply(&mut attrs, &mut [], &mut KeyPlans::default(), None);
         let size = content_size(&attrs, &[], usize::MAX);
         assert!(size <= DEFAULT_MAX_SPAN_BYTES, "{size}");
         assert_eq!(get_str(&attrs, "openinference.span.kind").unwrap(), "LLM");
@@ -2544,7 +2554,7 @@ mod tests {
         for i in 0..200 {
             attrs.push(KeyValue::new(format!("custom.attr.{i}"), "v".repeat(50)));
         }
-        p.apply(&mut attrs, &mut [], &mut KeyPlans::default());
+        p.apply(&mut attrs, &mut [], &mut KeyPlans::default(), None);
         assert!(content_size(&attrs, &[], usize::MAX) <= 4096);
         assert!(get(&attrs, "openinference.span.kind").is_some());
         assert!(get(&attrs, "error.type").is_some());
@@ -2566,7 +2576,7 @@ mod tests {
             kv("llm.token_count.completion", 7i64),
             kv("gen_ai.request.model", "g".repeat(300)),
         ];
-        p.apply(&mut attrs, &mut [], &mut KeyPlans::default());
+        p.apply(&mut attrs, &mut [], &mut KeyPlans::default(), None);
         let size = content_size(&attrs, &[], usize::MAX);
         assert!(size <= 512, "{size}: {attrs:?}");
         assert_eq!(get_str(&attrs, "openinference.span.kind").unwrap(), "LLM");
@@ -2915,8 +2925,8 @@ mod tests {
             // Plans kept from an earlier span give what fresh ones give.
             let mut plans = KeyPlans::default();
             let (mut again, mut again_events) = (attrs.clone(), events.clone());
-            p.apply(&mut attrs, &mut events, &mut plans);
-            p.apply(&mut again, &mut again_events, &mut plans);
+            p.apply(&mut attrs, &mut events, &mut plans, None);
+            p.apply(&mut again, &mut again_events, &mut plans, None);
             // (Compared as text: a NaN is not equal to itself.)
             prop_assert_eq!(format!("{again:?}"), format!("{attrs:?}"));
             let attributes = |events: &[Event]| format!("{:?}", events.iter().map(|e| &e.attributes).collect::<Vec<_>>());

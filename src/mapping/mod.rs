@@ -94,9 +94,13 @@ impl Mapper {
                 }
             }
         }
+        // Whether `input.value` is the arguments' JSON object, built here from names checked
+        // above.
+        let mut built_json = false;
         if genai::get(&out, "input.value").is_some() {
             out.append(&mut args);
         } else if let Some(input) = input_from_args(&args) {
+            built_json = input.1 == "application/json";
             out.push(KeyValue::new("input.value", input.0));
             out.push(KeyValue::new("input.mime_type", input.1));
         } else if let Some(text) = (!p.hide_input_messages && !p.hide_input_text && !p.hide_all)
@@ -119,10 +123,14 @@ impl Mapper {
 
         genai::enrich(&mut out, kind);
         normalize_error(span, &mut out);
+        // Found by key, now that nothing moves any more: the only `input.value` there is.
+        let keys_checked = built_json
+            .then(|| out.iter().position(|kv| kv.key.as_str() == "input.value"))
+            .flatten();
         let mut plans = self.plans.lock();
-        let content = self
-            .privacy
-            .apply(&mut out, &mut span.events.events, &mut plans);
+        let content =
+            self.privacy
+                .apply(&mut out, &mut span.events.events, &mut plans, keys_checked);
         span.attributes = out;
         crate::privacy::span_overhead(span).saturating_add(content)
     }
@@ -484,6 +492,37 @@ mod tests {
             prop_assert_eq!(mime, "application/json");
             prop_assert_eq!(json, args_as_json_tree(&args));
         }
+    }
+
+    /// The arguments' JSON object, whose keys are not read back, still has its secret-named
+    /// arguments and its credentials redacted; a JSON value the user gave (here `output.value`,
+    /// behind an attribute the mapper removes) still has its keys read.
+    #[test]
+    fn the_arguments_json_keeps_every_redaction() {
+        let token = "Bearer abc123def456ghi";
+        let attrs = map_attributes(
+            &Privacy::default(),
+            vec![
+                KeyValue::new("exception.message", "boom"),
+                KeyValue::new("output.value", r#"{"password":"hunter2","n":1}"#),
+                KeyValue::new("query", format!("use {token}")),
+                KeyValue::new("api_key", "k-123"),
+                KeyValue::new("limit", 3i64),
+            ],
+        );
+        let text = |key: &str| {
+            attrs
+                .iter()
+                .find(|kv| kv.key.as_str() == key)
+                .map(|kv| kv.value.as_str().into_owned())
+                .unwrap_or_default()
+        };
+        let input = text("input.value");
+        assert_eq!(text("input.mime_type"), "application/json");
+        assert!(!input.contains("abc123def456ghi"), "{input}");
+        assert!(!input.contains("k-123"), "{input}");
+        assert!(input.contains(r#""limit":3"#), "{input}");
+        assert!(!text("output.value").contains("hunter2"));
     }
 
     #[test]
