@@ -29,17 +29,32 @@ use std::collections::HashSet;
 pub(crate) struct Mapper {
     /// Masks and limits.
     pub(crate) privacy: Privacy,
-    /// What `privacy` does with each key seen (only the export thread maps, so the lock is
-    /// uncontended).
-    plans: parking_lot::Mutex<crate::privacy::KeyPlans>,
+    /// What the mapping of one span reuses from the last (only the export thread maps, so the
+    /// lock is uncontended).
+    scratch: parking_lot::Mutex<Scratch>,
 }
+
+/// What [`Mapper::map_span`] keeps between spans.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// What `privacy` does with each key seen.
+    plans: crate::privacy::KeyPlans,
+    /// The mapped attributes, gathered here and then copied into a list of their exact
+    /// length: a list sized for the most a span could gain (its fields and 16 more) is some
+    /// 1.2 KB for a plain span, and a batch of 512 such lists grew and shrank the export
+    /// thread's heap at every batch, each time faulting its pages in again.
+    out: Vec<KeyValue>,
+}
+
+/// The most attributes [`Scratch::out`] keeps room for between spans.
+const SCRATCH_KEEPS: usize = 1_024;
 
 impl Mapper {
     /// A mapper applying `privacy`.
     pub(crate) fn new(privacy: Privacy) -> Mapper {
         Mapper {
             privacy,
-            plans: Default::default(),
+            scratch: Default::default(),
         }
     }
 
@@ -50,7 +65,10 @@ impl Mapper {
     pub(crate) fn map_span(&self, span: &mut SpanData, extra: Option<KeyValue>) -> usize {
         let p = &self.privacy;
         let raw = dedupe_last_wins(std::mem::take(&mut span.attributes));
-        let mut out: Vec<KeyValue> = Vec::with_capacity(raw.len() + 16);
+        let mut scratch = self.scratch.lock();
+        let Scratch { plans, out } = &mut *scratch;
+        out.clear();
+        out.reserve(raw.len() + 16);
         out.extend(extra);
         let mut args: Vec<KeyValue> = Vec::new();
         let mut kind = SpanKind::Chain;
@@ -65,7 +83,7 @@ impl Mapper {
                 args.push(kv);
             } else if flatten::is_flattened_key(key) {
                 if let Value::String(s) = &kv.value {
-                    if flatten::flatten_semantic_text(key, s.as_str(), &mut out) {
+                    if flatten::flatten_semantic_text(key, s.as_str(), out) {
                         continue;
                     }
                 }
@@ -97,14 +115,14 @@ impl Mapper {
         // Whether `input.value` is the arguments' JSON object, built here from names checked
         // above.
         let mut built_json = false;
-        if genai::get(&out, "input.value").is_some() {
+        if genai::get(out, "input.value").is_some() {
             out.append(&mut args);
         } else if let Some(input) = input_from_args(&args) {
             built_json = input.1 == "application/json";
             out.push(KeyValue::new("input.value", input.0));
             out.push(KeyValue::new("input.mime_type", input.1));
         } else if let Some(text) = (!p.hide_input_messages && !p.hide_input_text && !p.hide_all)
-            .then(|| last_message_content(&out, "llm.input_messages", Some("user")))
+            .then(|| last_message_content(out, "llm.input_messages", Some("user")))
             .flatten()
         {
             // What Phoenix shows as the span's input: the last user turn.
@@ -112,26 +130,29 @@ impl Mapper {
             out.push(KeyValue::new("input.mime_type", "text/plain"));
         }
         let output_hidden = p.hide_output_messages || p.hide_output_text || p.hide_all;
-        if !output_hidden && genai::get(&out, "output.value").is_none() {
-            if let Some(text) = last_message_content(&out, "llm.output_messages", None) {
+        if !output_hidden && genai::get(out, "output.value").is_none() {
+            if let Some(text) = last_message_content(out, "llm.output_messages", None) {
                 out.push(KeyValue::new("output.value", text));
                 out.push(KeyValue::new("output.mime_type", "text/plain"));
             }
         }
-        add_mime_type(&mut out, "output.value", "output.mime_type");
-        add_mime_type(&mut out, "input.value", "input.mime_type");
+        add_mime_type(out, "output.value", "output.mime_type");
+        add_mime_type(out, "input.value", "input.mime_type");
 
-        genai::enrich(&mut out, kind);
-        normalize_error(span, &mut out);
+        genai::enrich(out, kind);
+        normalize_error(span, out);
         // Found by key, now that nothing moves any more: the only `input.value` there is.
         let keys_checked = built_json
             .then(|| out.iter().position(|kv| kv.key.as_str() == "input.value"))
             .flatten();
-        let mut plans = self.plans.lock();
-        let content =
-            self.privacy
-                .apply(&mut out, &mut span.events.events, &mut plans, keys_checked);
-        span.attributes = out;
+        let content = self
+            .privacy
+            .apply(out, &mut span.events.events, plans, keys_checked);
+        // Moved into a list of their exact length; `out` keeps its room for the next span.
+        let mut attributes = Vec::with_capacity(out.len());
+        attributes.append(out);
+        span.attributes = attributes;
+        out.shrink_to(SCRATCH_KEEPS);
         crate::privacy::span_overhead(span).saturating_add(content)
     }
 }
@@ -414,13 +435,25 @@ pub fn fuzz_map_field(key: &str, raw: &str) -> Vec<KeyValue> {
 /// ```
 #[doc(hidden)]
 pub fn map_attributes(privacy: &Privacy, attributes: Vec<KeyValue>) -> Vec<KeyValue> {
+    let mapper = Mapper::new(privacy.clone());
+    let mut span = raw_span(attributes);
+    let size = mapper.map_span(&mut span, None);
+    // The size the mapper reports is the one the batch budget would measure (checked on every
+    // input the property tests and fuzzers give).
+    debug_assert_eq!(size, crate::privacy::span_size(&span));
+    let mut batch = vec![span];
+    mapper.privacy.fit_batch(&mut batch, vec![size]);
+    batch.pop().map(|s| s.attributes).unwrap_or_default()
+}
+
+/// A span as the bridge would hand it over, with `attributes`.
+fn raw_span(attributes: Vec<KeyValue>) -> SpanData {
     use opentelemetry::trace::{SpanContext, SpanId, SpanKind as OtelKind};
     use opentelemetry::InstrumentationScope;
     use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
     use std::time::SystemTime;
 
-    let mapper = Mapper::new(privacy.clone());
-    let mut span = SpanData {
+    SpanData {
         span_context: SpanContext::empty_context(),
         parent_span_id: SpanId::INVALID,
         parent_span_is_remote: false,
@@ -434,14 +467,7 @@ pub fn map_attributes(privacy: &Privacy, attributes: Vec<KeyValue>) -> Vec<KeyVa
         links: SpanLinks::default(),
         status: Status::Unset,
         instrumentation_scope: InstrumentationScope::default(),
-    };
-    let size = mapper.map_span(&mut span, None);
-    // The size the mapper reports is the one the batch budget would measure (checked on every
-    // input the property tests and fuzzers give).
-    debug_assert_eq!(size, crate::privacy::span_size(&span));
-    let mut batch = vec![span];
-    mapper.privacy.fit_batch(&mut batch, vec![size]);
-    batch.pop().map(|s| s.attributes).unwrap_or_default()
+    }
 }
 
 #[cfg(test)]
@@ -523,6 +549,41 @@ mod tests {
         assert!(!input.contains("k-123"), "{input}");
         assert!(input.contains(r#""limit":3"#), "{input}");
         assert!(!text("output.value").contains("hunter2"));
+    }
+
+    #[test]
+    fn each_mapped_span_holds_its_own_attributes_and_no_spare_room() {
+        let mapper = Mapper::new(Privacy::default());
+        let mut first = raw_span(vec![
+            KeyValue::new("query", "a"),
+            KeyValue::new("limit", 3i64),
+            KeyValue::new("http.route", "/x"),
+        ]);
+        mapper.map_span(&mut first, None);
+        let mut second = raw_span(vec![KeyValue::new("http.method", "GET")]);
+        mapper.map_span(&mut second, None);
+        let keys = |span: &SpanData| -> Vec<String> {
+            let mut keys: Vec<String> = span
+                .attributes
+                .iter()
+                .map(|kv| kv.key.as_str().to_owned())
+                .collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(
+            keys(&first),
+            [
+                "http.route",
+                "input.mime_type",
+                "input.value",
+                "openinference.span.kind"
+            ]
+        );
+        assert_eq!(keys(&second), ["http.method", "openinference.span.kind"]);
+        for span in [&first, &second] {
+            assert_eq!(span.attributes.capacity(), span.attributes.len());
+        }
     }
 
     #[test]
