@@ -39,10 +39,10 @@ pub(crate) struct Mapper {
 struct Scratch {
     /// What `privacy` does with each key seen.
     plans: crate::privacy::KeyPlans,
-    /// The mapped attributes, gathered here and then copied into a list of their exact
-    /// length: a list sized for the most a span could gain (its fields and 16 more) is some
-    /// 1.2 KB for a plain span, and a batch of 512 such lists grew and shrank the export
-    /// thread's heap at every batch, each time faulting its pages in again.
+    /// The mapped attributes, gathered here and then moved into the span's own list (or one
+    /// of their exact length): a list sized for the most a span could gain (its fields and 16
+    /// more) is some 1.2 KB for a plain span, and a batch of 512 such lists grew and shrank
+    /// the export thread's heap at every batch, each time faulting its pages in again.
     out: Vec<KeyValue>,
 }
 
@@ -64,7 +64,7 @@ impl Mapper {
     /// ([`crate::privacy::span_size`]).
     pub(crate) fn map_span(&self, span: &mut SpanData, extra: Option<KeyValue>) -> usize {
         let p = &self.privacy;
-        let raw = dedupe_last_wins(std::mem::take(&mut span.attributes));
+        let mut raw = dedupe_last_wins(std::mem::take(&mut span.attributes));
         let mut scratch = self.scratch.lock();
         let Scratch { plans, out } = &mut *scratch;
         out.clear();
@@ -72,7 +72,7 @@ impl Mapper {
         out.extend(extra);
         let mut args: Vec<KeyValue> = Vec::new();
         let mut kind = SpanKind::Chain;
-        for kv in raw {
+        for kv in raw.drain(..) {
             let key = kv.key.as_str();
             if key == "openinference.span.kind" {
                 if let Value::String(s) = &kv.value {
@@ -148,10 +148,15 @@ impl Mapper {
         let content = self
             .privacy
             .apply(out, &mut span.events.events, plans, keys_checked);
-        // Moved into a list of their exact length; `out` keeps its room for the next span.
-        let mut attributes = Vec::with_capacity(out.len());
-        attributes.append(out);
-        span.attributes = attributes;
+        // Moved back into the span's own list when it has room (a plain span's usually has),
+        // else into a new list of their exact length; `out` keeps its room for the next span.
+        // The span's list came from the calling thread's heap: freeing it here, while that
+        // thread allocates, contends for that heap's lock; with the batch, it is freed at once.
+        if raw.capacity() < out.len() {
+            raw = Vec::with_capacity(out.len());
+        }
+        raw.append(out);
+        span.attributes = raw;
         out.shrink_to(SCRATCH_KEEPS);
         crate::privacy::span_overhead(span).saturating_add(content)
     }
@@ -552,7 +557,7 @@ mod tests {
     }
 
     #[test]
-    fn each_mapped_span_holds_its_own_attributes_and_no_spare_room() {
+    fn each_mapped_span_holds_its_own_attributes_in_its_own_list_or_an_exact_one() {
         let mapper = Mapper::new(Privacy::default());
         let mut first = raw_span(vec![
             KeyValue::new("query", "a"),
@@ -581,9 +586,17 @@ mod tests {
             ]
         );
         assert_eq!(keys(&second), ["http.method", "openinference.span.kind"]);
+        // Lists without room for what the mapping adds were replaced by exact ones.
         for span in [&first, &second] {
             assert_eq!(span.attributes.capacity(), span.attributes.len());
         }
+        // A list with room is kept.
+        let mut roomy = Vec::with_capacity(8);
+        roomy.extend([KeyValue::new("query", "a"), KeyValue::new("limit", 3i64)]);
+        let mut third = raw_span(roomy);
+        mapper.map_span(&mut third, None);
+        assert_eq!(third.attributes.len(), 3);
+        assert_eq!(third.attributes.capacity(), 8);
     }
 
     #[test]
