@@ -139,7 +139,8 @@ impl Decision {
 /// the buffer and are dropped anyway, so keeps are what must last. A drop decision is
 /// forgotten when [`WAYS`] newer ones land in its set: 500 decisions later about one in a
 /// million is; 1,000 later, one in 1,400; 2,000 later, one in 10. A keep is replaced only
-/// when its set holds nothing but keeps.
+/// when its set holds nothing but keeps. Two traces share a set and a tag (and so a decision)
+/// about once in 350 million lookups.
 struct Decided {
     sets: Box<[Set]>,
     /// Seeded: a remote parent chooses its trace id.
