@@ -314,6 +314,33 @@ fn spans_ending_after_their_root_follow_its_decision() {
     assert_eq!(ids.len(), 1, "the late child belongs to the root's trace");
 }
 
+/// The decisions table replaces a dropped trace's decision before a kept one's: however many
+/// clean traces end in between, a kept trace's late span is still exported.
+#[test]
+fn a_kept_trace_s_late_span_is_kept_after_50_000_dropped_traces() {
+    let (spans, handle) = run(quiet_builder().with_sampling_ratio(0.0), || {
+        let root = tracing::info_span!("kept_root");
+        let late = detached_child(&root, "late_child");
+        root.in_scope(|| tracing::error!("root failed"));
+        drop(root);
+        // Each of these traces writes its decision ("drop") to the table.
+        for _ in 0..50_000 {
+            tracing::info_span!("clean_root").in_scope(|| {});
+        }
+        late.in_scope(|| {});
+        drop(late);
+    });
+    let names: BTreeSet<_> = spans.iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(
+        names,
+        ["kept_root", "late_child"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    );
+    assert_eq!(handle.pipeline_stats().kept("error"), 1);
+}
+
 #[test]
 fn a_flood_stays_within_the_buffer_bound_and_fitting_error_traces_are_kept() {
     const BOUND: usize = 64 * 1024;
