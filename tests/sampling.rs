@@ -281,16 +281,29 @@ fn detached_child(root: &tracing::Span, name: &'static str) -> tracing::Span {
     child
 }
 
+/// A trace whose root fails, with a detached child that ends after the root, and `meanwhile`
+/// run between the two ends.
+fn failed_root_then_late_child(meanwhile: impl FnOnce()) {
+    let root = tracing::info_span!("kept_root");
+    let late = detached_child(&root, "late_child");
+    root.in_scope(|| tracing::error!("root failed"));
+    drop(root);
+    meanwhile();
+    late.in_scope(|| {});
+    drop(late);
+}
+
+/// The names of `spans`, sorted.
+fn names(spans: &[SpanData]) -> Vec<String> {
+    let names: BTreeSet<_> = spans.iter().map(|s| s.name.to_string()).collect();
+    names.into_iter().collect()
+}
+
 #[test]
 fn spans_ending_after_their_root_follow_its_decision() {
     let (spans, _) = run(quiet_builder().with_sampling_ratio(0.0), || {
         // Kept trace: the error is in the root; a child outlives it.
-        let root = tracing::info_span!("kept_root");
-        let late = detached_child(&root, "late_child");
-        root.in_scope(|| tracing::error!("root failed"));
-        drop(root);
-        late.in_scope(|| {});
-        drop(late);
+        failed_root_then_late_child(|| {});
         // Dropped trace: clean root; a child outlives it and then fails.
         let root = tracing::info_span!("dropped_root");
         let late = detached_child(&root, "late_failure");
@@ -298,14 +311,7 @@ fn spans_ending_after_their_root_follow_its_decision() {
         late.in_scope(|| tracing::error!("too late"));
         drop(late);
     });
-    let names: BTreeSet<_> = spans.iter().map(|s| s.name.to_string()).collect();
-    assert_eq!(
-        names,
-        ["kept_root", "late_child"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-    );
+    assert_eq!(names(&spans), ["kept_root", "late_child"]);
     let ids: BTreeSet<_> = spans
         .iter()
         .map(|s| s.span_context.trace_id())
@@ -319,25 +325,14 @@ fn spans_ending_after_their_root_follow_its_decision() {
 #[test]
 fn a_kept_trace_s_late_span_is_kept_after_50_000_dropped_traces() {
     let (spans, handle) = run(quiet_builder().with_sampling_ratio(0.0), || {
-        let root = tracing::info_span!("kept_root");
-        let late = detached_child(&root, "late_child");
-        root.in_scope(|| tracing::error!("root failed"));
-        drop(root);
-        // Each of these traces writes its decision ("drop") to the table.
-        for _ in 0..50_000 {
-            tracing::info_span!("clean_root").in_scope(|| {});
-        }
-        late.in_scope(|| {});
-        drop(late);
+        failed_root_then_late_child(|| {
+            // Each of these traces writes its decision ("drop") to the table.
+            for _ in 0..50_000 {
+                tracing::info_span!("clean_root").in_scope(|| {});
+            }
+        })
     });
-    let names: BTreeSet<_> = spans.iter().map(|s| s.name.to_string()).collect();
-    assert_eq!(
-        names,
-        ["kept_root", "late_child"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-    );
+    assert_eq!(names(&spans), ["kept_root", "late_child"]);
     assert_eq!(handle.pipeline_stats().kept("error"), 1);
 }
 
