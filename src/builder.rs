@@ -11,7 +11,7 @@ use crate::pipeline::identity::NotingIds;
 use crate::pipeline::sampler::LlmSampler;
 use crate::pipeline::stats::PipelineStats;
 use crate::pipeline::worker::ErasedExporter;
-use crate::pipeline::{LlmSpanProcessor, PipelineConfig};
+use crate::pipeline::LlmSpanProcessor;
 use crate::pricing::{ModelPrice, PriceCache, PriceTable};
 use crate::privacy::Privacy;
 use opentelemetry::trace::TracerProvider as _;
@@ -27,6 +27,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tracing_core::Subscriber;
 use tracing_subscriber::registry::LookupSpan;
+
+mod settings;
 
 /// Why the layer could not be built as configured.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,6 +121,7 @@ pub struct LlmLayerBuilder {
     prices: PriceTable,
     price_file: Option<PathBuf>,
     privacy: Option<Privacy>,
+    event_level: Option<tracing_core::LevelFilter>,
     errors: Vec<BuildError>,
 }
 
@@ -185,6 +188,7 @@ impl LlmLayerBuilder {
             prices: PriceTable::builtin(),
             price_file: None,
             privacy: None,
+            event_level: None,
             errors: Vec::new(),
         }
     }
@@ -516,7 +520,8 @@ impl LlmLayerBuilder {
         };
 
         let (ratio, parent_based) = self.sampler(get)?;
-        let pipeline = self.pipeline_config(get)?;
+        let mut pipeline = self.pipeline_config(get)?;
+        let event_level = self.event_level(get)?;
         let capturing = pipeline.buffer.keep_errors || pipeline.buffer.slow.is_some();
         let sampler = LlmSampler::new(ratio, parent_based, capturing);
         let privacy = match self.privacy.take() {
@@ -564,6 +569,7 @@ impl LlmLayerBuilder {
                 let parsed = env::parse_headers(&format!("{k}={v}"))?;
                 t.headers.extend(parsed);
             }
+            crate::export::mlflow::fit_target(t);
         }
         let wants = |n: Named| named.as_ref().is_some_and(|list| list.contains(&n));
         let use_otlp = !disabled
@@ -634,6 +640,11 @@ impl LlmLayerBuilder {
         )));
         let mut capture = None;
         let mut export_thread = None;
+        // MLflow names a trace only from a tag on its root.
+        pipeline.root_trace_name = use_otlp
+            && target
+                .as_ref()
+                .is_some_and(crate::export::mlflow::is_mlflow);
         if !exporters.is_empty() {
             let processor = LlmSpanProcessor::start(
                 pipeline,
@@ -686,105 +697,11 @@ impl LlmLayerBuilder {
             prices,
             metrics,
             capture,
+            event_level,
         });
         let handle = LlmHandle::new(tracer_provider, meter_provider, stats)
             .with_metrics_extras(std::mem::take(&mut self.metrics_out.extras));
         Ok(LlmLayer::from_parts(tracer, core, handle))
-    }
-
-    /// The root ratio and whether spans with a parent follow it, from the builder or
-    /// `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` (default: parent-based, every trace).
-    fn sampler(&self, get: Getter<'_>) -> Result<(f64, bool), BuildError> {
-        if let Some(r) = self.ratio {
-            if !(0.0..=1.0).contains(&r) || r.is_nan() {
-                return Err(BuildError::InvalidRatio(r));
-            }
-            return Ok((r, true));
-        }
-        let arg = || -> Result<f64, BuildError> {
-            match get("OTEL_TRACES_SAMPLER_ARG") {
-                None => Ok(1.0),
-                Some(a) => {
-                    let r: f64 = a.trim().parse().map_err(|_| BuildError::InvalidValue {
-                        var: "OTEL_TRACES_SAMPLER_ARG".into(),
-                        value: a.clone(),
-                    })?;
-                    if (0.0..=1.0).contains(&r) {
-                        Ok(r)
-                    } else {
-                        Err(BuildError::InvalidRatio(r))
-                    }
-                }
-            }
-        };
-        Ok(match get("OTEL_TRACES_SAMPLER").as_deref().map(str::trim) {
-            None | Some("parentbased_always_on") => (1.0, true),
-            Some("always_on") => (1.0, false),
-            Some("always_off") => (0.0, false),
-            Some("parentbased_always_off") => (0.0, true),
-            Some("traceidratio") => (arg()?, false),
-            Some("parentbased_traceidratio") => (arg()?, true),
-            Some(other) => {
-                return Err(BuildError::InvalidValue {
-                    var: "OTEL_TRACES_SAMPLER".into(),
-                    value: other.to_owned(),
-                })
-            }
-        })
-    }
-
-    /// Queue, batch and sampling-buffer settings from the builder and the environment.
-    fn pipeline_config(&self, get: Getter<'_>) -> Result<PipelineConfig, BuildError> {
-        let number = |var: &str| -> Result<Option<u64>, BuildError> {
-            match get(var) {
-                None => Ok(None),
-                Some(v) => {
-                    v.trim()
-                        .parse::<u64>()
-                        .map(Some)
-                        .map_err(|_| BuildError::InvalidValue {
-                            var: var.to_owned(),
-                            value: v.clone(),
-                        })
-                }
-            }
-        };
-        let mut c = PipelineConfig::default();
-        c.buffer.keep_errors = match (self.keep_errors, get("OPENINFERENCE_KEEP_ERRORS")) {
-            (Some(k), _) => k,
-            (None, Some(v)) => env::parse_bool("OPENINFERENCE_KEEP_ERRORS", &v)?,
-            (None, None) => true,
-        };
-        c.buffer.slow = match self.keep_slow {
-            Some(t) => Some(t),
-            None => number("OPENINFERENCE_KEEP_SLOW_MS")?.map(std::time::Duration::from_millis),
-        };
-        let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-        if let Some(b) = self
-            .buffer_bytes
-            .or(number("OPENINFERENCE_SAMPLING_BUFFER_BYTES")?.map(to_usize))
-        {
-            c.buffer.max_bytes = b;
-        }
-        if let Some(n) = self
-            .buffer_spans
-            .or(number("OPENINFERENCE_SAMPLING_BUFFER_SPANS")?.map(to_usize))
-        {
-            c.buffer.max_spans = n;
-        }
-        if let Some(n) = self
-            .queue_spans
-            .or(number("OTEL_BSP_MAX_QUEUE_SIZE")?.map(to_usize))
-        {
-            c.queue_spans = n.max(1);
-        }
-        if let Some(ms) = number("OTEL_BSP_SCHEDULE_DELAY")? {
-            c.schedule_delay = std::time::Duration::from_millis(ms.max(1));
-        }
-        if let Some(n) = number("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")? {
-            c.max_batch_spans = to_usize(n).max(1);
-        }
-        Ok(c)
     }
 
     fn resource(&self, get: Getter<'_>) -> Resource {
@@ -899,6 +816,7 @@ where
             prices: Arc::new(PriceCache::new(PriceTable::empty())),
             metrics: Metrics::disabled(),
             capture: None,
+            event_level: crate::layer::event::DEFAULT_EVENT_LEVEL,
         });
         LlmLayer::from_parts(
             tracer,

@@ -18,7 +18,6 @@ use crate::handle::LlmHandle;
 use crate::metrics::Metrics;
 use crate::pipeline::identity::Identity;
 use crate::pricing::PriceCache;
-use event::{is_return_event, EventFields};
 use fields::{classification, ContextSlot};
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_sdk::trace::Tracer as SdkTracer;
@@ -29,7 +28,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use synthetic::{field_at, key_index, OwnedValue};
 use tracing_core::span::{Attributes, Id, Record};
-use tracing_core::{Event, Level, Metadata, Subscriber};
+use tracing_core::{Event, Metadata, Subscriber};
 use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
@@ -45,6 +44,8 @@ pub(crate) struct Core {
     pub(crate) metrics: Metrics,
     /// Set while error or slow capture is on: sampled-out spans are kept by the layer.
     pub(crate) capture: Option<CaptureSettings>,
+    /// Events more verbose than this become no span event (semantic ones excepted).
+    pub(crate) event_level: tracing_core::LevelFilter,
 }
 
 /// How the layer keeps sampled-out spans (see [`capture`]).
@@ -661,71 +662,13 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        // A level comparison first: a dependency's DEBUG/TRACE chatter ends here, on the
+        // calling thread, unless it means something to the span (see `event::is_semantic`).
         let meta = event.metadata();
-        let is_return = is_return_event(meta);
-        let is_error = *meta.level() == Level::ERROR;
-        let mut to_bridge = true;
-        if is_return || is_error || self.core.capture.is_some() {
-            let span = event.parent().and_then(|id| ctx.span(id)).or_else(|| {
-                event
-                    .is_contextual()
-                    .then(|| ctx.lookup_current())
-                    .flatten()
-            });
-            if let Some(span) = span {
-                if is_return || is_error {
-                    // A span that kept no state gets one: the error or return value is its.
-                    let mut ext = span.extensions_mut();
-                    let _ = state::state_or_upgrade(
-                        &mut ext,
-                        || classification(span.metadata()),
-                        || plain::start_of(&span.id()),
-                    );
-                }
-                // What the state needs is read briefly; the event's values are formatted with
-                // no lock held (their `Debug` may emit events of its own).
-                let seen = span.extensions().get::<Box<SpanState>>().map(|s| {
-                    (
-                        s.capture.is_some(),
-                        s.sampled_out(),
-                        is_return || (is_error && s.error.is_none()),
-                    )
-                });
-                if let Some((keeps_capture, sampled_out, wants_fields)) = seen {
-                    let fields = wants_fields.then(|| {
-                        let mut fields = EventFields::default();
-                        event.record(&mut fields);
-                        fields
-                    });
-                    let captured =
-                        (keeps_capture && !is_return).then(|| capture::CapturedEvent::of(event));
-                    let mut ext = span.extensions_mut();
-                    if let Some(state) = ext.get_mut::<Box<SpanState>>() {
-                        if is_return {
-                            state.returned = fields.and_then(|f| f.returned);
-                            // The return value becomes output.value, not a span event.
-                            return;
-                        }
-                        if let (Some(capture), Some(captured)) =
-                            (state.capture.as_deref_mut(), captured)
-                        {
-                            capture.push_event(captured);
-                        }
-                        if let Some(fields) = fields.filter(|_| state.error.is_none()) {
-                            let message = fields
-                                .error
-                                .or(fields.message)
-                                .unwrap_or_else(|| meta.name().to_owned());
-                            let kind = fields.error_type.unwrap_or_else(|| "Error".to_owned());
-                            state.error = Some(ErrorInfo { kind, message });
-                        }
-                    }
-                    // A sampled-out span's bridge span records nothing.
-                    to_bridge = !sampled_out;
-                }
-            }
+        if *meta.level() > self.core.event_level && !event::is_semantic(meta) {
+            return;
         }
-        if to_bridge {
+        if self.event_to_state(event, &ctx) {
             self.bridge.on_event(event, ctx);
         }
     }
