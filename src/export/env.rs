@@ -1,4 +1,4 @@
-//! The standard environment: `OTEL_*`, the Phoenix and Langfuse presets.
+//! The standard environment: `OTEL_*`, the Phoenix, Langfuse and MLflow presets.
 
 use super::{OtlpTarget, Protocol};
 use crate::builder::BuildError;
@@ -156,6 +156,13 @@ pub(crate) fn otlp_target(get: Getter<'_>, signal: &str) -> Result<Option<OtlpTa
             headers.insert("authorization".to_owned(), format!("Basic {auth}"));
             headers.insert("x-langfuse-ingestion-version".to_owned(), "4".to_owned());
             Some(join(&host, "api/public/otel/v1/traces"))
+        } else {
+            None
+        }
+    } else if let Some((uri, experiment)) = super::mlflow::preset(get)? {
+        if signal == "traces" {
+            headers.insert(super::mlflow::EXPERIMENT_HEADER.to_owned(), experiment);
+            Some(join(&uri, &path))
         } else {
             None
         }

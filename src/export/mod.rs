@@ -1,10 +1,11 @@
-//! Where spans go: OTLP (Phoenix, Langfuse, any collector), the console, or a caller's exporter.
+//! Where spans go: OTLP (Phoenix, Langfuse, MLflow, any collector), the console, or a caller's exporter.
 
 pub(crate) mod console;
 pub(crate) mod env;
 #[cfg(feature = "grpc")]
 pub(crate) mod grpc;
 pub(crate) mod metrics_out;
+pub(crate) mod mlflow;
 #[cfg(feature = "otlp-http")]
 pub(crate) mod otlp_http;
 #[cfg(feature = "otlp-http")]

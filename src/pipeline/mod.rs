@@ -27,6 +27,7 @@
 pub(crate) mod identity;
 pub(crate) mod sampler;
 pub(crate) mod stats;
+pub(crate) mod trace_name;
 pub(crate) mod traces;
 pub(crate) mod worker;
 
@@ -68,6 +69,9 @@ pub(crate) struct PipelineConfig {
     pub(crate) max_batch_spans: usize,
     /// The sampling buffer's bounds and rescue rules.
     pub(crate) buffer: BufferLimits,
+    /// Each trace's root also carries its name as MLflow's trace name tag (see
+    /// [`trace_name`]).
+    pub(crate) root_trace_name: bool,
 }
 
 impl Default for PipelineConfig {
@@ -83,6 +87,7 @@ impl Default for PipelineConfig {
                 keep_errors: true,
                 slow: None,
             },
+            root_trace_name: false,
         }
     }
 }

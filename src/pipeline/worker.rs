@@ -298,6 +298,9 @@ impl Worker {
     /// Maps a kept span, with `extra` added to its attributes, and adds it to the batch,
     /// exporting first when the batch would go over the request byte budget.
     fn push_ready(&mut self, mut span: SpanData, extra: Option<opentelemetry::KeyValue>) {
+        if self.config.root_trace_name {
+            super::trace_name::tag_root(&mut span);
+        }
         let size = self.mapper.map_span(&mut span, extra);
         let budget = self.mapper.privacy.max_request_bytes;
         if budget > 0 && !self.ready.is_empty() && self.ready_bytes + size > budget {

@@ -50,6 +50,19 @@ pub struct Stats {
     pub undecodable: u64,
     /// Accepted spans by name.
     pub names: HashMap<String, u64>,
+    /// Every request in full, when started with [`OtlpSink::start_recording`].
+    pub recorded: Vec<Recorded>,
+}
+
+/// One request as the sink read it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The request target (`/v1/traces`).
+    pub path: String,
+    /// Its headers, names in lower case.
+    pub headers: HashMap<String, String>,
+    /// Its body.
+    pub body: Vec<u8>,
 }
 
 impl Stats {
@@ -64,6 +77,8 @@ struct Shared {
     stats: Mutex<Stats>,
     changed: Condvar,
     stop: AtomicBool,
+    /// Whole requests are kept in [`Stats::recorded`].
+    record: bool,
     /// Set when the listener is down: connection threads close their sockets.
     generation: std::sync::atomic::AtomicU64,
 }
@@ -78,6 +93,15 @@ pub struct OtlpSink {
 impl OtlpSink {
     /// Starts a sink on an ephemeral loopback port, in `mode`.
     pub fn start(mode: Mode) -> OtlpSink {
+        Self::start_with(mode, false)
+    }
+
+    /// A healthy sink that keeps every request (path, headers, body) in [`Stats::recorded`].
+    pub fn start_recording() -> OtlpSink {
+        Self::start_with(Mode::Healthy, true)
+    }
+
+    fn start_with(mode: Mode, record: bool) -> OtlpSink {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let shared = Arc::new(Shared {
@@ -85,6 +109,7 @@ impl OtlpSink {
             stats: Mutex::new(Stats::default()),
             changed: Condvar::new(),
             stop: AtomicBool::new(false),
+            record,
             generation: Default::default(),
         });
         let acceptor = {
@@ -217,6 +242,8 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
     loop {
         // Request line and headers.
         let mut content_length: Option<usize> = None;
+        let mut path = String::new();
+        let mut headers = HashMap::new();
         let mut first = true;
         let mut line = String::new();
         loop {
@@ -246,9 +273,15 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
             if first {
                 // The request line (blank lines before it are skipped).
                 first = trimmed.is_empty();
+                if shared.record {
+                    path = trimmed.split(' ').nth(1).unwrap_or("").to_owned();
+                }
             } else if let Some((name, value)) = trimmed.split_once(':') {
                 if name.trim().eq_ignore_ascii_case("content-length") {
                     content_length = value.trim().parse().ok();
+                }
+                if shared.record {
+                    headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
                 }
             }
             line.clear();
@@ -300,6 +333,13 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
         {
             let mut stats = shared.stats.lock().unwrap();
             stats.requests += 1;
+            if shared.record {
+                stats.recorded.push(Recorded {
+                    path: std::mem::take(&mut path),
+                    headers: std::mem::take(&mut headers),
+                    body: body.clone(),
+                });
+            }
             stats.body_bytes += len as u64;
             let mut n = 0u64;
             match names {
