@@ -31,6 +31,12 @@ EXPECTED_SCORES = [0.91, 0.84, 0.42]
 MIN_SPANS = 6
 MAX_PAGES = 20  # bound on pagination per poll
 SPAN_JSON_LIMIT = 2000  # characters of span JSON shown on a failure
+# The quickstart's `chat` emits, inside each LLM span, a DEBUG event from a dependency's target
+# (what hyper logs while connecting) and an INFO event of its own; the bridge exports an
+# event's `target` and `level` as attributes.
+OWN_TARGET = "quickstart"
+OWN_EVENT = "model replied"
+DEPENDENCY_EVENT = "connecting to api.openai.com:443"
 
 
 def log(msg):
@@ -315,6 +321,39 @@ def run_checks(spans):
         bool(failing) and all(exception_event(s) for s in failing),
         "no exception event with a message",
         failing,
+    )
+
+    # --- span events: the event level -----------------------------------------------
+    def events_of(s):
+        return [(ev.get("name"), flatten(ev.get("attributes") or {})) for ev in s.get("events") or []]
+
+    bad = [
+        s
+        for s in llms
+        if not any(n == OWN_EVENT and a.get("target") == OWN_TARGET for n, a in events_of(s))
+    ]
+    c.check(
+        f"every LLM span has the quickstart's INFO event {OWN_EVENT!r} with target {OWN_TARGET!r}",
+        bool(llms) and not bad,
+        "events or their targets are not exported",
+        bad,
+    )
+
+    def foreign(s):
+        return [
+            (n, a.get("target"))
+            for n, a in events_of(s)
+            if n == DEPENDENCY_EVENT
+            or (a.get("target") is not None and not str(a.get("target")).startswith(OWN_TARGET))
+        ]
+
+    bad = [s for s in spans if foreign(s)]
+    c.check(
+        "no span event from a dependency's target (the DEBUG event the quickstart emits as "
+        f"hyper_util inside each LLM span, {DEPENDENCY_EVENT!r}, is on no span)",
+        not bad,
+        f"foreign events: {[foreign(s) for s in bad][:3]}",
+        bad,
     )
     return c
 

@@ -96,7 +96,11 @@ fn search_docs(query: &str, top_k: usize) -> Vec<Document> {
 fn chat(model: &str, messages: &[Message]) -> Message {
     let span = tracing::Span::current();
     let _ = span.record_input_messages(messages);
+    // What an HTTP client logs while it connects (hyper and reqwest log at DEBUG and TRACE):
+    // at the default event level it becomes no span event.
+    tracing::debug!(target: "hyper_util::client::legacy::connect::http", "connecting to api.openai.com:443");
     let reply = simulated_model(messages);
+    tracing::info!(tool_calls = reply.tool_calls.len(), "model replied");
     let prompt = messages
         .iter()
         .map(|m| m.content.as_deref().unwrap_or("").len() as u64 / 4 + 4)
