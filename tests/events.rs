@@ -193,3 +193,51 @@ fn other_layers_still_see_every_event() {
     let spans = exporter.get_finished_spans().expect("spans");
     assert_eq!(event_names(span(&spans, "chat")).len(), 2);
 }
+
+/// A `fmt` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Printed(Arc<std::sync::Mutex<Vec<u8>>>);
+impl std::io::Write for Printed {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn readme_composition_with_fmt_and_env_filter() {
+    use tracing_subscriber::{fmt, EnvFilter};
+    let printed = Printed::default();
+    let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let llm: LlmLayer<_> = quiet_builder().with_span_exporter(exporter.clone()).build();
+    let handle = llm.handle();
+    let console = printed.clone();
+    // As in the README, with RUST_LOG given as a string and `fmt` printing into a buffer.
+    let subscriber = tracing_subscriber::registry()
+        .with(
+            fmt::layer()
+                .with_ansi(false)
+                .with_writer(move || console.clone())
+                .with_filter(EnvFilter::new("info,hyper_util=debug")),
+        )
+        .with(llm);
+    tracing::subscriber::with_default(subscriber, llm_call_with_chatter);
+    handle
+        .force_flush(std::time::Duration::from_secs(10))
+        .expect("flush");
+
+    let text = String::from_utf8(printed.0.lock().unwrap().clone()).unwrap();
+    // The console prints what RUST_LOG asks for: hyper_util's DEBUG events, not reqwest's TRACE.
+    assert!(text.contains("connecting to 127.0.0.1:443"), "{text}");
+    assert!(text.contains("model replied"), "{text}");
+    assert!(!text.contains("starting new connection"), "{text}");
+    // The LLM span has the INFO and WARN events only.
+    let spans = exporter.get_finished_spans().expect("spans");
+    assert_eq!(
+        event_names(span(&spans, "chat")),
+        ["model replied", "retrying once"]
+    );
+}
