@@ -122,6 +122,7 @@ pub struct LlmLayerBuilder {
     price_file: Option<PathBuf>,
     privacy: Option<Privacy>,
     event_level: Option<tracing_core::LevelFilter>,
+    mlflow_experiment_name: Option<String>,
     errors: Vec<BuildError>,
 }
 
@@ -189,6 +190,7 @@ impl LlmLayerBuilder {
             price_file: None,
             privacy: None,
             event_level: None,
+            mlflow_experiment_name: None,
             errors: Vec::new(),
         }
     }
@@ -569,6 +571,9 @@ impl LlmLayerBuilder {
                 let parsed = env::parse_headers(&format!("{k}={v}"))?;
                 t.headers.extend(parsed);
             }
+            if let Some(name) = self.mlflow_experiment_name.take() {
+                t.mlflow_experiment_name = Some(name);
+            }
             crate::export::mlflow::fit_target(t);
         }
         let wants = |n: Named| named.as_ref().is_some_and(|list| list.contains(&n));
@@ -584,6 +589,7 @@ impl LlmLayerBuilder {
                 headers: Default::default(),
                 protocol: crate::export::Protocol::HttpProtobuf,
                 timeout: std::time::Duration::from_secs(10),
+                mlflow_experiment_name: None,
             });
         }
         let nothing_else = !use_otlp && self.exporters.is_empty();

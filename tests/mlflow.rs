@@ -10,6 +10,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use otlp_sink::{OtlpSink, Recorded};
 use prost::Message;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing_openinference::{LlmLayer, LlmLayerBuilder};
 use tracing_subscriber::prelude::*;
@@ -173,14 +174,94 @@ fn a_root_that_names_its_trace_keeps_its_name() {
     );
 }
 
+/// A tracking server that knows no experiment at first: it creates `agents` as id 42.
+fn tracking_server() -> OtlpSink {
+    OtlpSink::start_answering(Arc::new(|path: &str, body: &[u8]| {
+        if path.starts_with("/api/2.0/mlflow/experiments/get-by-name") {
+            Some((
+                404,
+                r#"{"error_code": "RESOURCE_DOES_NOT_EXIST"}"#.to_owned(),
+            ))
+        } else if path == "/api/2.0/mlflow/experiments/create" {
+            let request: serde_json::Value = serde_json::from_slice(body).ok()?;
+            (request["name"] == "agents/prod 1")
+                .then(|| (200, r#"{"experiment_id": "42"}"#.to_owned()))
+        } else {
+            None
+        }
+    }))
+}
+
 #[test]
-fn an_experiment_name_alone_is_a_clear_error() {
-    let err = env(&[
-        ("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000".to_owned()),
+fn an_experiment_name_is_looked_up_and_created_on_the_export_thread() {
+    let sink = tracking_server();
+    let builder = env(&[
+        ("MLFLOW_TRACKING_URI", sink.endpoint()),
+        ("MLFLOW_EXPERIMENT_NAME", "agents/prod 1".to_owned()),
+        ("MLFLOW_TRACKING_TOKEN", "t0k".to_owned()),
+    ]);
+    let recorded = export(&sink, builder);
+    let paths: Vec<&str> = recorded.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths[..2],
+        [
+            "/api/2.0/mlflow/experiments/get-by-name?experiment_name=agents%2Fprod%201",
+            "/api/2.0/mlflow/experiments/create"
+        ]
+    );
+    assert!(recorded
+        .iter()
+        .all(|r| r.headers.get("authorization").map(String::as_str) == Some("Bearer t0k")));
+    // Looked up once: every post after it carries the id.
+    let posts: Vec<Recorded> = recorded
+        .into_iter()
+        .filter(|r| !r.path.starts_with("/api/"))
+        .collect();
+    assert_mlflow_request(&posts, "42");
+}
+
+#[test]
+fn builder_method_by_name_does_the_same() {
+    let sink = tracking_server();
+    let recorded = export(
+        &sink,
+        env(&[]).with_mlflow_experiment_name(sink.endpoint(), "agents/prod 1"),
+    );
+    let posts: Vec<Recorded> = recorded
+        .into_iter()
+        .filter(|r| !r.path.starts_with("/api/"))
+        .collect();
+    assert_mlflow_request(&posts, "42");
+}
+
+#[test]
+fn a_refused_lookup_posts_nothing_and_counts_the_span() {
+    let sink = OtlpSink::start_answering(Arc::new(|path: &str, _: &[u8]| {
+        path.starts_with("/api/")
+            .then(|| (403, r#"{"error_code": "PERMISSION_DENIED"}"#.to_owned()))
+    }));
+    let layer: LlmLayer<_> = env(&[
+        ("MLFLOW_TRACKING_URI", sink.endpoint()),
         ("MLFLOW_EXPERIMENT_NAME", "agents".to_owned()),
     ])
     .with_console_exporter(false)
-    .try_build::<tracing_subscriber::Registry>()
-    .unwrap_err();
-    assert!(err.to_string().contains("MLFLOW_EXPERIMENT_ID"), "{err}");
+    .try_build()
+    .unwrap();
+    let handle = layer.handle();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        tracing::info_span!("chat", llm.model_name = "m").in_scope(|| {});
+    });
+    let _ = handle.force_flush(Duration::from_secs(5));
+    let _ = handle.shutdown(Duration::from_secs(5));
+    let stats = sink.stats();
+    assert_eq!(stats.spans, 0);
+    assert!(!stats.recorded.is_empty());
+    assert!(stats.recorded.iter().all(|r| r.path.starts_with("/api/")));
+    let pipeline = handle.pipeline_stats();
+    assert_eq!(pipeline.spans_exported, 0);
+    assert_eq!(
+        pipeline.dropped("export_failed") + pipeline.dropped("shutdown"),
+        1,
+        "{pipeline:?}"
+    );
 }

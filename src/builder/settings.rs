@@ -54,6 +54,26 @@ impl LlmLayerBuilder {
             .with_otlp_header(crate::export::mlflow::EXPERIMENT_HEADER, experiment_id)
     }
 
+    /// Sends spans to an MLflow tracking server, into the experiment named `experiment_name`,
+    /// like `MLFLOW_TRACKING_URI` and `MLFLOW_EXPERIMENT_NAME`: as [`Self::with_mlflow`], with
+    /// the experiment's id looked up by name (and the experiment created if missing) on the
+    /// export thread before the first export. Until the lookup succeeds, exports fail and are
+    /// retried like those to a collector that is down.
+    ///
+    /// ```
+    /// let b = tracing_openinference::LlmLayerBuilder::from_env()
+    ///     .with_mlflow_experiment_name("http://127.0.0.1:5000", "support-agent");
+    /// # drop(b);
+    /// ```
+    pub fn with_mlflow_experiment_name(
+        mut self,
+        tracking_uri: impl Into<String>,
+        experiment_name: impl Into<String>,
+    ) -> Self {
+        self.mlflow_experiment_name = Some(experiment_name.into());
+        self.with_otlp_endpoint(tracking_uri)
+    }
+
     /// The event level from the builder, else `OPENINFERENCE_EVENT_LEVEL`, else INFO.
     pub(super) fn event_level(&self, get: Getter<'_>) -> Result<LevelFilter, BuildError> {
         if let Some(level) = self.event_level {

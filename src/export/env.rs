@@ -135,6 +135,7 @@ pub(crate) fn otlp_target(get: Getter<'_>, signal: &str) -> Result<Option<OtlpTa
     let upper = signal.to_ascii_uppercase();
     let path = format!("v1/{signal}");
     let mut headers = HashMap::new();
+    let mut mlflow_experiment_name = None;
     let endpoint = if let Some(url) = get(&format!("OTEL_EXPORTER_OTLP_{upper}_ENDPOINT")) {
         Some(url)
     } else if let Some(base) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
@@ -159,10 +160,11 @@ pub(crate) fn otlp_target(get: Getter<'_>, signal: &str) -> Result<Option<OtlpTa
         } else {
             None
         }
-    } else if let Some((uri, experiment)) = super::mlflow::preset(get)? {
+    } else if let Some(preset) = super::mlflow::preset(get)? {
         if signal == "traces" {
-            headers.insert(super::mlflow::EXPERIMENT_HEADER.to_owned(), experiment);
-            Some(join(&uri, &path))
+            headers.extend(preset.headers);
+            mlflow_experiment_name = preset.experiment_name;
+            Some(join(&preset.tracking_uri, &path))
         } else {
             None
         }
@@ -220,6 +222,7 @@ pub(crate) fn otlp_target(get: Getter<'_>, signal: &str) -> Result<Option<OtlpTa
         headers,
         protocol,
         timeout,
+        mlflow_experiment_name,
     }))
 }
 

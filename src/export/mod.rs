@@ -30,6 +30,9 @@ pub(crate) struct OtlpTarget {
     pub(crate) protocol: Protocol,
     /// Request timeout.
     pub(crate) timeout: std::time::Duration,
+    /// An MLflow experiment given by name: its id is looked up (created if missing) on the
+    /// export thread before the first post, for the `x-mlflow-experiment-id` header.
+    pub(crate) mlflow_experiment_name: Option<String>,
 }
 
 /// The OTLP transport.

@@ -46,6 +46,8 @@ struct Poster {
     endpoint: String,
     headers: reqwest::header::HeaderMap,
     resource: EncodedResource,
+    /// An MLflow experiment given by name, whose id header is added once looked up.
+    experiment: Option<Arc<super::mlflow::ExperimentByName>>,
 }
 
 /// The thread posting started batches, and the batch it is posting.
@@ -115,6 +117,9 @@ impl OtlpHttpExporter {
                 endpoint: target.endpoint.clone(),
                 headers,
                 resource: EncodedResource::default(),
+                experiment: target.mlflow_experiment_name.as_deref().map(|name| {
+                    Arc::new(super::mlflow::ExperimentByName::new(&target.endpoint, name))
+                }),
             })),
             sender: None,
             no_thread: false,
@@ -129,12 +134,19 @@ impl OtlpHttpExporter {
 impl Poster {
     /// Posts one batch; what the collector rejected in a successful answer is returned.
     fn post(&self, batch: &[SpanData]) -> Result<Option<Rejected>, OTelSdkError> {
+        let mut headers = self.headers.clone();
+        if let Some(experiment) = &self.experiment {
+            let id = experiment
+                .header(&self.client, &self.headers)
+                .map_err(OTelSdkError::InternalFailure)?;
+            headers.insert(super::mlflow::EXPERIMENT_HEADER, id);
+        }
         let mut body = Vec::new();
         encode_request(batch, &self.resource, &mut body);
         let response = self
             .client
             .post(&self.endpoint)
-            .headers(self.headers.clone())
+            .headers(headers)
             .body(body)
             .send()
             .map_err(|e| {

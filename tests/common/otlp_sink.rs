@@ -79,9 +79,14 @@ struct Shared {
     stop: AtomicBool,
     /// Whole requests are kept in [`Stats::recorded`].
     record: bool,
+    /// Answers requests other than OTLP ones (see [`OtlpSink::start_answering`]).
+    responder: Option<Responder>,
     /// Set when the listener is down: connection threads close their sockets.
     generation: std::sync::atomic::AtomicU64,
 }
+
+/// Answers a request (target, body) with a status and a JSON body, or leaves it to the sink.
+pub type Responder = Arc<dyn Fn(&str, &[u8]) -> Option<(u16, String)> + Send + Sync>;
 
 /// The sink. Dropping it stops the accept thread.
 pub struct OtlpSink {
@@ -101,7 +106,18 @@ impl OtlpSink {
         Self::start_with(Mode::Healthy, true)
     }
 
+    /// A recording sink that first asks `responder` for an answer to each request (its
+    /// request target and body): `Some((status, json))` is sent as is, and the request is
+    /// recorded but not read as OTLP; `None` goes on as for a healthy sink.
+    pub fn start_answering(responder: Responder) -> OtlpSink {
+        Self::start_with_responder(Mode::Healthy, true, Some(responder))
+    }
+
     fn start_with(mode: Mode, record: bool) -> OtlpSink {
+        Self::start_with_responder(mode, record, None)
+    }
+
+    fn start_with_responder(mode: Mode, record: bool, responder: Option<Responder>) -> OtlpSink {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let shared = Arc::new(Shared {
@@ -110,6 +126,7 @@ impl OtlpSink {
             changed: Condvar::new(),
             stop: AtomicBool::new(false),
             record,
+            responder,
             generation: Default::default(),
         });
         let acceptor = {
@@ -289,7 +306,8 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
                 break;
             }
         }
-        let Some(len) = content_length else {
+        // A request with no body (a GET) is only answered by a responder.
+        let Some(len) = content_length.or(shared.responder.as_ref().map(|_| 0)) else {
             let _ = writer.write_all(
                 b"HTTP/1.1 411 Length Required\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
             );
@@ -316,6 +334,22 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
             }
         }
 
+        if let Some((status, json)) = shared.responder.as_ref().and_then(|r| r(&path, &body)) {
+            shared.stats.lock().unwrap().recorded.push(Recorded {
+                path: std::mem::take(&mut path),
+                headers: std::mem::take(&mut headers),
+                body,
+            });
+            let answer = format!(
+                "HTTP/1.1 {status} Answer\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{json}",
+                json.len()
+            );
+            if writer.write_all(answer.as_bytes()).is_err() {
+                return;
+            }
+            let _ = writer.flush();
+            continue;
+        }
         let mode = *shared.mode.lock().unwrap();
         if mode == Mode::Down || gone(&shared) {
             // Cut the connection without an answer, like a collector that died mid-request.
