@@ -7,6 +7,7 @@
 //! off the calling thread, in the exporter pipeline.
 
 pub(crate) mod capture;
+pub(crate) mod coexist;
 pub(crate) mod event;
 pub(crate) mod fields;
 pub(crate) mod per_thread;
@@ -94,6 +95,8 @@ impl CaptureSettings {
 /// ```
 pub struct LlmLayer<S> {
     bridge: OpenTelemetryLayer<S, SdkTracer>,
+    /// Whether another `tracing-opentelemetry` layer shares the subscriber (see [`coexist`]).
+    coexist: coexist::Coexistence,
     core: Arc<Core>,
     handle: LlmHandle,
     _subscriber: PhantomData<fn(S)>,
@@ -139,6 +142,7 @@ where
             .with_error_fields_to_exceptions(true);
         LlmLayer {
             bridge,
+            coexist: coexist::Coexistence::default(),
             core,
             handle,
             _subscriber: PhantomData,
@@ -540,6 +544,10 @@ impl<S> Layer<S> for LlmLayer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    fn on_register_dispatch(&self, dispatch: &tracing_core::Dispatch) {
+        self.coexist.check(dispatch);
+    }
+
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> tracing_core::Interest {
         if meta.is_span() {
             classification(meta);
@@ -548,6 +556,9 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if !self.coexist.active() {
+            return;
+        }
         let meta = attrs.metadata();
         let settings = self.core.capture.as_ref();
         let may_be_unsampled =
@@ -603,6 +614,9 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if !self.coexist.active() {
+            return;
+        }
         if plain::is_plain(id) {
             // No state to update: only unsigned integers to hand over as integers.
             let mut unsigned = UnsignedVisitor::default();
@@ -657,10 +671,16 @@ where
     }
 
     fn on_follows_from(&self, id: &Id, follows: &Id, ctx: Context<'_, S>) {
+        if !self.coexist.active() {
+            return;
+        }
         self.bridge.on_follows_from(id, follows, ctx);
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if !self.coexist.active() {
+            return;
+        }
         let meta = event.metadata();
         let is_return = is_return_event(meta);
         let is_error = *meta.level() == Level::ERROR;
@@ -731,6 +751,9 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if !self.coexist.active() {
+            return;
+        }
         self.bridge.on_enter(id, ctx.clone());
         let Some(settings) = &self.core.capture else {
             return;
@@ -745,6 +768,9 @@ where
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        if !self.coexist.active() {
+            return;
+        }
         if std::thread::panicking() {
             self.exit_panicking(id, &ctx);
         }
@@ -752,6 +778,9 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if !self.coexist.active() {
+            return;
+        }
         let known = plain::closed(&id);
         if known == plain::AtClose::Plain {
             // Nothing of it to look up.
@@ -762,6 +791,9 @@ where
     }
 
     fn on_id_change(&self, old: &Id, new: &Id, ctx: Context<'_, S>) {
+        if !self.coexist.active() {
+            return;
+        }
         self.bridge.on_id_change(old, new, ctx);
     }
 
@@ -774,6 +806,10 @@ where
         }
         if id == TypeId::of::<Installed>() {
             return Some(&INSTALLED as *const Installed as *const ());
+        }
+        if !self.coexist.active() {
+            // Another bridge answers `OpenTelemetrySpanExt`: this one holds none of the spans.
+            return None;
         }
         // SAFETY: the bridge lives as long as `self`; the pointer it returns for `id` points
         // into it, exactly as when the bridge is used as a layer on its own.
