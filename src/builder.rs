@@ -250,7 +250,9 @@ impl LlmLayerBuilder {
     }
 
     /// Sends spans to any SDK exporter (the in-memory one in tests), through the same mapping
-    /// and batching as OTLP. May be called several times; replaces the environment's exporter.
+    /// and batching as OTLP. May be called several times. A configured OTLP endpoint
+    /// (`with_otlp_endpoint` or `OTEL_EXPORTER_OTLP_*`) still gets the spans too; the console
+    /// tree is printed only when asked for.
     ///
     /// ```
     /// use opentelemetry_sdk::trace::InMemorySpanExporter;
@@ -566,8 +568,8 @@ impl LlmLayerBuilder {
             }
         }
         let wants = |n: Named| named.as_ref().is_some_and(|list| list.contains(&n));
+        // An exporter given in code does not replace a configured endpoint: both get the spans.
         let use_otlp = !disabled
-            && self.exporters.is_empty()
             && match &named {
                 Some(_) => wants(Named::Otlp),
                 None => target.is_some(),

@@ -32,6 +32,7 @@
 #![deny(unsafe_code)]
 
 mod builder;
+pub mod compose;
 mod export;
 mod fnv;
 mod handle;
