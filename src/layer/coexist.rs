@@ -5,7 +5,8 @@
 //! span, when the subscriber becomes a dispatch, [`LlmLayer`](super::LlmLayer) asks whether
 //! another bridge is present, and if it is, stands aside: it forwards nothing to its own bridge
 //! and exports nothing, and says so once on stderr. The service's own layer then exports every
-//! span as it did before.
+//! span as it did before; [`crate::compose::OpenInferenceExporter`] in front of its exporters
+//! gives those spans the OpenInference and GenAI attributes.
 //!
 //! The question is asked with one probe span created through the dispatch while this layer
 //! ignores it: if any layer gave it OpenTelemetry data, another bridge is there. The probe's
@@ -57,9 +58,9 @@ impl Coexistence {
         if found {
             crate::builder::warn_once(
                 "this subscriber already has a tracing-opentelemetry layer; LlmLayer stands \
-                 aside and exports nothing (two bridges cannot share a span). Keep one: let \
-                 LlmLayer export everything (remove the other layer, and give LlmLayer your \
-                 exporter with `with_span_exporter`), or remove LlmLayer.",
+                 aside and exports nothing (two bridges cannot share a span). Keep your own \
+                 layer and provider and put `tracing_openinference::compose::OpenInferenceExporter` \
+                 in front of its exporters, or remove the other layer and let LlmLayer export.",
             );
         }
     }
