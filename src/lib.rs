@@ -45,6 +45,7 @@ mod pipeline;
 pub mod pricing;
 pub mod privacy;
 mod span_ext;
+pub mod testing;
 mod thread_cache;
 
 pub use builder::{BuildError, LlmLayerBuilder};
