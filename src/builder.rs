@@ -119,6 +119,7 @@ pub struct LlmLayerBuilder {
     prices: PriceTable,
     price_file: Option<PathBuf>,
     privacy: Option<Privacy>,
+    observation: crate::usage::Observation,
     errors: Vec<BuildError>,
 }
 
@@ -144,6 +145,11 @@ pub(crate) fn warn_once(message: &str) {
 }
 
 impl LlmLayerBuilder {
+    /// The usage observer and totals to install (set in [`crate::usage`]).
+    pub(crate) fn observation_mut(&mut self) -> &mut crate::usage::Observation {
+        &mut self.observation
+    }
+
     /// A builder that reads the process environment.
     ///
     /// ```
@@ -185,6 +191,7 @@ impl LlmLayerBuilder {
             prices: PriceTable::builtin(),
             price_file: None,
             privacy: None,
+            observation: Default::default(),
             errors: Vec::new(),
         }
     }
@@ -491,13 +498,15 @@ impl LlmLayerBuilder {
     {
         let console = self.console;
         let fallback_prices = self.prices.clone();
+        let fallback_observation = self.observation.clone();
         match self.assemble(false) {
             Ok(layer) => layer,
             Err(e) => {
                 warn_once(&format!("{e}; printing traces to stderr instead"));
-                let b = LlmLayerBuilder::from_env_with(|_| None)
+                let mut b = LlmLayerBuilder::from_env_with(|_| None)
                     .with_price_table(fallback_prices)
                     .with_console_exporter(console.unwrap_or(true));
+                b.observation = fallback_observation;
                 b.assemble(false).unwrap_or_else(|_| LlmLayer::minimal())
             }
         }
@@ -688,6 +697,7 @@ impl LlmLayerBuilder {
             prices,
             metrics,
             capture,
+            observation: std::mem::take(&mut self.observation),
         });
         let handle = LlmHandle::new(tracer_provider, meter_provider, stats)
             .with_metrics_extras(std::mem::take(&mut self.metrics_out.extras));
@@ -901,6 +911,7 @@ where
             prices: Arc::new(PriceCache::new(PriceTable::empty())),
             metrics: Metrics::disabled(),
             capture: None,
+            observation: Default::default(),
         });
         LlmLayer::from_parts(
             tracer,

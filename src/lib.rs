@@ -47,6 +47,7 @@ pub mod privacy;
 mod span_ext;
 pub mod testing;
 mod thread_cache;
+pub mod usage;
 
 pub use builder::{BuildError, LlmLayerBuilder};
 pub use handle::{HandleError, LlmHandle, PANIC_FLUSH_TIMEOUT};

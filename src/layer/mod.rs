@@ -10,6 +10,7 @@ pub(crate) mod capture;
 pub(crate) mod coexist;
 pub(crate) mod event;
 pub(crate) mod fields;
+mod observe;
 pub(crate) mod per_thread;
 pub(crate) mod plain;
 pub(crate) mod state;
@@ -46,6 +47,8 @@ pub(crate) struct Core {
     pub(crate) metrics: Metrics,
     /// Set while error or slow capture is on: sampled-out spans are kept by the layer.
     pub(crate) capture: Option<CaptureSettings>,
+    /// The application's usage observer and totals, if any ([`crate::usage`]).
+    pub(crate) observation: crate::usage::Observation,
 }
 
 /// How the layer keeps sampled-out spans (see [`capture`]).
@@ -479,6 +482,9 @@ where
                         .take()
                         .unwrap_or_else(|| capture::Capture::since(state.start));
                     let kind = state.kind();
+                    if self.core.observes(kind) {
+                        self.core.observe(&id, &state, name, ended, Some(&identity));
+                    }
                     let held =
                         if state.error.is_none() && !state.panicked && state.pending.is_empty() {
                             // Nothing derived can fail the trace: the values, the cost among
@@ -509,6 +515,9 @@ where
                     self.core
                         .metrics
                         .record_span(&state, finished.kind, ended, finished.priced);
+                    if self.core.observes(finished.kind) {
+                        self.core.observe(&id, &state, name, ended, None);
+                    }
                 }
             }
         }
