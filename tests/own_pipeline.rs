@@ -199,3 +199,44 @@ fn an_exporter_given_in_code_and_a_configured_endpoint_both_get_the_spans() {
     let stats = sink.wait_for_spans(1, std::time::Duration::from_secs(10));
     assert_eq!(stats.named("chat"), 1);
 }
+
+#[test]
+fn error_keeping_sampling_in_the_service_s_provider_keeps_exactly_the_failing_traces_whole() {
+    use tracing_openinference::compose::{KeepErrorsProcessor, KeepErrorsSampler};
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let phoenix = InMemorySpanExporter::default();
+    let keep = KeepErrorsProcessor::new(opentelemetry_sdk::trace::SimpleSpanProcessor::new(quiet(
+        phoenix.clone(),
+    )));
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(KeepErrorsSampler::new(0.0))
+        .with_span_processor(keep)
+        .build();
+    let bridge = tracing_opentelemetry::layer().with_tracer(provider.tracer("svc"));
+    let mut propagated_sampled = None;
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(bridge), || {
+        for _ in 0..20 {
+            handle_request();
+        }
+        let root = tracing::info_span!("GET /failing", http.route = "/failing");
+        root.in_scope(|| {
+            use opentelemetry::trace::TraceContextExt as _;
+            propagated_sampled = Some(root.context().span().span_context().is_sampled());
+            tracing::info_span!("chat", llm.model_name = "gpt-4o-mini").in_scope(|| {
+                tracing::error!(error.type = "RateLimited", "429 from the provider");
+            });
+            tracing::info_span!("cleanup", step = 1).in_scope(|| {});
+        });
+    });
+    let _ = provider.force_flush();
+    let spans = phoenix.get_finished_spans().unwrap();
+    let mut names: Vec<&str> = spans.iter().map(|s| s.name.as_ref()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["GET /failing", "chat", "cleanup"]);
+    let root = span(&spans, "GET /failing");
+    assert_eq!(str_attr(root, "openinference.sampling.reason"), "error");
+    assert!(spans.iter().all(|s| s.span_context.is_sampled()));
+    assert!(is_error(span(&spans, "chat")));
+    // Downstream services saw the ratio's decision.
+    assert_eq!(propagated_sampled, Some(false));
+}

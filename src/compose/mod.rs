@@ -41,10 +41,13 @@
 //!
 //! Compared with [`LlmLayer`](crate::LlmLayer), spans seen only at export carry what was
 //! recorded on them: `session.id`, `user.id`, `metadata` and `tag.tags` are not inherited from
-//! parents, `#[instrument(ret)]` values arrive as the bridge exports them (an event), and the
-//! GenAI metrics and error-keeping sampling are not produced.
+//! parents, `#[instrument(ret)]` values arrive as the bridge exports them (an event), and no
+//! GenAI metrics are recorded. Error-keeping sampling comes as a pair for the provider:
+//! [`KeepErrorsSampler`] and [`KeepErrorsProcessor`].
 
 mod exporter;
+mod keep_errors;
 mod recognize;
 
 pub use exporter::{OpenInferenceExporter, PlainSpans};
+pub use keep_errors::{KeepErrorsProcessor, KeepErrorsSampler};

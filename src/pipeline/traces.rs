@@ -239,6 +239,11 @@ impl<T: Held> TraceBuffer<T> {
         }
     }
 
+    /// Its bounds and what rescues a trace.
+    pub(crate) fn limits(&self) -> BufferLimits {
+        self.limits
+    }
+
     /// Bytes held now.
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
