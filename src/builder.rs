@@ -120,6 +120,7 @@ pub struct LlmLayerBuilder {
     price_file: Option<PathBuf>,
     privacy: Option<Privacy>,
     observation: crate::usage::Observation,
+    keep_rule: Option<crate::keep::SharedRule>,
     errors: Vec<BuildError>,
 }
 
@@ -148,6 +149,11 @@ impl LlmLayerBuilder {
     /// The usage observer and totals to install (set in [`crate::usage`]).
     pub(crate) fn observation_mut(&mut self) -> &mut crate::usage::Observation {
         &mut self.observation
+    }
+
+    /// The keep-rule to install (set in [`crate::keep`]).
+    pub(crate) fn keep_rule_mut(&mut self) -> &mut Option<crate::keep::SharedRule> {
+        &mut self.keep_rule
     }
 
     /// A builder that reads the process environment.
@@ -192,6 +198,7 @@ impl LlmLayerBuilder {
             price_file: None,
             privacy: None,
             observation: Default::default(),
+            keep_rule: None,
             errors: Vec::new(),
         }
     }
@@ -499,6 +506,7 @@ impl LlmLayerBuilder {
         let console = self.console;
         let fallback_prices = self.prices.clone();
         let fallback_observation = self.observation.clone();
+        let fallback_rule = self.keep_rule.clone();
         match self.assemble(false) {
             Ok(layer) => layer,
             Err(e) => {
@@ -507,6 +515,7 @@ impl LlmLayerBuilder {
                     .with_price_table(fallback_prices)
                     .with_console_exporter(console.unwrap_or(true));
                 b.observation = fallback_observation;
+                b.keep_rule = fallback_rule;
                 b.assemble(false).unwrap_or_else(|_| LlmLayer::minimal())
             }
         }
@@ -528,7 +537,9 @@ impl LlmLayerBuilder {
 
         let (ratio, parent_based) = self.sampler(get)?;
         let pipeline = self.pipeline_config(get)?;
-        let capturing = pipeline.buffer.keep_errors || pipeline.buffer.slow.is_some();
+        let capturing = pipeline.buffer.keep_errors
+            || pipeline.buffer.slow.is_some()
+            || self.keep_rule.is_some();
         let sampler = LlmSampler::new(ratio, parent_based, capturing);
         let privacy = match self.privacy.take() {
             Some(p) => p,
@@ -655,6 +666,9 @@ impl LlmLayerBuilder {
                 Arc::clone(&prices),
             )
             .map_err(|e| BuildError::Exporter(format!("export thread: {e}")))?;
+            if let Some(rule) = self.keep_rule.take() {
+                processor.set_keep_rule(rule);
+            }
             if capturing {
                 capture = Some(CaptureSettings {
                     processor: processor.clone(),

@@ -36,6 +36,7 @@ pub mod compose;
 mod export;
 mod fnv;
 mod handle;
+pub mod keep;
 mod kind;
 mod layer;
 mod macros;
