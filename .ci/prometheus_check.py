@@ -168,23 +168,23 @@ def main():
         dashboard = json.load(f)
 
     passed = failed = expressions = 0
-    values = {}
+    chosen = {}
     for name, selector, label in query_variables(dashboard):
-        selector = replace_variables(selector, values) if selector else None
+        selector = replace_variables(selector, chosen) if selector else None
         found, error = label_values(args.url, label, selector, args.timeout)
         if name in overrides:
-            values[name] = overrides[name]
+            chosen[name] = overrides[name]
         elif found:
-            values[name] = promql_regex(found[0])
+            chosen[name] = promql_regex(found[0])
         ok = bool(found)
         print("%s  variable $%s = label_values(%s%s): %s" % (
             "PASS" if ok else "FAIL", name, selector + ", " if selector else "", label,
-            "error: %s" % error if error else "%d values, using %s" % (len(found), values.get(name))))
+            "error: %s" % error if error else "%d values, using %s" % (len(found), chosen.get(name))))
         if ok:
             passed += 1
         else:
             failed += 1
-            values.setdefault(name, ".*")
+            chosen.setdefault(name, ".*")
     variable_names = [n for n, _, _ in query_variables(dashboard)]
 
     for panel in panels(dashboard):
@@ -201,7 +201,7 @@ def main():
                 lines.append("    FAIL [%s] selectors not filtered by %s: %s" % (
                     t.get("refId"), ", ".join("$" + n for n in variable_names), "; ".join(unfiltered)))
                 continue
-            expr = replace_variables(substitute(t["expr"], args.range), values)
+            expr = replace_variables(substitute(t["expr"], args.range), chosen)
             if "$" in expr:
                 panel_ok = False
                 lines.append("    FAIL [%s] unreplaced variable: %s" % (t.get("refId"), expr))
