@@ -29,16 +29,29 @@ def shown(v):
     return "%d.%d" % v[:2] if v[2] == 0 else "%d.%d.%d" % v
 
 
-def main():
+def metadata():
+    """cargo metadata for every platform; for the host alone when the other platforms'
+    packages cannot be downloaded (an offline machine)."""
+    command = ["cargo", "metadata", "--format-version", "1", "--all-features"]
     try:
-        raw = subprocess.run(
-            ["cargo", "metadata", "--format-version", "1", "--all-features"],
-            check=True, stdout=subprocess.PIPE, text=True,
-        ).stdout
+        return json.loads(subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout)
     except (OSError, subprocess.CalledProcessError) as e:
+        print("cargo metadata for every platform failed (%s); checking the host's dependencies" % e)
+    try:
+        host = next(line.split(": ", 1)[1] for line in subprocess.run(
+            ["rustc", "-vV"], check=True, stdout=subprocess.PIPE, text=True).stdout.splitlines()
+            if line.startswith("host: "))
+        command += ["--filter-platform", host]
+        return json.loads(subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout)
+    except (OSError, StopIteration, subprocess.CalledProcessError) as e:
         print("cargo metadata failed: %s" % e, file=sys.stderr)
+        return None
+
+
+def main():
+    meta = metadata()
+    if meta is None:
         return 2
-    meta = json.loads(raw)
     packages = {p["id"]: p for p in meta["packages"]}
     nodes = {n["id"]: n for n in meta["resolve"]["nodes"]}
     root = meta["resolve"]["root"]
