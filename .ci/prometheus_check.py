@@ -7,6 +7,12 @@ $__range -> --range; ${DS_PROMETHEUS}-style datasource references are not in exp
 and it is sent to Prometheus's HTTP API (/api/v1/query). Every expression must return a
 non-empty result with at least one finite value. Prints PASS/FAIL per panel and expression.
 
+The dashboard's query variables (`label_values(selector, label)`, such as $job and $instance)
+are resolved first, in order, through /api/v1/label/<label>/values: each must list at least one
+value, and its first value (regex-escaped, as Grafana does) replaces the variable in the
+expressions; `--var job=.*` sets a value instead. Every metric selector of every expression
+must filter on every query variable (`label=~"$name"`), so no panel sums several services.
+
     prometheus_check.py --url http://127.0.0.1:9090 --dashboard examples/grafana/dashboard.json
 
 Exit status: 0 when all pass, 1 when any fails, 2 on usage errors. With --summary-file, writes
@@ -45,6 +51,65 @@ def substitute(expr, rng):
     for name in sorted(VARIABLES, key=len, reverse=True):
         expr = expr.replace("${%s}" % name, values[name]).replace("$" + name, values[name])
     return expr
+
+
+LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?:(.*),\s*)?([a-zA-Z_][a-zA-Z0-9_]*)\s*\)\s*$")
+# A metric name of this crate (or a __name__ matcher) and its label matchers, if any.
+SELECTOR = re.compile(r"\b((?:openinference|gen_ai)_[a-zA-Z0-9_]*)\s*(\{[^}]*\})?|(\{[^}]*__name__[^}]*\})")
+# Label lists of aggregations and vector matching, which hold label names, not metric names.
+LABEL_LISTS = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+
+
+def query_variables(dashboard):
+    """(name, selector or None, label) of every `label_values` query variable, in order."""
+    out = []
+    for v in (dashboard.get("templating") or {}).get("list", []) or []:
+        if v.get("type") != "query":
+            continue
+        q = v.get("query")
+        q = q.get("query") if isinstance(q, dict) else q
+        m = LABEL_VALUES.match(q or "")
+        if not m:
+            raise SystemExit("variable $%s: only label_values(...) queries are supported, got %r" % (v.get("name"), q))
+        out.append((v["name"], m.group(1), m.group(2)))
+    return out
+
+
+def replace_variables(expr, values):
+    for name in sorted(values, key=len, reverse=True):
+        expr = expr.replace("${%s}" % name, values[name]).replace("$" + name, values[name])
+    return expr
+
+
+def promql_regex(value):
+    """A label value as Grafana puts it in a =~ matcher: regex-escaped, inside a PromQL string."""
+    return re.escape(value).replace("\\", "\\\\")
+
+
+def label_values(url, label, selector, timeout):
+    params = {"match[]": selector} if selector else {}
+    full = url.rstrip("/") + "/api/v1/label/%s/values" % label
+    if params:
+        full += "?" + urllib.parse.urlencode(params)
+    try:
+        with urllib.request.urlopen(full, timeout=timeout) as r:
+            reply = json.load(r)
+    except Exception as e:  # connection refused, timeout, HTTP error
+        return None, str(e)
+    if reply.get("status") != "success":
+        return None, reply.get("error")
+    return reply.get("data") or [], None
+
+
+def unfiltered_selectors(expr, names):
+    """The metric selectors of `expr` that do not filter on every variable in `names`."""
+    bare = LABEL_LISTS.sub("", expr)
+    missing = []
+    for m in SELECTOR.finditer(bare):
+        matchers = m.group(2) or m.group(3) or ""
+        if not all(re.search(r'\b%s\s*=~\s*"\$%s"' % (n, n), matchers) for n in names):
+            missing.append(m.group(0))
+    return missing
 
 
 def parse_duration(text):
@@ -90,7 +155,10 @@ def main():
     ap.add_argument("--range", default="1m", help="value for $__rate_interval / $__range (default 1m)")
     ap.add_argument("--timeout", type=float, default=10.0, help="seconds per query")
     ap.add_argument("--summary-file", help="write '<passed> <failed>' panels here")
+    ap.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                    help="value (a regex) for a dashboard variable instead of its first label value")
     args = ap.parse_args()
+    overrides = dict(v.split("=", 1) for v in args.var if "=" in v)
 
     host = urllib.parse.urlparse(args.url).hostname
     if host not in ("127.0.0.1", "localhost", "::1"):
@@ -100,6 +168,25 @@ def main():
         dashboard = json.load(f)
 
     passed = failed = expressions = 0
+    chosen = {}
+    for name, selector, label in query_variables(dashboard):
+        selector = replace_variables(selector, chosen) if selector else None
+        found, error = label_values(args.url, label, selector, args.timeout)
+        if name in overrides:
+            chosen[name] = overrides[name]
+        elif found:
+            chosen[name] = promql_regex(found[0])
+        ok = bool(found)
+        print("%s  variable $%s = label_values(%s%s): %s" % (
+            "PASS" if ok else "FAIL", name, selector + ", " if selector else "", label,
+            "error: %s" % error if error else "%d values, using %s" % (len(found), chosen.get(name))))
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+            chosen.setdefault(name, ".*")
+    variable_names = [n for n, _, _ in query_variables(dashboard)]
+
     for panel in panels(dashboard):
         targets = [t for t in panel.get("targets", []) or [] if t.get("expr")]
         if not targets:
@@ -108,7 +195,13 @@ def main():
         lines = []
         for t in targets:
             expressions += 1
-            expr = substitute(t["expr"], args.range)
+            unfiltered = unfiltered_selectors(t["expr"], variable_names)
+            if unfiltered:
+                panel_ok = False
+                lines.append("    FAIL [%s] selectors not filtered by %s: %s" % (
+                    t.get("refId"), ", ".join("$" + n for n in variable_names), "; ".join(unfiltered)))
+                continue
+            expr = replace_variables(substitute(t["expr"], args.range), chosen)
             if "$" in expr:
                 panel_ok = False
                 lines.append("    FAIL [%s] unreplaced variable: %s" % (t.get("refId"), expr))
@@ -132,7 +225,7 @@ def main():
         else:
             failed += 1
 
-    print("\n%d panels passed, %d failed (%d expressions, range %s)" % (passed, failed, expressions, args.range))
+    print("\n%d panels and variables passed, %d failed (%d expressions, range %s)" % (passed, failed, expressions, args.range))
     if args.summary_file:
         with open(args.summary_file, "w", encoding="utf-8") as f:
             f.write("%d %d\n" % (passed, failed))

@@ -124,7 +124,7 @@ fn handle_request(rng: &mut Rng, n: u64) {
         retrieve(rng);
     }
     let (model, provider, base_ms) = MODELS[rng.below(MODELS.len() as u64) as usize];
-    let wants_tool = chat(rng, model, provider, base_ms, n % 3 == 0);
+    let wants_tool = chat(rng, model, provider, base_ms, n.is_multiple_of(3));
     if wants_tool {
         tool(rng);
         chat(rng, model, provider, base_ms, false);

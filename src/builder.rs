@@ -123,6 +123,8 @@ pub struct LlmLayerBuilder {
     privacy: Option<Privacy>,
     event_level: Option<tracing_core::LevelFilter>,
     mlflow_experiment_name: Option<String>,
+    observation: crate::usage::Observation,
+    keep_rule: Option<crate::keep::SharedRule>,
     errors: Vec<BuildError>,
 }
 
@@ -148,6 +150,16 @@ pub(crate) fn warn_once(message: &str) {
 }
 
 impl LlmLayerBuilder {
+    /// The usage observer and totals to install (set in [`crate::usage`]).
+    pub(crate) fn observation_mut(&mut self) -> &mut crate::usage::Observation {
+        &mut self.observation
+    }
+
+    /// The keep-rule to install (set in [`crate::keep`]).
+    pub(crate) fn keep_rule_mut(&mut self) -> &mut Option<crate::keep::SharedRule> {
+        &mut self.keep_rule
+    }
+
     /// A builder that reads the process environment.
     ///
     /// ```
@@ -191,6 +203,8 @@ impl LlmLayerBuilder {
             privacy: None,
             event_level: None,
             mlflow_experiment_name: None,
+            observation: Default::default(),
+            keep_rule: None,
             errors: Vec::new(),
         }
     }
@@ -256,7 +270,9 @@ impl LlmLayerBuilder {
     }
 
     /// Sends spans to any SDK exporter (the in-memory one in tests), through the same mapping
-    /// and batching as OTLP. May be called several times; replaces the environment's exporter.
+    /// and batching as OTLP. May be called several times. A configured OTLP endpoint
+    /// (`with_otlp_endpoint` or `OTEL_EXPORTER_OTLP_*`) still gets the spans too; the console
+    /// tree is printed only when asked for.
     ///
     /// ```
     /// use opentelemetry_sdk::trace::InMemorySpanExporter;
@@ -495,13 +511,17 @@ impl LlmLayerBuilder {
     {
         let console = self.console;
         let fallback_prices = self.prices.clone();
+        let fallback_observation = self.observation.clone();
+        let fallback_rule = self.keep_rule.clone();
         match self.assemble(false) {
             Ok(layer) => layer,
             Err(e) => {
                 warn_once(&format!("{e}; printing traces to stderr instead"));
-                let b = LlmLayerBuilder::from_env_with(|_| None)
+                let mut b = LlmLayerBuilder::from_env_with(|_| None)
                     .with_price_table(fallback_prices)
                     .with_console_exporter(console.unwrap_or(true));
+                b.observation = fallback_observation;
+                b.keep_rule = fallback_rule;
                 b.assemble(false).unwrap_or_else(|_| LlmLayer::minimal())
             }
         }
@@ -524,7 +544,9 @@ impl LlmLayerBuilder {
         let (ratio, parent_based) = self.sampler(get)?;
         let mut pipeline = self.pipeline_config(get)?;
         let event_level = self.event_level(get)?;
-        let capturing = pipeline.buffer.keep_errors || pipeline.buffer.slow.is_some();
+        let capturing = pipeline.buffer.keep_errors
+            || pipeline.buffer.slow.is_some()
+            || self.keep_rule.is_some();
         let sampler = LlmSampler::new(ratio, parent_based, capturing);
         let privacy = match self.privacy.take() {
             Some(p) => p,
@@ -577,8 +599,8 @@ impl LlmLayerBuilder {
             crate::export::mlflow::fit_target(t);
         }
         let wants = |n: Named| named.as_ref().is_some_and(|list| list.contains(&n));
+        // An exporter given in code does not replace a configured endpoint: both get the spans.
         let use_otlp = !disabled
-            && self.exporters.is_empty()
             && match &named {
                 Some(_) => wants(Named::Otlp),
                 None => target.is_some(),
@@ -661,6 +683,9 @@ impl LlmLayerBuilder {
                 Arc::clone(&prices),
             )
             .map_err(|e| BuildError::Exporter(format!("export thread: {e}")))?;
+            if let Some(rule) = self.keep_rule.take() {
+                processor.set_keep_rule(rule);
+            }
             if capturing {
                 capture = Some(CaptureSettings {
                     processor: processor.clone(),
@@ -704,6 +729,7 @@ impl LlmLayerBuilder {
             metrics,
             capture,
             event_level,
+            observation: std::mem::take(&mut self.observation),
         });
         let handle = LlmHandle::new(tracer_provider, meter_provider, stats)
             .with_metrics_extras(std::mem::take(&mut self.metrics_out.extras));
@@ -823,6 +849,7 @@ where
             metrics: Metrics::disabled(),
             capture: None,
             event_level: crate::layer::event::DEFAULT_EVENT_LEVEL,
+            observation: Default::default(),
         });
         LlmLayer::from_parts(
             tracer,

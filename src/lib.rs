@@ -1,40 +1,13 @@
-//! # tracing-openinference
-//!
-//! LLM observability for Rust services that already use [`tracing`]: every LLM call, tool
-//! call and retrieval becomes a typed OpenTelemetry span with OpenInference attributes (what
-//! Arize Phoenix renders) and the OpenTelemetry GenAI attributes (what Langfuse and GenAI-aware
-//! backends read), plus GenAI metrics.
-//!
-//! ```
-//! use tracing_openinference::LlmLayer;
-//! use tracing_subscriber::prelude::*;
-//!
-//! let layer = LlmLayer::builder().with_console_exporter(false).build();
-//! let handle = layer.handle();
-//! tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
-//!     #[tracing::instrument(fields(llm.model_name = "gpt-4o-mini", llm.provider = "openai",
-//!                                  llm.token_count.prompt, llm.token_count.completion), ret)]
-//!     fn answer(question: &str) -> String {
-//!         tracing::Span::current()
-//!             .record("llm.token_count.prompt", 12)
-//!             .record("llm.token_count.completion", 4);
-//!         "Rust is a systems language.".to_owned()
-//!     }
-//!     answer("What is Rust?");
-//! });
-//! handle.shutdown(std::time::Duration::from_secs(5)).unwrap();
-//! ```
-//!
-//! With no configuration, finished traces print on stderr as trees; with
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` (Phoenix: `http://localhost:6006`) or the Langfuse keys, they
-//! go there over OTLP. See the README for the field contract and every setting.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
 mod builder;
+pub mod compose;
 mod export;
 mod fnv;
 mod handle;
+pub mod keep;
 mod kind;
 mod layer;
 mod macros;
@@ -44,7 +17,9 @@ mod pipeline;
 pub mod pricing;
 pub mod privacy;
 mod span_ext;
+pub mod testing;
 mod thread_cache;
+pub mod usage;
 
 pub use builder::{BuildError, LlmLayerBuilder};
 pub use handle::{HandleError, LlmHandle, PANIC_FLUSH_TIMEOUT};

@@ -621,9 +621,9 @@ fn the_cost_counter_is_the_sum_of_each_calls_cost() {
     let usage = |i: u64| TokenUsage {
         prompt: 100 + i * 37,
         completion: 10 + i * 11,
-        cache_read: if i % 5 == 0 { 10_000 } else { i * 13 },
+        cache_read: if i.is_multiple_of(5) { 10_000 } else { i * 13 },
         cache_write: (i % 3) * 7,
-        reasoning: if i % 7 == 0 { 50_000 } else { i * 3 },
+        reasoning: if i.is_multiple_of(7) { 50_000 } else { i * 3 },
     };
     let call = move |i: u64| {
         let u = usage(i);

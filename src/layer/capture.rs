@@ -335,6 +335,40 @@ impl Held for HeldSpan {
     fn mark_root(&mut self, reason: KeepReason) {
         self.capture.attributes.push(root_marker(reason));
     }
+
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn summarize(
+        &self,
+        summary: &mut crate::keep::TraceSummary,
+        prices: &crate::pricing::PriceCache,
+    ) {
+        let Some(state) = &self.deferred else {
+            // Its derived values (cost among them) are among its attributes already.
+            crate::pipeline::traces::summarize_attributes(
+                &self.capture.attributes,
+                self.failed(),
+                summary,
+            );
+            return;
+        };
+        summary.add_span(state.kind(), self.failed());
+        let t = state.tokens;
+        let tokens = t.total.unwrap_or_else(|| {
+            t.prompt
+                .unwrap_or(0)
+                .saturating_add(t.completion.unwrap_or(0))
+        });
+        let priced = state.priced_usage();
+        let cost = super::price(prices, state, priced.as_ref()).map(|c| c.total);
+        summary.add_usage(tokens, cost);
+        let tags = state.own.0[3]
+            .as_deref()
+            .or(state.inherited.0[3].as_deref());
+        summary.add_names(state.tool_name.as_deref(), state.model.as_deref(), tags);
+    }
 }
 
 /// An event of a span that keeps a capture, recorded as the bridge records events: its message

@@ -206,7 +206,7 @@ impl CallsiteInfo {
             return true;
         }
         *skips = skips.wrapping_add(1);
-        *skips % UNSIGNED_RECHECK == 0
+        (*skips).is_multiple_of(UNSIGNED_RECHECK)
     }
 
     /// Notes what a search of a new span's values found: how many of the callsite's fields

@@ -7,8 +7,10 @@
 //! off the calling thread, in the exporter pipeline.
 
 pub(crate) mod capture;
+pub(crate) mod coexist;
 pub(crate) mod event;
 pub(crate) mod fields;
+mod observe;
 pub(crate) mod per_thread;
 pub(crate) mod plain;
 pub(crate) mod state;
@@ -46,6 +48,8 @@ pub(crate) struct Core {
     pub(crate) capture: Option<CaptureSettings>,
     /// Events more verbose than this become no span event (semantic ones excepted).
     pub(crate) event_level: tracing_core::LevelFilter,
+    /// The application's usage observer and totals, if any ([`crate::usage`]).
+    pub(crate) observation: crate::usage::Observation,
 }
 
 /// How the layer keeps sampled-out spans (see [`capture`]).
@@ -95,6 +99,8 @@ impl CaptureSettings {
 /// ```
 pub struct LlmLayer<S> {
     bridge: OpenTelemetryLayer<S, SdkTracer>,
+    /// Whether another `tracing-opentelemetry` layer shares the subscriber (see [`coexist`]).
+    coexist: coexist::Coexistence,
     core: Arc<Core>,
     handle: LlmHandle,
     _subscriber: PhantomData<fn(S)>,
@@ -140,6 +146,7 @@ where
             .with_error_fields_to_exceptions(true);
         LlmLayer {
             bridge,
+            coexist: coexist::Coexistence::default(),
             core,
             handle,
             _subscriber: PhantomData,
@@ -476,6 +483,9 @@ where
                         .take()
                         .unwrap_or_else(|| capture::Capture::since(state.start));
                     let kind = state.kind();
+                    if self.core.observes(kind) {
+                        self.core.observe(&id, &state, name, ended, Some(&identity));
+                    }
                     let held =
                         if state.error.is_none() && !state.panicked && state.pending.is_empty() {
                             // Nothing derived can fail the trace: the values, the cost among
@@ -506,6 +516,9 @@ where
                     self.core
                         .metrics
                         .record_span(&state, finished.kind, ended, finished.priced);
+                    if self.core.observes(finished.kind) {
+                        self.core.observe(&id, &state, name, ended, None);
+                    }
                 }
             }
         }
@@ -541,6 +554,10 @@ impl<S> Layer<S> for LlmLayer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    fn on_register_dispatch(&self, dispatch: &tracing_core::Dispatch) {
+        self.coexist.check(dispatch);
+    }
+
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> tracing_core::Interest {
         if meta.is_span() {
             classification(meta);
@@ -549,6 +566,9 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if !self.coexist.active() {
+            return;
+        }
         let meta = attrs.metadata();
         let settings = self.core.capture.as_ref();
         let may_be_unsampled =
@@ -604,6 +624,9 @@ where
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if !self.coexist.active() {
+            return;
+        }
         if plain::is_plain(id) {
             // No state to update: only unsigned integers to hand over as integers.
             let mut unsigned = UnsignedVisitor::default();
@@ -658,10 +681,16 @@ where
     }
 
     fn on_follows_from(&self, id: &Id, follows: &Id, ctx: Context<'_, S>) {
+        if !self.coexist.active() {
+            return;
+        }
         self.bridge.on_follows_from(id, follows, ctx);
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if !self.coexist.active() {
+            return;
+        }
         // A level comparison first: a dependency's DEBUG/TRACE chatter ends here, on the
         // calling thread, unless it means something to the span (see `event::is_semantic`).
         let meta = event.metadata();
@@ -674,6 +703,9 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if !self.coexist.active() {
+            return;
+        }
         self.bridge.on_enter(id, ctx.clone());
         let Some(settings) = &self.core.capture else {
             return;
@@ -688,6 +720,9 @@ where
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        if !self.coexist.active() {
+            return;
+        }
         if std::thread::panicking() {
             self.exit_panicking(id, &ctx);
         }
@@ -695,6 +730,9 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if !self.coexist.active() {
+            return;
+        }
         let known = plain::closed(&id);
         if known == plain::AtClose::Plain {
             // Nothing of it to look up.
@@ -705,6 +743,9 @@ where
     }
 
     fn on_id_change(&self, old: &Id, new: &Id, ctx: Context<'_, S>) {
+        if !self.coexist.active() {
+            return;
+        }
         self.bridge.on_id_change(old, new, ctx);
     }
 
@@ -717,6 +758,10 @@ where
         }
         if id == TypeId::of::<Installed>() {
             return Some(&INSTALLED as *const Installed as *const ());
+        }
+        if !self.coexist.active() {
+            // Another bridge answers `OpenTelemetrySpanExt`: this one holds none of the spans.
+            return None;
         }
         // SAFETY: the bridge lives as long as `self`; the pointer it returns for `id` points
         // into it, exactly as when the bridge is used as a layer on its own.

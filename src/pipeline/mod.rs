@@ -216,6 +216,14 @@ pub(crate) struct ProcessorShared {
 }
 
 impl LlmSpanProcessor {
+    /// Also keeps a sampled-out trace that `rule` accepts (see [`crate::keep`]); set before
+    /// the first span.
+    pub(crate) fn set_keep_rule(&self, rule: crate::keep::SharedRule) {
+        let mut held = self.held.lock();
+        let limits = held.limits();
+        *held = TraceBuffer::new(limits).with_rule(rule, Arc::clone(&self.prices));
+    }
+
     /// Starts the export thread with `exporters` (each flagged when refused batches are
     /// retried).
     pub(crate) fn start(

@@ -68,15 +68,18 @@ pub(crate) enum KeepReason {
     Error,
     /// Its local root lasted longer than the slow threshold.
     Slow,
+    /// The application's keep-rule accepted it.
+    Rule,
 }
 
 impl KeepReason {
     /// Every reason, in index order.
-    pub(crate) const ALL: [KeepReason; 4] = [
+    pub(crate) const ALL: [KeepReason; 5] = [
         KeepReason::Ratio,
         KeepReason::Parent,
         KeepReason::Error,
         KeepReason::Slow,
+        KeepReason::Rule,
     ];
 
     /// The `reason` attribute value, also set as `openinference.sampling.reason` on the root.
@@ -86,6 +89,7 @@ impl KeepReason {
             KeepReason::Parent => "parent",
             KeepReason::Error => "error",
             KeepReason::Slow => "slow",
+            KeepReason::Rule => "rule",
         }
     }
 }
@@ -96,7 +100,7 @@ pub(crate) struct PipelineStats {
     /// Spans handed to the exporters successfully.
     pub(crate) spans_exported: AtomicU64,
     spans_dropped: [AtomicU64; 5],
-    traces_kept: [AtomicU64; 4],
+    traces_kept: [AtomicU64; 5],
     traces_dropped: [AtomicU64; 5],
     /// Bytes (estimated) waiting in the queue to the export thread. Every span's end adds to
     /// it, so it has a cache line of its own: the export thread's counts do not take that

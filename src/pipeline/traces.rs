@@ -16,10 +16,14 @@
 
 use super::stats::{DropReason, KeepReason, PipelineStats};
 use crate::fnv::WordsBuild;
+use crate::keep::{SharedRule, TraceSummary};
+use crate::kind::SpanKind;
+use crate::pricing::PriceCache;
 use opentelemetry::trace::{SpanId, Status, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Sets of [`Decided`]: 256 × 12 = 3,072 decisions remembered, in 16 KiB.
@@ -51,8 +55,12 @@ pub(crate) trait Held {
     fn failed(&self) -> bool;
     /// How long it lasted.
     fn lasted(&self) -> Duration;
+    /// Its name.
+    fn name(&self) -> &str;
     /// Says, on a kept trace's local root, why the trace was kept.
     fn mark_root(&mut self, reason: KeepReason);
+    /// Adds what a keep-rule reads of it to `summary` (cost priced by `prices`).
+    fn summarize(&self, summary: &mut TraceSummary, prices: &PriceCache);
 }
 
 impl Held for SpanData {
@@ -68,6 +76,10 @@ impl Held for SpanData {
         matches!(self.status, Status::Error { .. })
     }
 
+    fn name(&self) -> &str {
+        &self.name
+    }
+
     fn lasted(&self) -> Duration {
         self.end_time
             .duration_since(self.start_time)
@@ -77,6 +89,39 @@ impl Held for SpanData {
     fn mark_root(&mut self, reason: KeepReason) {
         mark_root(self, reason);
     }
+
+    fn summarize(&self, summary: &mut TraceSummary, _prices: &PriceCache) {
+        summarize_attributes(&self.attributes, self.failed(), summary);
+    }
+}
+
+/// Adds a span's facts to `summary` from its attributes (kind, total tokens, cost, tool,
+/// model, tags).
+pub(crate) fn summarize_attributes(
+    attributes: &[opentelemetry::KeyValue],
+    failed: bool,
+    summary: &mut TraceSummary,
+) {
+    let get = |key: &str| attributes.iter().find(|kv| kv.key.as_str() == key);
+    let text = |key: &str| get(key).map(|kv| kv.value.as_str());
+    let kind = text("openinference.span.kind")
+        .and_then(|k| SpanKind::parse(&k))
+        .unwrap_or(SpanKind::Chain);
+    summary.add_span(kind, failed);
+    let tokens = match get("llm.token_count.total").map(|kv| &kv.value) {
+        Some(opentelemetry::Value::I64(n)) => u64::try_from(*n).unwrap_or(0),
+        _ => 0,
+    };
+    let cost = match get("llm.cost.total").map(|kv| &kv.value) {
+        Some(opentelemetry::Value::F64(c)) => Some(*c),
+        _ => None,
+    };
+    summary.add_usage(tokens, cost);
+    summary.add_names(
+        text("tool.name").as_deref(),
+        text("llm.model_name").as_deref(),
+        text("tag.tags").as_deref(),
+    );
 }
 
 /// What became of the span handed to [`TraceBuffer::on_end`].
@@ -218,6 +263,8 @@ pub(crate) struct TraceBuffer<T> {
     bytes: usize,
     spans: usize,
     next_seq: u64,
+    /// The application's keep-rule, and the prices its summaries' costs come from.
+    rule: Option<(SharedRule, Arc<PriceCache>)>,
 }
 
 /// Whether `span` is the root of its trace in this process.
@@ -236,7 +283,19 @@ impl<T: Held> TraceBuffer<T> {
             bytes: 0,
             spans: 0,
             next_seq: 0,
+            rule: None,
         }
+    }
+
+    /// Also keeps a trace whose summary `rule` accepts, when its local root ends.
+    pub(crate) fn with_rule(mut self, rule: SharedRule, prices: Arc<PriceCache>) -> Self {
+        self.rule = Some((rule, prices));
+        self
+    }
+
+    /// Its bounds and what rescues a trace.
+    pub(crate) fn limits(&self) -> BufferLimits {
+        self.limits
     }
 
     /// Bytes held now.
@@ -283,6 +342,15 @@ impl<T: Held> TraceBuffer<T> {
                 spans.push(span);
                 return Verdict::Keep(spans);
             }
+            if self.rule_keeps(trace_id, &span) {
+                stats.trace_kept(KeepReason::Rule);
+                self.decide(trace_id, Decision::Keep);
+                let mut spans = self.take(trace_id);
+                let mut span = span;
+                span.mark_root(KeepReason::Rule);
+                spans.push(span);
+                return Verdict::Keep(spans);
+            }
             let held = self.take(trace_id);
             stats.spans_dropped(DropReason::SampledOut, held.len() as u64 + 1);
             stats.trace_dropped(DropReason::SampledOut);
@@ -291,6 +359,23 @@ impl<T: Held> TraceBuffer<T> {
         }
         self.hold(trace_id, span, size, stats);
         Verdict::Held
+    }
+
+    /// Whether the keep-rule, if any, keeps the trace whose local root `root` just ended.
+    fn rule_keeps(&self, trace_id: TraceId, root: &T) -> bool {
+        let Some((rule, prices)) = &self.rule else {
+            return false;
+        };
+        let mut summary = TraceSummary::default();
+        if let Some(pending) = self.pending.get(&trace_id) {
+            for (span, _) in &pending.spans {
+                span.summarize(&mut summary, prices);
+            }
+        }
+        root.summarize(&mut summary, prices);
+        summary.duration = root.lasted();
+        summary.root_name = root.name().to_owned();
+        rule.keep(&summary)
     }
 
     /// Releases every undecided trace that holds an error (at shutdown): they would be kept
