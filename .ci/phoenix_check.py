@@ -31,10 +31,11 @@ EXPECTED_SCORES = [0.91, 0.84, 0.42]
 MIN_SPANS = 6
 MAX_PAGES = 20  # bound on pagination per poll
 SPAN_JSON_LIMIT = 2000  # characters of span JSON shown on a failure
-# The quickstart's `chat` emits, inside each LLM span, a DEBUG event from a dependency's target
+# The quickstart's `chat` emits, inside its LLM span, a DEBUG event from a dependency's target
 # (what hyper logs while connecting) and an INFO event of its own; the bridge exports an
 # event's `target` and `level` as attributes.
 OWN_TARGET = "quickstart"
+CHAT_SPAN = "chat"
 OWN_EVENT = "model replied"
 DEPENDENCY_EVENT = "connecting to api.openai.com:443"
 
@@ -327,14 +328,15 @@ def run_checks(spans):
     def events_of(s):
         return [(ev.get("name"), flatten(ev.get("attributes") or {})) for ev in s.get("events") or []]
 
+    chats = [s for s in llms if s.get("name") == CHAT_SPAN]
     bad = [
         s
-        for s in llms
+        for s in chats
         if not any(n == OWN_EVENT and a.get("target") == OWN_TARGET for n, a in events_of(s))
     ]
     c.check(
-        f"every LLM span has the quickstart's INFO event {OWN_EVENT!r} with target {OWN_TARGET!r}",
-        bool(llms) and not bad,
+        f"every '{CHAT_SPAN}' LLM span has the quickstart's INFO event {OWN_EVENT!r} with target {OWN_TARGET!r}",
+        bool(chats) and not bad,
         "events or their targets are not exported",
         bad,
     )
