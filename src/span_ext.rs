@@ -117,16 +117,18 @@ pub trait LlmSpanExt {
         value: impl Into<SemanticValue>,
     ) -> Result<(), RecordError>;
 
-    /// Records token usage (`llm.token_count.*`); cost and metrics follow from it.
+    /// Records token usage (`llm.token_count.*`); cost and metrics follow from it. Every
+    /// count is recorded, zeros included: the provider's zero cache and reasoning counts are
+    /// exported as the OpenInference instrumentations export them.
     ///
     /// ```
     /// use tracing_openinference::{LlmSpanExt, Usage};
     /// let _ = tracing::Span::none().record_usage(Usage { prompt: 10, completion: 5, ..Usage::default() });
     /// ```
     fn record_usage(&self, usage: Usage) -> Result<(), RecordError> {
-        self.record_semantic("llm.token_count.prompt", usage.prompt)?;
-        self.record_semantic("llm.token_count.completion", usage.completion)?;
         for (key, n) in [
+            ("llm.token_count.prompt", usage.prompt),
+            ("llm.token_count.completion", usage.completion),
             (
                 "llm.token_count.prompt_details.cache_read",
                 usage.cache_read,
@@ -140,9 +142,7 @@ pub trait LlmSpanExt {
                 usage.reasoning,
             ),
         ] {
-            if n > 0 {
-                self.record_semantic(key, n)?;
-            }
+            self.record_semantic(key, n)?;
         }
         Ok(())
     }

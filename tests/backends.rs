@@ -481,8 +481,27 @@ fn spans_that_end_without_error_are_ok_and_zero_counts_stay() {
             llm.token_count.completion_details.reasoning = 0u64,
         );
         drop(chat);
+        let helper = tracing::info_span!("helper", llm.model_name = "gpt-4o-mini");
+        helper
+            .record_usage(Usage {
+                prompt: 10,
+                completion: 2,
+                ..Usage::default()
+            })
+            .unwrap();
+        drop(helper);
         let _ = fails();
     });
+    let helper = span(&spans, "helper");
+    for key in [
+        "llm.token_count.prompt_details.cache_read",
+        "llm.token_count.prompt_details.cache_write",
+        "llm.token_count.completion_details.reasoning",
+    ] {
+        assert_eq!(int_attr(helper, key), 0, "{key}");
+    }
+    assert_eq!(int_attr(helper, "gen_ai.usage.cache_read.input_tokens"), 0);
+    assert_eq!(helper.status, Status::Ok);
     let chat = span(&spans, "chat");
     assert_eq!(chat.status, Status::Ok);
     assert_eq!(
