@@ -128,7 +128,12 @@ impl Mapper {
         let built_json = io_values::derive(out, args, kind, p);
 
         genai::enrich(out, kind);
-        if genai::get(out, "output.value").is_none() {
+        // Most spans (plain ones) have no key of either convention: nothing below applies.
+        let semantic = out.iter().any(|kv| {
+            let k = kv.key.as_str();
+            k.starts_with("llm.") || k.starts_with("gen_ai.") || k == "metadata"
+        });
+        if semantic && genai::get(out, "output.value").is_none() {
             // With no output, Phoenix builds one from these (`{"model": ...}`): a made-up
             // output. `llm.response.model_name` keeps the response model.
             out.retain(|kv| {
@@ -138,7 +143,9 @@ impl Mapper {
                 )
             });
         }
-        langfuse::enrich(span, out, kind, p);
+        if semantic {
+            langfuse::enrich(span, out, kind, p);
+        }
         if span.status == Status::Unset {
             // As the OpenInference instrumentations mark a span that ended without error.
             span.status = Status::Ok;
