@@ -27,6 +27,8 @@ SESSION_ID = "session-42"
 ROOT_NAME = "support_agent"
 FAILING_TOOL = "check_order_status"
 REQUIRED_KINDS = ("AGENT", "RETRIEVER", "LLM", "TOOL")
+STREAMED_LLM = "stream_summary"
+FIRST_TOKEN_EVENT = "First Token Stream Event"
 EXPECTED_SCORES = [0.91, 0.84, 0.42]
 MIN_SPANS = 6
 MAX_PAGES = 20  # bound on pagination per poll
@@ -237,6 +239,126 @@ def run_checks(spans):
         bool(with_calls),
         "no output tool call on any LLM span",
         llms,
+    )
+
+    # --- what Langfuse and MLflow read first: input.value / output.value -----------------
+    def parsed(s, key):
+        raw = s.get("attributes") or {}
+        text = raw.get(key)
+        if text is None:
+            # Nested attributes (`{"input": {"value": ...}}`), as some versions return them.
+            node = raw
+            for part in key.split("."):
+                node = node.get(part) if isinstance(node, dict) else None
+            text = node
+        if isinstance(text, (dict, list)):
+            return text  # a version that loads JSON strings
+        if not isinstance(text, str):
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            return None
+
+    def message_count(s, prefix):
+        indexes = set()
+        for k in s["_attrs"]:
+            if k.startswith(prefix + "."):
+                head = k[len(prefix) + 1 :].split(".", 1)[0]
+                if head.isdigit():
+                    indexes.add(int(head))
+        return len(indexes)
+
+    def whole_conversation(s):
+        value = parsed(s, "input.value")
+        if not isinstance(value, dict) or not isinstance(value.get("messages"), list):
+            return False
+        messages = value["messages"]
+        return (
+            len(messages) == message_count(s, "llm.input_messages")
+            and all(isinstance(m, dict) and m.get("role") for m in messages)
+            and messages[0].get("role") == "system"
+        )
+
+    bad = [s for s in llms if not whole_conversation(s)]
+    c.check(
+        "every LLM span's input.value parses as chat JSON {\"messages\": [...]} with the whole conversation, system prompt first",
+        bool(llms) and not bad,
+        "input.value is not the conversation",
+        bad,
+    )
+
+    def tool_round_trip(s):
+        value = parsed(s, "input.value")
+        messages = value.get("messages") if isinstance(value, dict) else None
+        if not isinstance(messages, list):
+            return False
+        calls = [
+            c_
+            for m in messages
+            if isinstance(m, dict)
+            for c_ in (m.get("tool_calls") or [])
+            if isinstance(c_, dict) and (c_.get("function") or {}).get("name")
+        ]
+        call_ids = {c_.get("id") for c_ in calls}
+        results = [m for m in messages if isinstance(m, dict) and m.get("role") == "tool" and m.get("tool_call_id") in call_ids]
+        return bool(calls) and bool(results)
+
+    round_trips = [s for s in llms if tool_round_trip(s)]
+    c.check(
+        "an LLM span's input.value holds the tool call and its tool result (tool_call_id)",
+        bool(round_trips),
+        "no LLM input with a tool call and its result",
+        llms,
+    )
+
+    def reply_tool_call(s):
+        value = parsed(s, "output.value")
+        if not isinstance(value, list) or not value or not isinstance(value[0], dict):
+            return None
+        calls = value[0].get("tool_calls") or []
+        if not calls or not isinstance(calls[0], dict):
+            return None
+        return (calls[0].get("function") or {}).get("name")
+
+    bad = [
+        s
+        for s in with_calls
+        if reply_tool_call(s) != s["_attrs"].get("llm.output_messages.0.message.tool_calls.0.tool_call.function.name")
+    ]
+    c.check(
+        "the tool-call chat's output.value is a message list whose tool_calls hold the tool call",
+        bool(with_calls) and not bad,
+        "output.value lacks the tool call",
+        bad or with_calls,
+    )
+
+    def synthesized(s):
+        value = parsed(s, "output.value")
+        return isinstance(value, dict) and value and set(value) <= {"model", "id"}
+
+    bad = [s for s in spans if synthesized(s)]
+    c.check(
+        "no span has an output Phoenix synthesized from gen_ai.response.* ({\"model\": ...})",
+        not bad,
+        f"{len(bad)} spans with a made-up output",
+        bad,
+    )
+
+    streamed = [s for s in llms if s.get("name") == STREAMED_LLM]
+    c.check(
+        f"the streamed LLM span '{STREAMED_LLM}' has its '{FIRST_TOKEN_EVENT}' event",
+        bool(streamed) and all(any(ev.get("name") == FIRST_TOKEN_EVENT for ev in (s.get("events") or [])) for s in streamed),
+        "no first-token event" if streamed else f"no LLM span '{STREAMED_LLM}'",
+        streamed,
+    )
+
+    bad = [s for s in spans if s.get("name") != FAILING_TOOL and str(s.get("status_code", "")).upper() != "OK"]
+    c.check(
+        "every span that ended without error has status_code OK",
+        not bad,
+        f"{len(bad)} spans not OK",
+        bad,
     )
 
     def positive_number(v):

@@ -8,14 +8,18 @@
 //! OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:6006 cargo run --example quickstart
 //! ```
 //!
-//! The trace: an AGENT root, a RETRIEVER with scored documents, an LLM call that asks for a
-//! tool, the TOOL, a second tool that fails, and a second LLM call, all in one session.
+//! The trace: an AGENT root made from a managed prompt, an EMBEDDING of the question, a
+//! RETRIEVER with scored documents, an LLM call that asks for two tools, the TOOL, a second
+//! tool that fails, a second LLM call that answers from the tool results, and a streamed LLM
+//! call that writes a one-line summary (time to first token marked), all in one session.
 
 use serde_json::json;
 use std::fmt;
 use std::time::Duration;
 use tracing::instrument;
-use tracing_openinference::{Document, LlmLayer, LlmSpanExt, Message, ToolCall, Usage};
+use tracing_openinference::{
+    Document, LlmLayer, LlmSpanExt, Message, Prompt, StreamGuard, ToolCall, Usage,
+};
 use tracing_subscriber::prelude::*;
 
 fn main() {
@@ -38,6 +42,13 @@ fn main() {
 /// The agent: retrieve, ask the model, run the tools it asks for, ask again.
 #[instrument(skip(session), fields(agent.name = "support-agent", session.id = %session, user.id = "user-7"), ret)]
 fn support_agent(session: &str, question: &str) -> String {
+    // The LLM calls below link this prompt (Langfuse's prompt management).
+    let _ =
+        tracing::Span::current().record_prompt(&Prompt::new("support-answer", "3").with_template(
+            "Answer with these notes:\n{notes}",
+            json!({"notes": "the retrieved help-center articles"}),
+        ));
+    embed_query(question);
     let docs = search_docs(question, 3);
     let context: Vec<&str> = docs.iter().map(|d| d.content.as_str()).collect();
 
@@ -56,7 +67,61 @@ fn support_agent(session: &str, question: &str) -> String {
         messages.push(Message::tool_result(&call.id, &call.function.name, result));
     }
     let last = chat("gpt-4o-mini", &messages);
-    last.content.unwrap_or_default()
+    let answer = last.content.unwrap_or_default();
+    let summary = stream_summary("gpt-4o-mini", &answer);
+    format!("{answer}\n({summary})")
+}
+
+/// The question's embedding, for the vector search (simulated, deterministic).
+#[instrument(skip_all, fields(
+    embedding.model_name = "text-embedding-3-small",
+    llm.provider = "openai",
+    llm.token_count.prompt,
+))]
+fn embed_query(question: &str) -> Vec<f64> {
+    let vector: Vec<f64> = (0..8)
+        .map(|i| ((question.len() + i) % 7) as f64 / 7.0)
+        .collect();
+    let span = tracing::Span::current();
+    let _ = span.record_json(
+        "embedding.embeddings",
+        &json!([{"text": question, "vector": vector}]),
+    );
+    span.record("llm.token_count.prompt", question.len() as u64 / 4 + 1);
+    vector
+}
+
+/// A one-line summary of the answer, streamed from the simulated model: the first chunk
+/// marks time to first token.
+#[instrument(skip_all, fields(
+    llm.model_name = %model,
+    llm.provider = "openai",
+    llm.invocation_parameters = %json!({"temperature": 0.0, "max_tokens": 32, "stream": true}),
+))]
+fn stream_summary(model: &str, answer: &str) -> String {
+    let span = tracing::Span::current();
+    let messages = [
+        Message::system("Summarize in one line."),
+        Message::user(answer),
+    ];
+    let _ = span.record_input_messages(&messages);
+    let mut stream = StreamGuard::new(span.clone());
+    let mut summary = String::new();
+    for chunk in ["Rain ", "tomorrow; ", "order lookup ", "pending."] {
+        // Simulated network latency before each chunk.
+        std::thread::sleep(Duration::from_millis(15));
+        stream.chunk();
+        summary.push_str(chunk);
+    }
+    stream.finish();
+    let _ = span.record_usage(Usage {
+        prompt: answer.len() as u64 / 4 + 12,
+        completion: 8,
+        ..Usage::default()
+    });
+    let _ = span.record_output_messages(&[Message::assistant(summary.as_str())]);
+    let _ = span.record_response_model("gpt-4o-mini-2024-07-18");
+    summary
 }
 
 /// Vector search over the help center (simulated, deterministic scores).
@@ -96,6 +161,7 @@ fn search_docs(query: &str, top_k: usize) -> Vec<Document> {
 fn chat(model: &str, messages: &[Message]) -> Message {
     let span = tracing::Span::current();
     let _ = span.record_input_messages(messages);
+    let _ = span.record_json("llm.tools", &tools());
     // What an HTTP client logs while it connects (hyper and reqwest log at DEBUG and TRACE):
     // at the default event level it becomes no span event.
     tracing::debug!(target: "hyper_util::client::legacy::connect::http", "connecting to api.openai.com:443");
@@ -113,7 +179,24 @@ fn chat(model: &str, messages: &[Message]) -> Message {
         ..Usage::default()
     });
     let _ = span.record_output_messages(std::slice::from_ref(&reply));
+    // The model version the provider answered with.
+    let _ = span.record_response_model("gpt-4o-mini-2024-07-18");
     reply
+}
+
+/// The tools the model may call, in the OpenAI tool format.
+fn tools() -> serde_json::Value {
+    let tool = |name: &str, description: &str, arg: &str| {
+        json!({"type": "function", "function": {
+            "name": name,
+            "description": description,
+            "parameters": {"type": "object", "properties": {arg: {"type": "string"}}, "required": [arg]},
+        }})
+    };
+    json!([
+        tool("get_weather", "Weather forecast for a city", "city"),
+        tool("check_order_status", "Where an order is", "order_id"),
+    ])
 }
 
 /// The "model": asks for the two tools first, then answers from their results.

@@ -17,6 +17,8 @@ mod pipeline;
 pub mod pricing;
 pub mod privacy;
 mod span_ext;
+mod span_values;
+mod stream_guard;
 pub mod testing;
 mod thread_cache;
 pub mod usage;
@@ -26,10 +28,9 @@ pub use handle::{HandleError, LlmHandle, PANIC_FLUSH_TIMEOUT};
 pub use kind::SpanKind;
 pub use layer::LlmLayer;
 pub use pipeline::PipelineSnapshot;
-pub use span_ext::{
-    Document, FunctionCall, LlmSpanExt, Message, RecordError, SemanticValue, StreamGuard, ToolCall,
-    Usage,
-};
+pub use span_ext::{LlmSpanExt, RecordError, SemanticValue};
+pub use span_values::{Document, FunctionCall, Message, Prompt, ToolCall, Usage};
+pub use stream_guard::StreamGuard;
 
 /// The OpenTelemetry crates this crate was built against, so versions always match.
 ///

@@ -9,231 +9,10 @@ use crate::layer::plain;
 use crate::layer::state::{state_or_upgrade, Seen, SpanState, Started};
 use crate::layer::synthetic::{self, OwnedValue};
 use crate::layer::Installed;
+use crate::span_values::{Message, Prompt, ToolCall, Usage};
 use serde::Serialize;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Registry;
-
-/// Token usage of one LLM call. `prompt` includes the cache counts; `completion` includes
-/// reasoning.
-///
-/// ```
-/// use tracing_openinference::Usage;
-/// let usage = Usage { prompt: 1200, completion: 80, cache_read: 1000, ..Usage::default() };
-/// assert_eq!(usage.prompt + usage.completion, 1280);
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Usage {
-    /// Prompt (input) tokens, cache reads and writes included.
-    pub prompt: u64,
-    /// Completion (output) tokens, reasoning included.
-    pub completion: u64,
-    /// Prompt tokens read from the provider's cache.
-    pub cache_read: u64,
-    /// Prompt tokens written to the provider's cache.
-    pub cache_write: u64,
-    /// Reasoning tokens.
-    pub reasoning: u64,
-}
-
-/// A tool call the model asked for.
-///
-/// ```
-/// use tracing_openinference::ToolCall;
-/// let call = ToolCall::new("call_1", "get_weather", serde_json::json!({"city": "Paris"}));
-/// assert_eq!(call.function.name, "get_weather");
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ToolCall {
-    /// The call id (`tool_call.id`).
-    pub id: String,
-    /// Always `function`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// The function called.
-    pub function: FunctionCall,
-}
-
-/// The function of a [`ToolCall`].
-///
-/// ```
-/// let f = tracing_openinference::FunctionCall { name: "add".into(), arguments: "{\"a\":1}".into() };
-/// assert_eq!(f.name, "add");
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FunctionCall {
-    /// The function name.
-    pub name: String,
-    /// The arguments, as a JSON string.
-    pub arguments: String,
-}
-
-impl ToolCall {
-    /// A function call with JSON arguments.
-    ///
-    /// ```
-    /// let call = tracing_openinference::ToolCall::new("c1", "search", serde_json::json!({"q": "rust"}));
-    /// assert_eq!(call.function.arguments, r#"{"q":"rust"}"#);
-    /// ```
-    pub fn new(
-        id: impl Into<String>,
-        name: impl Into<String>,
-        arguments: serde_json::Value,
-    ) -> Self {
-        ToolCall {
-            id: id.into(),
-            kind: "function",
-            function: FunctionCall {
-                name: name.into(),
-                arguments: arguments.to_string(),
-            },
-        }
-    }
-}
-
-/// A chat message in the OpenAI shape the layer flattens.
-///
-/// ```
-/// use tracing_openinference::Message;
-/// let m = Message::user("What is Rust?");
-/// assert_eq!(m.role, "user");
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Message {
-    /// `system`, `user`, `assistant` or `tool`.
-    pub role: String,
-    /// The text content.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub content: Option<String>,
-    /// Tool calls the model asked for.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tool_calls: Vec<ToolCall>,
-    /// For a tool result: the call it answers.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tool_call_id: Option<String>,
-    /// For a tool result: the function's name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-}
-
-impl Message {
-    /// A message with a role and text.
-    ///
-    /// ```
-    /// let m = tracing_openinference::Message::new("system", "Be brief.");
-    /// assert_eq!(m.content.as_deref(), Some("Be brief."));
-    /// ```
-    pub fn new(role: impl Into<String>, content: impl Into<String>) -> Self {
-        Message {
-            role: role.into(),
-            content: Some(content.into()),
-            tool_calls: Vec::new(),
-            tool_call_id: None,
-            name: None,
-        }
-    }
-
-    /// A `system` message.
-    ///
-    /// ```
-    /// assert_eq!(tracing_openinference::Message::system("x").role, "system");
-    /// ```
-    pub fn system(content: impl Into<String>) -> Self {
-        Self::new("system", content)
-    }
-
-    /// A `user` message.
-    ///
-    /// ```
-    /// assert_eq!(tracing_openinference::Message::user("x").role, "user");
-    /// ```
-    pub fn user(content: impl Into<String>) -> Self {
-        Self::new("user", content)
-    }
-
-    /// An `assistant` message.
-    ///
-    /// ```
-    /// assert_eq!(tracing_openinference::Message::assistant("x").role, "assistant");
-    /// ```
-    pub fn assistant(content: impl Into<String>) -> Self {
-        Self::new("assistant", content)
-    }
-
-    /// An `assistant` message that asks for tool calls.
-    ///
-    /// ```
-    /// use tracing_openinference::{Message, ToolCall};
-    /// let m = Message::tool_calls(vec![ToolCall::new("c1", "f", serde_json::json!({}))]);
-    /// assert_eq!(m.tool_calls.len(), 1);
-    /// ```
-    pub fn tool_calls(calls: Vec<ToolCall>) -> Self {
-        Message {
-            role: "assistant".into(),
-            content: None,
-            tool_calls: calls,
-            tool_call_id: None,
-            name: None,
-        }
-    }
-
-    /// A `tool` message carrying a tool's result.
-    ///
-    /// ```
-    /// let m = tracing_openinference::Message::tool_result("c1", "get_weather", "18°C");
-    /// assert_eq!(m.tool_call_id.as_deref(), Some("c1"));
-    /// ```
-    pub fn tool_result(
-        call_id: impl Into<String>,
-        name: impl Into<String>,
-        content: impl Into<String>,
-    ) -> Self {
-        Message {
-            role: "tool".into(),
-            content: Some(content.into()),
-            tool_calls: Vec::new(),
-            tool_call_id: Some(call_id.into()),
-            name: Some(name.into()),
-        }
-    }
-}
-
-/// A retrieved document.
-///
-/// ```
-/// use tracing_openinference::Document;
-/// let d = Document::new("doc-1", "Rust is a systems language.", 0.92);
-/// assert_eq!(d.score, Some(0.92));
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Document {
-    /// The document id.
-    pub id: String,
-    /// The content.
-    pub content: String,
-    /// The relevance score.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub score: Option<f64>,
-    /// Metadata.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<serde_json::Value>,
-}
-
-impl Document {
-    /// A document with an id, content and score.
-    ///
-    /// ```
-    /// let d = tracing_openinference::Document::new("a", "text", 0.5);
-    /// assert_eq!(d.id, "a");
-    /// ```
-    pub fn new(id: impl Into<String>, content: impl Into<String>, score: f64) -> Self {
-        Document {
-            id: id.into(),
-            content: content.into(),
-            score: Some(score),
-            metadata: None,
-        }
-    }
-}
 
 /// Why a helper could not record a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -338,16 +117,18 @@ pub trait LlmSpanExt {
         value: impl Into<SemanticValue>,
     ) -> Result<(), RecordError>;
 
-    /// Records token usage (`llm.token_count.*`); cost and metrics follow from it.
+    /// Records token usage (`llm.token_count.*`); cost and metrics follow from it. Every
+    /// count is recorded, zeros included: the provider's zero cache and reasoning counts are
+    /// exported as the OpenInference instrumentations export them.
     ///
     /// ```
     /// use tracing_openinference::{LlmSpanExt, Usage};
     /// let _ = tracing::Span::none().record_usage(Usage { prompt: 10, completion: 5, ..Usage::default() });
     /// ```
     fn record_usage(&self, usage: Usage) -> Result<(), RecordError> {
-        self.record_semantic("llm.token_count.prompt", usage.prompt)?;
-        self.record_semantic("llm.token_count.completion", usage.completion)?;
         for (key, n) in [
+            ("llm.token_count.prompt", usage.prompt),
+            ("llm.token_count.completion", usage.completion),
             (
                 "llm.token_count.prompt_details.cache_read",
                 usage.cache_read,
@@ -361,9 +142,7 @@ pub trait LlmSpanExt {
                 usage.reasoning,
             ),
         ] {
-            if n > 0 {
-                self.record_semantic(key, n)?;
-            }
+            self.record_semantic(key, n)?;
         }
         Ok(())
     }
@@ -415,6 +194,45 @@ pub trait LlmSpanExt {
         self.record_json("retrieval.documents", documents)
     }
 
+    /// Records the model the provider answered with (`llm.response.model_name`, exported
+    /// also as `gen_ai.response.model`). Without it no response model is exported: the
+    /// request model is not copied.
+    ///
+    /// ```
+    /// use tracing_openinference::LlmSpanExt;
+    /// let _ = tracing::Span::none().record_response_model("gpt-4o-mini-2024-07-18");
+    /// ```
+    fn record_response_model(&self, model: impl Into<String>) -> Result<(), RecordError> {
+        self.record_semantic("llm.response.model_name", model.into())
+    }
+
+    /// Records the prompt the call was made from (`gen_ai.prompt.{name,version}`,
+    /// `llm.prompt_template.{template,variables,version}`). LLM spans below this one inherit
+    /// it; on LLM spans it is also exported as Langfuse's prompt link
+    /// (`langfuse.observation.prompt.{name,version}`).
+    ///
+    /// ```
+    /// use tracing_openinference::{LlmSpanExt, Prompt};
+    /// let _ = tracing::Span::none().record_prompt(&Prompt::new("support-answer", "3"));
+    /// ```
+    fn record_prompt(&self, prompt: &Prompt) -> Result<(), RecordError> {
+        let texts = [
+            ("gen_ai.prompt.name", prompt.name.as_ref()),
+            ("gen_ai.prompt.version", prompt.version.as_ref()),
+            ("llm.prompt_template.version", prompt.version.as_ref()),
+            ("llm.prompt_template.template", prompt.template.as_ref()),
+        ];
+        for (key, value) in texts {
+            if let Some(value) = value {
+                self.record_semantic(key, value.as_str())?;
+            }
+        }
+        if let Some(variables) = &prompt.variables {
+            self.record_json("llm.prompt_template.variables", variables)?;
+        }
+        Ok(())
+    }
+
     /// Records the span's output (`output.value`); JSON text is marked `application/json`.
     ///
     /// ```
@@ -437,8 +255,10 @@ pub trait LlmSpanExt {
         self.record_semantic(key, text)
     }
 
-    /// Marks the arrival of the first streamed chunk: time to first token on the span
-    /// (`gen_ai.response.time_to_first_chunk`) and in the metrics. Later calls are ignored.
+    /// Marks the arrival of the first streamed chunk: time to first token on the span (the
+    /// `First Token Stream Event` span event, `gen_ai.response.time_to_first_chunk` and
+    /// `langfuse.observation.completion_start_time`) and in the metrics. Later calls are
+    /// ignored.
     ///
     /// ```
     /// use tracing_openinference::LlmSpanExt;
@@ -533,87 +353,5 @@ impl LlmSpanExt for tracing::Span {
 
     fn mark_stream_incomplete(&self) -> Result<(), RecordError> {
         with_state(self, |state| state.stream_incomplete = true)
-    }
-}
-
-/// Watches a streamed LLM response on its span: the first [`StreamGuard::chunk`] sets time
-/// to first token, [`StreamGuard::finish`] marks the normal end, and a guard dropped before
-/// `finish` (the consumer stopped reading, the task was cancelled) marks the span
-/// `openinference.stream.incomplete = true`, so the span is exported with what it had and
-/// says so.
-///
-/// ```
-/// use tracing_openinference::StreamGuard;
-///
-/// let span = tracing::info_span!("chat", llm.model_name = "gpt-4o-mini");
-/// let mut stream = StreamGuard::new(span.clone());
-/// for _token in ["Hel", "lo"] {
-///     stream.chunk(); // the first call records time to first token
-/// }
-/// assert_eq!(stream.chunks(), 2);
-/// stream.finish();
-/// ```
-#[derive(Debug)]
-pub struct StreamGuard {
-    span: tracing::Span,
-    chunks: u64,
-    finished: bool,
-}
-
-impl StreamGuard {
-    /// Starts watching the stream of `span`.
-    ///
-    /// ```
-    /// let guard = tracing_openinference::StreamGuard::new(tracing::Span::current());
-    /// # guard.finish();
-    /// ```
-    pub fn new(span: tracing::Span) -> Self {
-        StreamGuard {
-            span,
-            chunks: 0,
-            finished: false,
-        }
-    }
-
-    /// Notes one received chunk; the first marks time to first token.
-    ///
-    /// ```
-    /// let mut guard = tracing_openinference::StreamGuard::new(tracing::Span::none());
-    /// guard.chunk();
-    /// # guard.finish();
-    /// ```
-    pub fn chunk(&mut self) {
-        if self.chunks == 0 {
-            let _ = self.span.mark_first_chunk();
-        }
-        self.chunks = self.chunks.saturating_add(1);
-    }
-
-    /// Chunks seen so far.
-    ///
-    /// ```
-    /// let guard = tracing_openinference::StreamGuard::new(tracing::Span::none());
-    /// assert_eq!(guard.chunks(), 0);
-    /// # guard.finish();
-    /// ```
-    pub fn chunks(&self) -> u64 {
-        self.chunks
-    }
-
-    /// Marks the stream complete; the span is not flagged incomplete.
-    ///
-    /// ```
-    /// tracing_openinference::StreamGuard::new(tracing::Span::none()).finish();
-    /// ```
-    pub fn finish(mut self) {
-        self.finished = true;
-    }
-}
-
-impl Drop for StreamGuard {
-    fn drop(&mut self) {
-        if !self.finished {
-            let _ = self.span.mark_stream_incomplete();
-        }
     }
 }

@@ -195,7 +195,7 @@ fn arguments_become_input_value_and_ret_becomes_output_value() {
 
 #[test]
 fn single_argument_is_text_and_explicit_values_win() {
-    #[tracing::instrument(fields(tool.name = "echo"))]
+    #[tracing::instrument]
     fn echo(text: &str) {}
     #[tracing::instrument(fields(tool.name = "x", input.value = "explicit", output.value = "given", llm.cost.total = 9.5), ret)]
     fn explicit(arg: u32) -> u32 {
@@ -347,7 +347,7 @@ fn a_long_conversation_is_not_cut_at_128_attributes() {
 }
 
 #[test]
-fn llm_spans_show_the_last_user_turn_and_the_reply_as_input_and_output() {
+fn llm_spans_show_the_conversation_and_the_reply_as_input_and_output() {
     use tracing_openinference::{LlmSpanExt, Message};
     let spans = capture(|| {
         let span = tracing::info_span!("chat", llm.model_name = "gpt-4o-mini");
@@ -356,9 +356,20 @@ fn llm_spans_show_the_last_user_turn_and_the_reply_as_input_and_output() {
         let _ = span.record_output_messages(&[Message::assistant("A systems language.")]);
     });
     let chat = span(&spans, "chat");
-    assert_eq!(str_attr(chat, "input.value"), "What is Rust?");
-    assert_eq!(str_attr(chat, "output.value"), "A systems language.");
-    assert_eq!(str_attr(chat, "output.mime_type"), "text/plain");
+    let input: serde_json::Value = serde_json::from_str(&str_attr(chat, "input.value")).unwrap();
+    assert_eq!(
+        input,
+        json!({"messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "What is Rust?"},
+        ]})
+    );
+    let output: serde_json::Value = serde_json::from_str(&str_attr(chat, "output.value")).unwrap();
+    assert_eq!(
+        output,
+        json!([{"role": "assistant", "content": "A systems language."}])
+    );
+    assert_eq!(str_attr(chat, "output.mime_type"), "application/json");
 
     let hidden = capture_with(
         quiet_builder().with_privacy(

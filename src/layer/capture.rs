@@ -134,7 +134,7 @@ impl Capture {
         };
     }
 
-    /// Records a value the layer derived (see [`crate::layer::Finished`]), moving its text.
+    /// Records a value the layer derived (see [`crate::layer::derived::Finished`]), moving its text.
     pub(crate) fn record_owned(&mut self, field: &Field, value: OwnedValue) {
         let name = field.name();
         match value {

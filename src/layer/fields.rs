@@ -31,6 +31,9 @@ pub(crate) enum Role {
     ErrorType,
     /// Documents a retriever or reranker returned (counted for metrics).
     Documents,
+    /// The reply messages (`llm.output_messages`): then they, not the `ret` value, are the
+    /// span's output.
+    OutputMessages,
     /// Anything else: exported as it is by the bridge and mapped by name later.
     Other,
 }
@@ -63,16 +66,37 @@ pub(crate) enum ContextSlot {
     Metadata,
     /// `tag.tags`.
     Tags,
+    /// `llm.prompt_template.template` (LLM spans only).
+    PromptTemplate,
+    /// `llm.prompt_template.variables` (LLM spans only).
+    PromptVariables,
+    /// `llm.prompt_template.version` (LLM spans only).
+    PromptTemplateVersion,
+    /// `gen_ai.prompt.name` (LLM spans only).
+    PromptName,
+    /// `gen_ai.prompt.version` (LLM spans only).
+    PromptVersion,
 }
 
 impl ContextSlot {
     /// Every slot, in the order of [`crate::layer::state::Inherited`]'s array.
-    pub(crate) const ALL: [ContextSlot; 4] = [
+    pub(crate) const ALL: [ContextSlot; 9] = [
         ContextSlot::Session,
         ContextSlot::User,
         ContextSlot::Metadata,
         ContextSlot::Tags,
+        ContextSlot::PromptTemplate,
+        ContextSlot::PromptVariables,
+        ContextSlot::PromptTemplateVersion,
+        ContextSlot::PromptName,
+        ContextSlot::PromptVersion,
     ];
+
+    /// Whether only LLM descendants record the value (the prompt they were made from); the
+    /// others are recorded by every descendant.
+    pub(crate) const fn llm_only(self) -> bool {
+        self.position() >= 4
+    }
 
     /// The slot's position in [`ContextSlot::ALL`].
     pub(crate) const fn position(self) -> usize {
@@ -81,6 +105,11 @@ impl ContextSlot {
             ContextSlot::User => 1,
             ContextSlot::Metadata => 2,
             ContextSlot::Tags => 3,
+            ContextSlot::PromptTemplate => 4,
+            ContextSlot::PromptVariables => 5,
+            ContextSlot::PromptTemplateVersion => 6,
+            ContextSlot::PromptName => 7,
+            ContextSlot::PromptVersion => 8,
         }
     }
 
@@ -93,6 +122,11 @@ impl ContextSlot {
             ContextSlot::User => key_index!("user.id"),
             ContextSlot::Metadata => key_index!("metadata"),
             ContextSlot::Tags => key_index!("tag.tags"),
+            ContextSlot::PromptTemplate => key_index!("llm.prompt_template.template"),
+            ContextSlot::PromptVariables => key_index!("llm.prompt_template.variables"),
+            ContextSlot::PromptTemplateVersion => key_index!("llm.prompt_template.version"),
+            ContextSlot::PromptName => key_index!("gen_ai.prompt.name"),
+            ContextSlot::PromptVersion => key_index!("gen_ai.prompt.version"),
         }
     }
 }
@@ -127,6 +161,12 @@ pub(crate) fn role_of(name: &str) -> Role {
         "user.id" => Role::Context(ContextSlot::User),
         "metadata" => Role::Context(ContextSlot::Metadata),
         "tag.tags" => Role::Context(ContextSlot::Tags),
+        "llm.prompt_template.template" => Role::Context(ContextSlot::PromptTemplate),
+        "llm.prompt_template.variables" => Role::Context(ContextSlot::PromptVariables),
+        "llm.prompt_template.version" => Role::Context(ContextSlot::PromptTemplateVersion),
+        "gen_ai.prompt.name" => Role::Context(ContextSlot::PromptName),
+        "gen_ai.prompt.version" => Role::Context(ContextSlot::PromptVersion),
+        "llm.output_messages" | "gen_ai.output.messages" => Role::OutputMessages,
         "output.value" => Role::Output,
         "tool.name" | "gen_ai.tool.name" => Role::ToolName,
         "error.type" => Role::ErrorType,

@@ -11,9 +11,10 @@ use std::time::Instant;
 use tracing_core::field::{Field, Visit};
 
 /// Context values a span hands down to its descendants: `session.id`, `user.id`, `metadata`,
-/// `tag.tags` (in [`super::fields::ContextSlot::ALL`] order). Shared, so a child costs one reference count.
+/// `tag.tags` and the prompt identity (in [`super::fields::ContextSlot::ALL`] order). Shared, so
+/// a child costs one reference count.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub(crate) struct Inherited(pub(crate) [Option<Arc<str>>; 4]);
+pub(crate) struct Inherited(pub(crate) [Option<Arc<str>>; 9]);
 
 /// Token counts seen on a span.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -159,6 +160,8 @@ pub(crate) struct SpanState {
     pub(crate) inherited: Arc<Inherited>,
     /// Whether `output.value` was given explicitly.
     pub(crate) output_given: bool,
+    /// Whether reply messages were recorded (they are the output, not the `ret` value).
+    pub(crate) output_messages: bool,
     /// The `return` value from `#[instrument(ret)]`.
     pub(crate) returned: Option<String>,
     /// The first error seen.
@@ -203,6 +206,7 @@ impl SpanState {
             own: Inherited::default(),
             inherited,
             output_given: false,
+            output_messages: false,
             returned: None,
             error: None,
             error_type: None,
@@ -315,6 +319,7 @@ impl SpanState {
                 }
             }
             Role::Output => self.output_given = true,
+            Role::OutputMessages => self.output_messages = true,
             Role::ErrorType => {
                 if let Some(s) = value.as_str() {
                     self.error_type = Some(s.into_owned());

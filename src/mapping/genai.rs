@@ -258,15 +258,10 @@ pub(crate) fn enrich(attrs: &mut Vec<KeyValue>, kind: SpanKind) {
     // A key present with a value of another type is not added again.
     let request_model = found.get(Known::RequestModel);
     match (model, request_model.and_then(text)) {
-        (Some(m), None) if request_model.is_none() => {
-            // One copy of the name for both keys.
-            let m = StringValue::from(Arc::<str>::from(m));
-            if !found.has(Known::RequestModelName) {
-                add.push(KeyValue::new(Known::RequestModel.key(), m.clone()));
-            }
-            if !found.has(Known::ResponseModel) && !found.has(Known::ResponseModelName) {
-                add.push(KeyValue::new(Known::ResponseModel.key(), m));
-            }
+        (Some(m), None) if request_model.is_none() && !found.has(Known::RequestModelName) => {
+            // `gen_ai.response.model` comes only from a recorded response model (its twin
+            // `llm.response.model_name`), never from the request.
+            add.push(KeyValue::new(Known::RequestModel.key(), m.to_owned()));
         }
         (None, Some(m)) if !found.has(model_key) => {
             add.push(KeyValue::new(model_key.key(), m.to_owned()))

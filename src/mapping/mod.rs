@@ -6,16 +6,29 @@
 //! - JSON fields (`llm.input_messages`, `retrieval.documents`, `llm.tools`, ...) are parsed and
 //!   flattened (`llm.input_messages.0.message.role`); the raw string is not kept. JSON that does
 //!   not parse, or has a shape the key does not accept, is kept as the string it was.
-//! - Bare fields (no dot in the name: the arguments `#[instrument]` records) become
-//!   `input.value`: one argument as text, several as a JSON object. They are not exported
-//!   separately. An explicit `input.value` wins, and then the arguments stay as attributes.
+//! - `input.value` / `output.value` are derived where not given ([`io_values`]): an LLM span's
+//!   request and reply as OpenAI chat JSON ([`chat_json`]), a retriever's documents and an
+//!   embedding's texts ([`documents`]), a tool's arguments as a JSON object, else the bare
+//!   fields (no dot in the name: the arguments `#[instrument]` records), one as text, several
+//!   as a JSON object. Arguments folded into `input.value` are not exported separately; beside
+//!   another input they stay as attributes.
 //! - Dotted fields outside the conventions (`http.route`, ...) pass through unchanged.
-//! - GenAI attributes are added next to the OpenInference ones ([`genai::enrich`]).
+//! - GenAI attributes are added next to the OpenInference ones ([`genai::enrich`]); with no
+//!   `output.value`, no `gen_ai.response.model` / `.id` (Phoenix would build an output of them).
+//! - What Langfuse reads beyond the conventions ([`langfuse`]): completion start time, cost
+//!   details, trace metadata keys, the prompt link; and the `First Token Stream Event`.
+//! - A span that ended without error gets status OK, as the OpenInference instrumentations
+//!   set it.
 //! - An error becomes one `exception` event with `exception.type` and `exception.message`.
 //! - Privacy masks and size limits apply last ([`crate::privacy`]).
 
+pub(crate) mod chat_json;
+pub(crate) mod documents;
 pub(crate) mod flatten;
 pub(crate) mod genai;
+pub(crate) mod io_values;
+pub(crate) mod langfuse;
+pub(crate) mod secret_keys;
 
 use crate::kind::SpanKind;
 use crate::privacy::Privacy;
@@ -112,34 +125,31 @@ impl Mapper {
                 }
             }
         }
-        // Whether `input.value` is the arguments' JSON object, built here from names checked
-        // above.
-        let mut built_json = false;
-        if genai::get(out, "input.value").is_some() {
-            out.append(&mut args);
-        } else if let Some(input) = input_from_args(&args) {
-            built_json = input.1 == "application/json";
-            out.push(KeyValue::new("input.value", input.0));
-            out.push(KeyValue::new("input.mime_type", input.1));
-        } else if let Some(text) = (!p.hide_input_messages && !p.hide_input_text && !p.hide_all)
-            .then(|| last_message_content(out, "llm.input_messages", Some("user")))
-            .flatten()
-        {
-            // What Phoenix shows as the span's input: the last user turn.
-            out.push(KeyValue::new("input.value", text));
-            out.push(KeyValue::new("input.mime_type", "text/plain"));
-        }
-        let output_hidden = p.hide_output_messages || p.hide_output_text || p.hide_all;
-        if !output_hidden && genai::get(out, "output.value").is_none() {
-            if let Some(text) = last_message_content(out, "llm.output_messages", None) {
-                out.push(KeyValue::new("output.value", text));
-                out.push(KeyValue::new("output.mime_type", "text/plain"));
-            }
-        }
-        add_mime_type(out, "output.value", "output.mime_type");
-        add_mime_type(out, "input.value", "input.mime_type");
+        let built_json = io_values::derive(out, args, kind, p);
 
         genai::enrich(out, kind);
+        // Most spans (plain ones) have no key of either convention: nothing below applies.
+        let semantic = out.iter().any(|kv| {
+            let k = kv.key.as_str();
+            k.starts_with("llm.") || k.starts_with("gen_ai.") || k == "metadata"
+        });
+        if semantic && genai::get(out, "output.value").is_none() {
+            // With no output, Phoenix builds one from these (`{"model": ...}`): a made-up
+            // output. `llm.response.model_name` keeps the response model.
+            out.retain(|kv| {
+                !matches!(
+                    kv.key.as_str(),
+                    "gen_ai.response.model" | "gen_ai.response.id"
+                )
+            });
+        }
+        if semantic {
+            langfuse::enrich(span, out, kind, p);
+        }
+        if span.status == Status::Unset {
+            // As the OpenInference instrumentations mark a span that ended without error.
+            span.status = Status::Ok;
+        }
         normalize_error(span, out);
         // Found by key, now that nothing moves any more: the only `input.value` there is.
         let keys_checked = built_json
@@ -160,91 +170,6 @@ impl Mapper {
         out.shrink_to(SCRATCH_KEEPS);
         crate::privacy::span_overhead(span).saturating_add(content)
     }
-}
-
-/// The text content of the last flattened message under `prefix` (with `role`, if given).
-/// One pass over the attributes, so a long conversation costs linear time.
-fn last_message_content(attrs: &[KeyValue], prefix: &str, role: Option<&str>) -> Option<Value> {
-    // Index of the message, whether its key is the content (else the role), and the value.
-    let messages = attrs.iter().filter_map(|kv| {
-        let key = kv.key.as_str();
-        // The dot after the prefix first: it rules out most keys without comparing them.
-        if key.as_bytes().get(prefix.len()) != Some(&b'.') {
-            return None;
-        }
-        let rest = key.strip_prefix(prefix)?.strip_prefix('.')?;
-        let (index, field) = rest.split_once('.')?;
-        let is_content = match field {
-            "message.content" => true,
-            "message.role" => false,
-            _ => return None,
-        };
-        Some((index.parse::<usize>().ok()?, is_content, &kv.value))
-    });
-    let Some(role) = role else {
-        return messages
-            .filter(|(_, is_content, _)| *is_content)
-            .fold(
-                None,
-                |best: Option<(usize, &Value)>, (i, _, v)| match best {
-                    Some((b, _)) if b > i => best,
-                    _ => Some((i, v)),
-                },
-            )
-            .map(|(_, v)| v.clone());
-    };
-    // Usually a message's role comes right before its content (the order flattening emits
-    // them in): then one pass keeping only the role just seen is enough.
-    let mut previous: Option<(usize, bool)> = None;
-    let mut best: Option<(usize, &Value)> = None;
-    let mut in_order = true;
-    for (index, is_content, value) in messages.clone() {
-        if !is_content {
-            let matches = matches!(value, Value::String(r) if r.as_str() == role);
-            previous = Some((index, matches));
-            continue;
-        }
-        match previous.take() {
-            Some((i, matches)) if i == index => {
-                if matches && best.is_none_or(|(b, _)| index >= b) {
-                    best = Some((index, value));
-                }
-            }
-            _ => {
-                in_order = false;
-                break;
-            }
-        }
-    }
-    if in_order {
-        return best.map(|(_, v)| v.clone());
-    }
-    // Otherwise: the role of each message index seen, and the content of the last one with
-    // `role`.
-    let mut roles: Vec<(usize, bool)> = Vec::new();
-    let mut contents: Vec<(usize, &Value)> = Vec::new();
-    for (index, is_content, value) in messages {
-        if is_content {
-            contents.push((index, value));
-        } else {
-            let matches = matches!(value, Value::String(r) if r.as_str() == role);
-            roles.push((index, matches));
-        }
-    }
-    roles.sort_unstable_by_key(|(i, _)| *i);
-    let has_role = |index: usize| {
-        roles
-            .binary_search_by_key(&index, |(i, _)| *i)
-            .is_ok_and(|at| roles[at].1)
-    };
-    contents
-        .into_iter()
-        .filter(|(index, _)| has_role(*index))
-        .fold(None, |best: Option<(usize, &Value)>, (i, v)| match best {
-            Some((b, _)) if b > i => best,
-            _ => Some((i, v)),
-        })
-        .map(|(_, v)| v.clone())
 }
 
 /// Keeps the last value of each key (a field recorded twice), in first-seen order.
@@ -280,84 +205,6 @@ fn dedupe_last_wins(mut attrs: Vec<KeyValue>) -> Vec<KeyValue> {
         keep
     });
     attrs
-}
-
-/// `input.value` and its mime type from the bare arguments: one argument as text, several as
-/// a JSON object with the keys in order (written straight into the text, without a JSON tree).
-fn input_from_args(args: &[KeyValue]) -> Option<(String, &'static str)> {
-    match args {
-        [] => None,
-        [one] => Some(match &one.value {
-            Value::String(s) => (s.as_str().to_owned(), "text/plain"),
-            other => (other.to_string(), "text/plain"),
-        }),
-        many => {
-            let mut sorted: Vec<&KeyValue> = many.iter().collect();
-            sorted.sort_unstable_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
-            let mut json = Vec::with_capacity(
-                many.iter()
-                    .map(|kv| kv.key.as_str().len() + json_len_hint(&kv.value) + 4)
-                    .sum::<usize>()
-                    + 2,
-            );
-            json.push(b'{');
-            for (i, kv) in sorted.into_iter().enumerate() {
-                if i > 0 {
-                    json.push(b',');
-                }
-                write_json(&mut json, kv.key.as_str());
-                json.push(b':');
-                match &kv.value {
-                    Value::Bool(b) => write_json(&mut json, b),
-                    Value::I64(n) => write_json(&mut json, n),
-                    // Not finite: `null`, as serde_json writes it.
-                    Value::F64(f) => write_json(&mut json, f),
-                    Value::String(s) => write_json(&mut json, s.as_str()),
-                    other => write_json(&mut json, &other.to_string()),
-                }
-            }
-            json.push(b'}');
-            // serde_json writes UTF-8 only.
-            let json = String::from_utf8(json).ok()?;
-            Some((json, "application/json"))
-        }
-    }
-}
-
-/// Writes `value` as JSON (serde_json cannot fail writing these into memory).
-fn write_json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
-    let _ = serde_json::to_writer(out, value);
-}
-
-/// About how long an attribute value is as JSON, to size the text once.
-fn json_len_hint(value: &Value) -> usize {
-    match value {
-        Value::String(s) => s.as_str().len() + 2,
-        Value::Bool(_) => 5,
-        _ => 20,
-    }
-}
-
-/// Sets `mime_key` to `application/json` or `text/plain` for `value_key` when not given.
-fn add_mime_type(attrs: &mut Vec<KeyValue>, value_key: &str, mime_key: &'static str) {
-    if genai::get(attrs, mime_key).is_some() {
-        return;
-    }
-    let Some(value) = genai::get(attrs, value_key) else {
-        return;
-    };
-    let mime = match value {
-        Value::String(s) if looks_like_json(s.as_str()) => "application/json",
-        _ => "text/plain",
-    };
-    attrs.push(KeyValue::new(mime_key, mime));
-}
-
-/// Whether `s` is a JSON object or array.
-pub(crate) fn looks_like_json(s: &str) -> bool {
-    let t = s.trim_start();
-    (t.starts_with('{') || t.starts_with('['))
-        && serde_json::from_str::<serde::de::IgnoredAny>(s).is_ok()
 }
 
 /// One `exception` event per failed span, with `exception.type` and `exception.message`; the
@@ -478,52 +325,6 @@ fn raw_span(attributes: Vec<KeyValue>) -> SpanData {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    /// What the arguments' JSON is: a JSON tree of them, written by serde_json.
-    fn args_as_json_tree(args: &[KeyValue]) -> String {
-        let mut map = serde_json::Map::new();
-        for kv in args {
-            let value = match &kv.value {
-                Value::Bool(b) => serde_json::Value::Bool(*b),
-                Value::I64(i) => serde_json::Value::from(*i),
-                Value::F64(f) => serde_json::Number::from_f64(*f)
-                    .map(serde_json::Value::Number)
-                    .unwrap_or(serde_json::Value::Null),
-                Value::String(s) => serde_json::Value::String(s.as_str().to_owned()),
-                other => serde_json::Value::String(other.to_string()),
-            };
-            map.insert(kv.key.as_str().to_owned(), value);
-        }
-        serde_json::Value::Object(map).to_string()
-    }
-
-    fn arg_value() -> impl Strategy<Value = Value> {
-        prop_oneof![
-            any::<bool>().prop_map(Value::from),
-            any::<i64>().prop_map(Value::from),
-            any::<f64>().prop_map(Value::from),
-            prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(-0.0)].prop_map(Value::from),
-            ".*".prop_map(Value::from),
-            r#"["\\\x00-\x1fé🦀]{0,8}"#.prop_map(Value::from),
-            proptest::collection::vec(any::<i64>(), 0..4).prop_map(|v| Value::Array(v.into())),
-        ]
-    }
-
-    proptest! {
-        /// Several arguments give the JSON object a JSON tree of them gives (keys sorted,
-        /// strings escaped, non-finite floats null).
-        #[test]
-        fn arguments_are_the_json_object_of_their_values(
-            values in proptest::collection::btree_map(r#"[a-z_"\\é]{1,6}"#, arg_value(), 2..8)
-        ) {
-            let args: Vec<KeyValue> =
-                values.into_iter().rev().map(|(k, v)| KeyValue::new(k, v)).collect();
-            let (json, mime) = input_from_args(&args).expect("input");
-            prop_assert_eq!(mime, "application/json");
-            prop_assert_eq!(json, args_as_json_tree(&args));
-        }
-    }
 
     /// The arguments' JSON object, whose keys are not read back, still has its secret-named
     /// arguments and its credentials redacted; a JSON value the user gave (here `output.value`,
@@ -621,110 +422,5 @@ mod tests {
         assert_eq!(deduped.len(), 70);
         assert_eq!(deduped[0], KeyValue::new("k30", 30i64));
         assert_eq!(deduped[69], KeyValue::new("k29", 99i64));
-    }
-
-    fn conversation(turns: usize) -> Vec<KeyValue> {
-        // Keys in an unusual order: roles after contents, the last turns first.
-        let mut attrs = Vec::new();
-        for i in (0..turns).rev() {
-            let role = if i % 2 == 0 { "user" } else { "assistant" };
-            attrs.push(KeyValue::new(
-                format!("llm.input_messages.{i}.message.content"),
-                format!("turn {i}"),
-            ));
-            attrs.push(KeyValue::new(
-                format!("llm.input_messages.{i}.message.role"),
-                role,
-            ));
-        }
-        attrs.push(KeyValue::new(
-            "llm.input_messages.x.message.content",
-            "not an index",
-        ));
-        attrs
-    }
-
-    #[test]
-    fn messages_in_flattening_order_give_what_any_order_gives() {
-        // Roles before contents, as flattening emits them; some messages lack one of the two.
-        let roles = [
-            "system",
-            "user",
-            "assistant",
-            "user",
-            "tool",
-            "",
-            "user",
-            "assistant",
-        ];
-        let mut attrs = Vec::new();
-        for (i, role) in roles.iter().enumerate() {
-            if !role.is_empty() {
-                attrs.push(KeyValue::new(
-                    format!("llm.input_messages.{i}.message.role"),
-                    *role,
-                ));
-            }
-            if i != 6 {
-                attrs.push(KeyValue::new(
-                    format!("llm.input_messages.{i}.message.content"),
-                    format!("turn {i}"),
-                ));
-            }
-        }
-        // Complete messages only (read in one pass), then all of them (a gap: read by index).
-        let complete: Vec<KeyValue> = attrs
-            .iter()
-            .filter(|kv| !kv.key.as_str().contains(".5.") && !kv.key.as_str().contains(".6."))
-            .cloned()
-            .collect();
-        for attrs in [&complete, &attrs] {
-            let mut reversed = attrs.clone();
-            reversed.reverse();
-            for role in [
-                Some("user"),
-                Some("assistant"),
-                Some("tool"),
-                Some("system"),
-                None,
-            ] {
-                let found = last_message_content(attrs, "llm.input_messages", role);
-                assert_eq!(
-                    found,
-                    last_message_content(&reversed, "llm.input_messages", role)
-                );
-            }
-        }
-        assert_eq!(
-            last_message_content(&complete, "llm.input_messages", Some("assistant")),
-            Some(Value::from("turn 7"))
-        );
-        // Message 6 (user) has no content: the last user turn with one is 3.
-        assert_eq!(
-            last_message_content(&attrs, "llm.input_messages", Some("user")),
-            Some(Value::from("turn 3"))
-        );
-    }
-
-    #[test]
-    fn the_last_message_of_a_role_is_found_whatever_the_order() {
-        let attrs = conversation(200);
-        // 199 is an assistant turn: the last user turn is 198.
-        assert_eq!(
-            last_message_content(&attrs, "llm.input_messages", Some("user")),
-            Some(Value::from("turn 198"))
-        );
-        assert_eq!(
-            last_message_content(&attrs, "llm.input_messages", None),
-            Some(Value::from("turn 199"))
-        );
-        assert_eq!(
-            last_message_content(&attrs, "llm.input_messages", Some("tool")),
-            None
-        );
-        assert_eq!(
-            last_message_content(&attrs, "llm.output_messages", None),
-            None
-        );
     }
 }
