@@ -33,6 +33,7 @@
 
 mod builder;
 mod export;
+mod flag;
 mod fnv;
 mod handle;
 mod kind;

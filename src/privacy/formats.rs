@@ -1,0 +1,322 @@
+//! The credential formats, each checked around its anchor byte (see `secrets`).
+//!
+//! Every check looks at a bounded stretch of text around the anchor and returns the byte range
+//! to replace, never starting before `lo` (the end of the previous replacement).
+
+use super::keys::{contains_secret_word, is_secret_key, normalize_key, starts_with_ci, Kind};
+use super::secrets::MIN_TOKEN_LEN;
+
+/// The range to redact when the anchor at `b[p]` belongs to a credential.
+pub(super) fn at_anchor(b: &[u8], p: usize, lo: usize, cut: bool) -> Option<(usize, usize)> {
+    match b[p] {
+        b'-' => dash(b, p, lo, cut),
+        b'_' => underscore(b, p, lo, cut),
+        b'@' => url_password(b, p, lo),
+        b'b' | b'B' => bearer(b, p, cut),
+        b'J' => jwt(b, p, lo, cut),
+        b'A' => aws_or_google(b, p, cut),
+        b'=' | b':' => labeled(b, p, lo, cut),
+        _ => None,
+    }
+}
+
+fn is_key_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
+}
+
+fn is_bearer_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
+}
+
+/// The end of the run of `pred` bytes starting at `from`.
+fn run(b: &[u8], from: usize, pred: impl Fn(u8) -> bool) -> usize {
+    let mut j = from;
+    while j < b.len() && pred(b[j]) {
+        j += 1;
+    }
+    j
+}
+
+/// The start of a prefix `back` bytes before the anchor at `p`, when it is one of `prefixes`,
+/// at or after `lo` and not inside a longer word.
+fn prefix(b: &[u8], p: usize, back: usize, prefixes: &[&[u8]], lo: usize) -> Option<usize> {
+    let start = p.checked_sub(back).filter(|&s| s >= lo)?;
+    if start > 0 && is_key_char(b[start - 1]) {
+        return None;
+    }
+    prefixes
+        .iter()
+        .any(|pre| b[start..].starts_with(pre))
+        .then_some(start)
+}
+
+/// A secret of `min` or more bytes from `from` to `end` (with a digit, when `digit` is asked),
+/// or any non-empty one that runs into the end of a cut text.
+fn long_enough(b: &[u8], from: usize, end: usize, min: usize, digit: bool, cut: bool) -> bool {
+    let len = end - from;
+    (len >= min && (!digit || b[from..end].iter().any(u8::is_ascii_digit)))
+        || (cut && end == b.len() && len > 0)
+}
+
+/// `sk-`/`pk-`/`rk-` keys (OpenAI, `sk-proj-`, Anthropic `sk-ant-`), Slack `xoxb-`-style
+/// tokens, and private key blocks.
+fn dash(b: &[u8], p: usize, lo: usize, cut: bool) -> Option<(usize, usize)> {
+    if b[p..].starts_with(b"-----BEGIN ") {
+        return private_key(b, p, cut);
+    }
+    if let Some(start) = prefix(b, p, 2, &[b"sk", b"pk", b"rk"], lo) {
+        // At least 16 key characters, one of them a digit (or 32 of them).
+        let j = run(b, p + 1, is_key_char);
+        let ok = long_enough(b, p + 1, j, 16, true, cut) || j - (p + 1) >= 32;
+        return ok.then_some((start, j));
+    }
+    const SLACK: [&[u8]; 6] = [b"xoxb", b"xoxp", b"xoxa", b"xoxr", b"xoxs", b"xapp"];
+    let start = prefix(b, p, 4, &SLACK, lo)?;
+    let j = run(b, p + 1, |c| c.is_ascii_alphanumeric() || c == b'-');
+    long_enough(b, p + 1, j, 10, true, cut).then_some((start, j))
+}
+
+/// `-----BEGIN … PRIVATE KEY-----` through the `-----END …-----` line; without an end line,
+/// through the base64 body.
+fn private_key(b: &[u8], p: usize, cut: bool) -> Option<(usize, usize)> {
+    let header = &b[p..b.len().min(p + 80)];
+    let close = memchr::memmem::find(header, b"PRIVATE KEY-----")? + p + 16;
+    // A PEM key is at most a few KiB: the end line is looked for that far, so many headers
+    // without one cost linear time.
+    let window = &b[close..b.len().min(close + 16 * 1024)];
+    if let Some(end) = memchr::memmem::find(window, b"-----END ") {
+        let end = close + end + 9;
+        let tail = &b[end..b.len().min(end + 80)];
+        return match memchr::memmem::find(tail, b"-----") {
+            Some(t) => Some((p, end + t + 5)),
+            None => Some((p, b.len().min(end + 80))),
+        };
+    }
+    // The body: base64, line breaks (raw or escaped as `\n` in JSON text) and PEM headers.
+    let body = |c: u8| {
+        c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'\\' | b'\r' | b'\n')
+    };
+    let end = run(b, close, body);
+    Some((p, if cut { b.len() } else { end }))
+}
+
+/// GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`, `github_pat_`) and Stripe (`sk_live_`,
+/// `sk_test_`, `rk_live_`, `rk_test_`) keys.
+fn underscore(b: &[u8], p: usize, lo: usize, cut: bool) -> Option<(usize, usize)> {
+    const GITHUB: [&[u8]; 5] = [b"ghp", b"gho", b"ghu", b"ghs", b"ghr"];
+    if let Some(start) = prefix(b, p, 3, &GITHUB, lo) {
+        let j = run(b, p + 1, |c| c.is_ascii_alphanumeric());
+        return long_enough(b, p + 1, j, 20, false, cut).then_some((start, j));
+    }
+    if b[p..].starts_with(b"_pat_") {
+        let start = prefix(b, p, 6, &[b"github"], lo)?;
+        let j = run(b, p + 5, |c| c.is_ascii_alphanumeric() || c == b'_');
+        return long_enough(b, p + 5, j, 20, false, cut).then_some((start, j));
+    }
+    let rest = &b[p + 1..];
+    if !(rest.starts_with(b"live_") || rest.starts_with(b"test_")) {
+        return None;
+    }
+    let start = prefix(b, p, 2, &[b"sk", b"rk"], lo)?;
+    let j = run(b, p + 6, |c| c.is_ascii_alphanumeric());
+    long_enough(b, p + 6, j, 10, false, cut).then_some((start, j))
+}
+
+/// The password of `scheme://user:password@host`: the user and the host are kept.
+fn url_password(b: &[u8], p: usize, lo: usize) -> Option<(usize, usize)> {
+    if !b
+        .get(p + 1)
+        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'[')
+    {
+        return None;
+    }
+    let stop = p.saturating_sub(256).max(lo);
+    let mut k = p;
+    while k > stop
+        && !matches!(
+            b[k - 1],
+            b'/' | b'@' | b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'<' | b'>' | b'\\'
+        )
+    {
+        k -= 1;
+    }
+    if k < 4 || k - 3 < lo || &b[k - 3..k] != b"://" || !b[k - 4].is_ascii_alphanumeric() {
+        return None;
+    }
+    let colon = k + memchr::memchr(b':', &b[k..p])?;
+    (colon + 1 < p).then_some((colon + 1, p))
+}
+
+/// The credential after `Bearer ` (any case; at least 8 characters, not all letters).
+fn bearer(b: &[u8], p: usize, cut: bool) -> Option<(usize, usize)> {
+    if (p > 0 && is_key_char(b[p - 1]))
+        || !starts_with_ci(&b[p..], b"bearer")
+        || !matches!(b.get(p + 6), Some(b' ' | b'\t'))
+    {
+        return None;
+    }
+    let t = run(b, p + 6, |c| matches!(c, b' ' | b'\t'));
+    let j = run(b, t, is_bearer_char);
+    let non_alpha = b[t..j].iter().any(|c| !c.is_ascii_alphabetic());
+    let ok = (j - t >= 8 && non_alpha) || (cut && j == b.len() && j > t);
+    ok.then_some((t, j))
+}
+
+/// A JSON Web Token: `eyJ…` (base64 of `{"`), a dot, a second part of at least 10 characters,
+/// a dot and the signature.
+fn jwt(b: &[u8], p: usize, lo: usize, cut: bool) -> Option<(usize, usize)> {
+    let start = p.checked_sub(2).filter(|&s| s >= lo)?;
+    if &b[start..p] != b"ey" || (start > 0 && is_key_char(b[start - 1])) {
+        return None;
+    }
+    let n = b.len();
+    let ends_cut = |j: usize| cut && j == n;
+    let j1 = run(b, start, is_key_char);
+    if ends_cut(j1) {
+        return Some((start, n));
+    }
+    if j1 - start < 10 || b.get(j1) != Some(&b'.') {
+        return None;
+    }
+    let j2 = run(b, j1 + 1, is_key_char);
+    if ends_cut(j2) {
+        return Some((start, n));
+    }
+    if j2 - (j1 + 1) < 10 || b.get(j2) != Some(&b'.') {
+        return None;
+    }
+    Some((start, run(b, j2 + 1, is_key_char)))
+}
+
+/// AWS access key ids (`AKIA`/`ASIA` and 16 upper-case letters or digits) and Google API keys
+/// (`AIza` and 35 key characters).
+fn aws_or_google(b: &[u8], p: usize, cut: bool) -> Option<(usize, usize)> {
+    if p > 0 && is_key_char(b[p - 1]) {
+        return None;
+    }
+    let rest = &b[p..];
+    if rest.starts_with(b"AKIA") || rest.starts_with(b"ASIA") {
+        let j = run(b, p + 4, |c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        let whole = j - (p + 4) == 16 && !b.get(j).is_some_and(|c| is_key_char(*c));
+        return (whole || (cut && j == b.len() && j > p + 4)).then_some((p, j));
+    }
+    if rest.starts_with(b"AIza") {
+        let j = run(b, p + 4, is_key_char);
+        return long_enough(b, p + 4, j, 30, false, cut).then_some((p, j));
+    }
+    None
+}
+
+/// URL query names whose value is a credential.
+const QUERY_NAMES: [&[u8]; 16] = [
+    b"password",
+    b"passwd",
+    b"pwd",
+    b"token",
+    b"access_token",
+    b"refresh_token",
+    b"id_token",
+    b"api_key",
+    b"apikey",
+    b"api-key",
+    b"key",
+    b"secret",
+    b"client_secret",
+    b"signature",
+    b"sig",
+    b"auth",
+];
+
+/// The value after `?password=`-style query names, and a credential-shaped value after a
+/// secret label (`aws_secret_access_key=…`, `"api-key": "…"`, `AZURE_OPENAI_API_KEY=…`).
+fn labeled(b: &[u8], p: usize, lo: usize, cut: bool) -> Option<(usize, usize)> {
+    let is_name = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.');
+    if b[p] == b'=' {
+        if let Some(found) = query_value(b, p, lo, is_name) {
+            return Some(found);
+        }
+    }
+    // The label: a quote and up to two blanks may stand between it and the separator.
+    let mut k = p;
+    if k > lo && matches!(b[k - 1], b'"' | b'\'') {
+        k -= 1;
+    }
+    let mut blanks = 0;
+    while k > lo && b[k - 1] == b' ' && blanks < 2 {
+        k -= 1;
+        blanks += 1;
+    }
+    let end = k;
+    let stop = end.saturating_sub(64).max(lo);
+    while k > stop && is_name(b[k - 1]) {
+        k -= 1;
+    }
+    // The label is ASCII, so this is a char boundary slice.
+    let label = std::str::from_utf8(&b[k..end]).ok()?;
+    if label.is_empty() || !contains_secret_word(label) {
+        return None;
+    }
+    let strong = is_secret_key(label, Kind::Str);
+    let keyish = strong || normalize_key(label).is_some_and(|n| n.ends_with("key"));
+    if !keyish {
+        return None;
+    }
+    // The value: after `=>`, a few blanks and an opening quote.
+    let mut v = p + 1;
+    if b[p] == b'=' && b.get(v) == Some(&b'>') {
+        v += 1;
+    }
+    let mut blanks = 0;
+    while b.get(v) == Some(&b' ') && blanks < 4 {
+        v += 1;
+        blanks += 1;
+    }
+    if matches!(b.get(v), Some(b'"' | b'\'')) {
+        v += 1;
+    }
+    let j = run(b, v, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'_' | b'-' | b'~')
+    });
+    let value = &b[v..j];
+    let ends = !b
+        .get(j)
+        .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'.');
+    let hex32 = value.len() == 32 && value.iter().all(u8::is_ascii_hexdigit);
+    let has = |f: fn(&u8) -> bool| value.iter().any(f);
+    let credential = strong
+        && value.len() >= 16
+        && value[0] != b'/'
+        && has(u8::is_ascii_digit)
+        && has(u8::is_ascii_alphabetic);
+    let ok = (ends && (hex32 || credential)) || (strong && cut && j == b.len() && j > v);
+    ok.then_some((v, j))
+}
+
+/// The value of a secret query parameter: the `=` at `p` follows `?name` or `&name`.
+fn query_value(
+    b: &[u8],
+    p: usize,
+    lo: usize,
+    is_name: impl Fn(u8) -> bool,
+) -> Option<(usize, usize)> {
+    let stop = p.saturating_sub(16).max(lo);
+    let mut k = p;
+    while k > stop && is_name(b[k - 1]) {
+        k -= 1;
+    }
+    let q = k.checked_sub(1)?;
+    if q < lo || !matches!(b[q], b'?' | b'&') {
+        return None;
+    }
+    let name = &b[k..p];
+    if !QUERY_NAMES.iter().any(|n| name.eq_ignore_ascii_case(n)) {
+        return None;
+    }
+    let j = run(b, p + 1, |c| {
+        !matches!(
+            c,
+            b'&' | b'#' | b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'<' | b'>' | b'\\'
+        )
+    });
+    (j > p + 1 && j - q >= MIN_TOKEN_LEN).then_some((p + 1, j))
+}
