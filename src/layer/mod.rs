@@ -13,6 +13,7 @@ pub(crate) mod per_thread;
 pub(crate) mod plain;
 pub(crate) mod state;
 pub(crate) mod synthetic;
+pub(crate) mod token_check;
 
 use crate::handle::LlmHandle;
 use crate::metrics::Metrics;
@@ -881,7 +882,8 @@ pub(crate) fn derived_values(
             (None, None) => None,
             (p, c) => Some(p.unwrap_or(0).saturating_add(c.unwrap_or(0))),
         });
-        if t.total.is_none() {
+        // Not derived from counts of which one was invalid: the span keeps what was given.
+        if t.total.is_none() && !t.invalid.any() {
             if let Some(total) = total {
                 push(
                     &mut values,

@@ -77,27 +77,34 @@ fn dash(b: &[u8], p: usize, lo: usize, cut: bool) -> Option<(usize, usize)> {
 }
 
 /// `-----BEGIN … PRIVATE KEY-----` through the `-----END …-----` line; without an end line,
-/// through the base64 body.
+/// through the base64 body. A header without a body (the format named in prose) is kept.
 fn private_key(b: &[u8], p: usize, cut: bool) -> Option<(usize, usize)> {
     let header = &b[p..b.len().min(p + 80)];
     let close = memchr::memmem::find(header, b"PRIVATE KEY-----")? + p + 16;
-    // A PEM key is at most a few KiB: the end line is looked for that far, so many headers
-    // without one cost linear time.
-    let window = &b[close..b.len().min(close + 16 * 1024)];
-    if let Some(end) = memchr::memmem::find(window, b"-----END ") {
-        let end = close + end + 9;
-        let tail = &b[end..b.len().min(end + 80)];
-        return match memchr::memmem::find(tail, b"-----") {
-            Some(t) => Some((p, end + t + 5)),
-            None => Some((p, b.len().min(end + 80))),
-        };
-    }
-    // The body: base64, line breaks (raw or escaped as `\n` in JSON text) and PEM headers.
+    // The body: base64, line breaks (raw or escaped as `\n` in JSON text) and blanks.
     let body = |c: u8| {
-        c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'\\' | b'\r' | b'\n')
+        c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'\\' | b'\r' | b'\n' | b' ')
     };
-    let end = run(b, close, body);
-    Some((p, if cut { b.len() } else { end }))
+    let body_end = run(b, close, body);
+    let base64 = b[close..body_end]
+        .iter()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/'))
+        .count();
+    if body_end == b.len() && cut {
+        return Some((p, b.len()));
+    }
+    if base64 < 16 {
+        return None;
+    }
+    // The end line right after the body, else the body alone.
+    let rest = &b[body_end..];
+    if rest.starts_with(b"-----END ") {
+        let tail = &rest[..rest.len().min(80)];
+        if let Some(t) = memchr::memmem::find(&tail[9..], b"-----") {
+            return Some((p, body_end + 9 + t + 5));
+        }
+    }
+    Some((p, body_end))
 }
 
 /// GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`, `github_pat_`) and Stripe (`sk_live_`,
@@ -135,7 +142,7 @@ fn url_password(b: &[u8], p: usize, lo: usize) -> Option<(usize, usize)> {
     while k > stop
         && !matches!(
             b[k - 1],
-            b'/' | b'@' | b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'<' | b'>' | b'\\'
+            b'/' | b'@' | b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'`' | b'<' | b'>' | b'\\'
         )
     {
         k -= 1;
@@ -231,6 +238,10 @@ const QUERY_NAMES: [&[u8]; 16] = [
 /// secret label (`aws_secret_access_key=…`, `"api-key": "…"`, `AZURE_OPENAI_API_KEY=…`).
 fn labeled(b: &[u8], p: usize, lo: usize, cut: bool) -> Option<(usize, usize)> {
     let is_name = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.');
+    // A path (`a::b`), a URL scheme (`https://`) or an operator (`==`, `:=`): no value follows.
+    if matches!(b.get(p + 1), Some(b':' | b'/' | b'=')) || (p > 0 && b[p - 1] == b':') {
+        return None;
+    }
     if b[p] == b'=' {
         if let Some(found) = query_value(b, p, lo, is_name) {
             return Some(found);
@@ -251,9 +262,13 @@ fn labeled(b: &[u8], p: usize, lo: usize, cut: bool) -> Option<(usize, usize)> {
     while k > stop && is_name(b[k - 1]) {
         k -= 1;
     }
+    // Most `:` and `=` follow a label that ends in no secret word: three bytes rule them out.
+    if end < k + 3 || !secret_ending(&b[end - 3..end]) {
+        return None;
+    }
     // The label is ASCII, so this is a char boundary slice.
     let label = std::str::from_utf8(&b[k..end]).ok()?;
-    if label.is_empty() || !contains_secret_word(label) {
+    if !contains_secret_word(label) {
         return None;
     }
     let strong = is_secret_key(label, Kind::Str);
@@ -292,6 +307,17 @@ fn labeled(b: &[u8], p: usize, lo: usize, cut: bool) -> Option<(usize, usize)> {
     ok.then_some((v, j))
 }
 
+/// Whether a label ending in these three bytes can name a secret: `…key`, `…secret`,
+/// `…password`, `…passwd`, `…pwd`, `…token`, `…credential`, `…auth`, `…cookie`,
+/// `…authorization` (any case), each of which [`is_secret_key`] then checks whole.
+fn secret_ending(end: &[u8]) -> bool {
+    let e = [end[0] | 0x20, end[1] | 0x20, end[2] | 0x20];
+    matches!(
+        &e,
+        b"key" | b"ret" | b"ord" | b"swd" | b"pwd" | b"ken" | b"ial" | b"uth" | b"kie" | b"ion"
+    )
+}
+
 /// The value of a secret query parameter: the `=` at `p` follows `?name` or `&name`.
 fn query_value(
     b: &[u8],
@@ -315,8 +341,110 @@ fn query_value(
     let j = run(b, p + 1, |c| {
         !matches!(
             c,
-            b'&' | b'#' | b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'<' | b'>' | b'\\'
+            b'&' | b'#' | b' ' | b'\t' | b'\r' | b'\n' | b'"' | b'\'' | b'`' | b'<' | b'>' | b'\\'
         )
     });
     (j > p + 1 && j - q >= MIN_TOKEN_LEN).then_some((p + 1, j))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::secrets::scan_tokens;
+
+    fn scan(s: &str) -> String {
+        scan_tokens(s, false).unwrap_or_else(|| s.to_owned())
+    }
+
+    #[test]
+    fn each_format_is_redacted_and_its_surroundings_kept() {
+        let r = "__REDACTED__";
+        let cases = [
+            ("key sk-proj-Ab3dEf6hIj9kLm2nOp5q end", format!("key {r} end")),
+            ("x sk-ant-api03-AbCdEf0123456789xyz y", format!("x {r} y")),
+            ("Authorization: Bearer abc123def456", format!("Authorization: Bearer {r}")),
+            ("id AKIAIOSFODNN7EXAMPLE ok", format!("id {r} ok")),
+            ("(ASIAY34FZKBOKMUTVV7A)", format!("({r})")),
+            (
+                "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY done",
+                format!("aws_secret_access_key={r} done"),
+            ),
+            ("t ghp_16C7e42F292c6912E7710c838347Ae178B4a x", format!("t {r} x")),
+            ("github_pat_11ABCDEFG0123456789_abcdefghijklmnop", r.to_owned()),
+            ("slack xoxb-2048-1024-aBcDeFgHiJkLmNoP", format!("slack {r}")),
+            ("xapp-1-A0123-4567-abcdef0123", r.to_owned()),
+            ("stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc.", format!("stripe {r}.")),
+            ("rk_test_51Habcdefghij0123", r.to_owned()),
+            ("g AIzaSyA1234567890abcdefghijklmnopqrstu g", format!("g {r} g")),
+            (
+                "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U!",
+                format!("jwt {r}!"),
+            ),
+            ("api-key: 0123456789abcdef0123456789ABCDEF", format!("api-key: {r}")),
+            (
+                r#"{"AZURE_OPENAI_API_KEY": "0123456789abcdef0123456789abcdef"}"#,
+                format!(r#"{{"AZURE_OPENAI_API_KEY": "{r}"}}"#),
+            ),
+            (
+                "db postgres://app:s3cr3t-pw@db.internal:5432/x",
+                format!("db postgres://app:{r}@db.internal:5432/x"),
+            ),
+            ("redis://:hunter2@cache", format!("redis://:{r}@cache")),
+            (
+                "GET /cb?code=1&access_token=abc123&x=1",
+                format!("GET /cb?code=1&access_token={r}&x=1"),
+            ),
+            ("https://h/p?password=pw1 next", format!("https://h/p?password={r} next")),
+            ("u?secret=abc", format!("u?secret={r}")),
+            ("u?token=t", format!("u?token={r}")),
+            (
+                "a -----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nAbC=\n-----END RSA PRIVATE KEY----- b",
+                format!("a {r} b"),
+            ),
+            (
+                "k -----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBg\\nkqhkiG9w0BAQEFAASC",
+                format!("k {r}"),
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(scan(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn look_alikes_are_kept() {
+        for text in [
+            "bb-sk-abcdefghijklmnop1234",
+            "The task-list has sk-short items",
+            "AKIA is a prefix; AKIAIOSFODNN7EXAMPL is too short",
+            "commit 5d41402abc4b2a76b9719d911017c592 fixed it",
+            "uuid 123e4567-e89b-12d3-a456-426614174000",
+            "sha: 0123456789abcdef0123456789abcdef",
+            "mailto:ann@example.com and ann@example.com",
+            "let token = next_token(b, i);",
+            "password: String, api_key: &str",
+            "max_tokens: 1000000000000000000",
+            "see https://example.com/a?page=2&sort=asc",
+            "?key=ab",
+            "eyJ is how JSON starts in base64",
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+            "ghp_short",
+            "xoxb-notatoken",
+        ] {
+            assert_eq!(scan(text), text, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_cut_text_redacts_a_credential_running_into_its_end() {
+        for text in [
+            "x sk-ab12",
+            "x ghp_abc",
+            "eyJhbGciOiJI",
+            "t AKIAIOS",
+            "Bearer ab",
+        ] {
+            let got = scan_tokens(text, true).expect(text);
+            assert!(got.ends_with("__REDACTED__"), "{text} -> {got}");
+        }
+    }
 }
