@@ -447,4 +447,80 @@ mod tests {
             assert!(got.ends_with("__REDACTED__"), "{text} -> {got}");
         }
     }
+
+    mod props {
+        use super::super::super::limits::MARKER_MAX;
+        use super::super::super::masks::JsonScan;
+        use super::super::super::Privacy;
+        use super::scan_tokens;
+        use proptest::prelude::*;
+
+        /// Pieces of every format, run together with arbitrary text.
+        fn piece() -> impl Strategy<Value = String> {
+            prop_oneof![
+                prop::sample::select(vec![
+                    "sk-",
+                    "sk-ant-",
+                    "Bearer ",
+                    "AKIA",
+                    "ASIA",
+                    "ghp_",
+                    "github_pat_",
+                    "xoxb-",
+                    "xapp-",
+                    "eyJ",
+                    ".",
+                    "sk_live_",
+                    "rk_test_",
+                    "AIza",
+                    "api-key: ",
+                    "\"secret\": \"",
+                    "aws_secret_access_key=",
+                    "-----BEGIN RSA PRIVATE KEY-----",
+                    "\\n",
+                    "\n",
+                    "-----END ",
+                    "-----",
+                    "postgres://",
+                    "://",
+                    ":",
+                    "@",
+                    "?password=",
+                    "&token=",
+                    "=",
+                    "_",
+                    "-",
+                    "é",
+                    "€",
+                ])
+                .prop_map(str::to_owned),
+                "[a-zA-Z0-9+/=_-]{0,48}",
+                any::<String>(),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn scanning_never_panics_and_never_grows_past_the_cap(
+                parts in prop::collection::vec(piece(), 0..24),
+                cap in 0usize..300,
+                cut in any::<bool>(),
+                masked in any::<bool>(),
+            ) {
+                let s: String = parts.concat();
+                // Any text, cut or not, scans without a panic, into valid UTF-8 (a `String`).
+                let _ = scan_tokens(&s, cut);
+                let mut p = Privacy::default().with_max_value_len(cap);
+                if masked {
+                    // A mask that doubles its input: the cap still holds.
+                    p = p.with_mask(|s: &str| Some(format!("{s}{s}")));
+                }
+                let out = p.clean_str(&s, JsonScan::None);
+                if cap > 0 {
+                    let len = out.as_deref().map_or(s.len(), str::len);
+                    prop_assert!(len <= cap + MARKER_MAX, "{} > {} + marker", len, cap);
+                }
+            }
+        }
+    }
 }
