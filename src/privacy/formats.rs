@@ -61,14 +61,26 @@ fn long_enough(b: &[u8], from: usize, end: usize, min: usize, digit: bool, cut: 
 /// `sk-`/`pk-`/`rk-` keys (OpenAI, `sk-proj-`, Anthropic `sk-ant-`), Slack `xoxb-`-style
 /// tokens, and private key blocks.
 fn dash(b: &[u8], p: usize, lo: usize, cut: bool) -> Option<(usize, usize)> {
-    if b[p..].starts_with(b"-----BEGIN ") {
-        return private_key(b, p, cut);
+    // One byte tells which format the dash can belong to.
+    if b.get(p + 1) == Some(&b'-') {
+        return if b[p..].starts_with(b"-----BEGIN ") {
+            private_key(b, p, cut)
+        } else {
+            None
+        };
     }
-    if let Some(start) = prefix(b, p, 2, &[b"sk", b"pk", b"rk"], lo) {
+    if p < 2 {
+        return None;
+    }
+    if b[p - 1] == b'k' {
+        let start = prefix(b, p, 2, &[b"sk", b"pk", b"rk"], lo)?;
         // At least 16 key characters, one of them a digit (or 32 of them).
         let j = run(b, p + 1, is_key_char);
         let ok = long_enough(b, p + 1, j, 16, true, cut) || j - (p + 1) >= 32;
         return ok.then_some((start, j));
+    }
+    if p < 4 || b[p - 4] != b'x' {
+        return None;
     }
     const SLACK: [&[u8]; 6] = [b"xoxb", b"xoxp", b"xoxa", b"xoxr", b"xoxs", b"xapp"];
     let start = prefix(b, p, 4, &SLACK, lo)?;
@@ -111,7 +123,11 @@ fn private_key(b: &[u8], p: usize, cut: bool) -> Option<(usize, usize)> {
 /// `sk_test_`, `rk_live_`, `rk_test_`) keys.
 fn underscore(b: &[u8], p: usize, lo: usize, cut: bool) -> Option<(usize, usize)> {
     const GITHUB: [&[u8]; 5] = [b"ghp", b"gho", b"ghu", b"ghs", b"ghr"];
-    if let Some(start) = prefix(b, p, 3, &GITHUB, lo) {
+    if p < 2 {
+        return None;
+    }
+    if p >= 3 && b[p - 3] == b'g' && b[p - 2] == b'h' {
+        let start = prefix(b, p, 3, &GITHUB, lo)?;
         let j = run(b, p + 1, |c| c.is_ascii_alphanumeric());
         return long_enough(b, p + 1, j, 20, false, cut).then_some((start, j));
     }
@@ -121,7 +137,7 @@ fn underscore(b: &[u8], p: usize, lo: usize, cut: bool) -> Option<(usize, usize)
         return long_enough(b, p + 5, j, 20, false, cut).then_some((start, j));
     }
     let rest = &b[p + 1..];
-    if !(rest.starts_with(b"live_") || rest.starts_with(b"test_")) {
+    if b[p - 1] != b'k' || !(rest.starts_with(b"live_") || rest.starts_with(b"test_")) {
         return None;
     }
     let start = prefix(b, p, 2, &[b"sk", b"rk"], lo)?;
@@ -242,28 +258,32 @@ fn labeled(b: &[u8], p: usize, lo: usize, cut: bool) -> Option<(usize, usize)> {
     if matches!(b.get(p + 1), Some(b':' | b'/' | b'=')) || (p > 0 && b[p - 1] == b':') {
         return None;
     }
-    if b[p] == b'=' {
+    // The label's end: a quote and up to two blanks may stand between it and the separator.
+    let mut end = p;
+    if end > lo && matches!(b[end - 1], b'"' | b'\'') {
+        end -= 1;
+    }
+    let mut blanks = 0;
+    while end > lo && b[end - 1] == b' ' && blanks < 2 {
+        end -= 1;
+        blanks += 1;
+    }
+    // Most `:` and `=` follow a name that ends in no secret word: three bytes rule them out
+    // before the name is read.
+    if end < lo + 3 || !secret_ending(&b[end - 3..end]) {
+        return None;
+    }
+    if b[p] == b'=' && end == p {
         if let Some(found) = query_value(b, p, lo, is_name) {
             return Some(found);
         }
     }
-    // The label: a quote and up to two blanks may stand between it and the separator.
-    let mut k = p;
-    if k > lo && matches!(b[k - 1], b'"' | b'\'') {
-        k -= 1;
-    }
-    let mut blanks = 0;
-    while k > lo && b[k - 1] == b' ' && blanks < 2 {
-        k -= 1;
-        blanks += 1;
-    }
-    let end = k;
     let stop = end.saturating_sub(64).max(lo);
+    let mut k = end;
     while k > stop && is_name(b[k - 1]) {
         k -= 1;
     }
-    // Most `:` and `=` follow a label that ends in no secret word: three bytes rule them out.
-    if end < k + 3 || !secret_ending(&b[end - 3..end]) {
+    if k == end {
         return None;
     }
     // The label is ASCII, so this is a char boundary slice.
@@ -307,14 +327,25 @@ fn labeled(b: &[u8], p: usize, lo: usize, cut: bool) -> Option<(usize, usize)> {
     ok.then_some((v, j))
 }
 
-/// Whether a label ending in these three bytes can name a secret: `…key`, `…secret`,
-/// `…password`, `…passwd`, `…pwd`, `…token`, `…credential`, `…auth`, `…cookie`,
-/// `…authorization` (any case), each of which [`is_secret_key`] then checks whole.
+/// Whether a label or query name ending in these three bytes can name a secret: `…key`,
+/// `…secret`, `…password`, `…passwd`, `…pwd`, `…token`, `…credential`, `…auth`, `…cookie`,
+/// `…authorization`, `…signature`, `sig` (any case), each then checked whole.
 fn secret_ending(end: &[u8]) -> bool {
     let e = [end[0] | 0x20, end[1] | 0x20, end[2] | 0x20];
     matches!(
         &e,
-        b"key" | b"ret" | b"ord" | b"swd" | b"pwd" | b"ken" | b"ial" | b"uth" | b"kie" | b"ion"
+        b"key"
+            | b"ret"
+            | b"ord"
+            | b"swd"
+            | b"pwd"
+            | b"ken"
+            | b"ial"
+            | b"uth"
+            | b"kie"
+            | b"ion"
+            | b"ure"
+            | b"sig"
     )
 }
 
