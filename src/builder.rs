@@ -588,7 +588,6 @@ impl LlmLayerBuilder {
             };
 
         let mapper = Arc::new(Mapper::new(privacy));
-        // Scanned for credentials once, here: it leaves with every request.
         let resource = mapper.privacy.clean_resource(self.resource(get));
         // Each exporter, and whether batches it refuses are retried (collectors only).
         let mut exporters: Vec<(Box<dyn ErasedExporter>, bool)> = Vec::new();

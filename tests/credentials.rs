@@ -185,8 +185,7 @@ fn emit(position: Position, formats: &[Format]) {
                     true,
                     TraceState::default(),
                 );
-                let _ = span
-                    .add_link_with_attributes(linked, vec![KeyValue::new("note", f.text.clone())]);
+                span.add_link_with_attributes(linked, vec![KeyValue::new("note", f.text.clone())]);
                 span.in_scope(|| {});
             }
             Position::Resource => tracing::info_span!("case", llm.model_name = "m").in_scope(|| {}),

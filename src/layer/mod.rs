@@ -882,7 +882,6 @@ pub(crate) fn derived_values(
             (None, None) => None,
             (p, c) => Some(p.unwrap_or(0).saturating_add(c.unwrap_or(0))),
         });
-        // Not derived from counts of which one was invalid: the span keeps what was given.
         if t.total.is_none() && !t.invalid.any() {
             if let Some(total) = total {
                 push(

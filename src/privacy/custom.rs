@@ -16,7 +16,10 @@ use std::sync::Arc;
 /// assert_eq!(mask.clone(), mask);
 /// ```
 #[derive(Clone)]
-pub struct Mask(Arc<dyn Fn(&str) -> Option<String> + Send + Sync>);
+pub struct Mask(Arc<MaskFn>);
+
+/// The function a [`Mask`] holds.
+type MaskFn = dyn Fn(&str) -> Option<String> + Send + Sync;
 
 impl Mask {
     /// Wraps `f`.
