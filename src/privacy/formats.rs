@@ -4,7 +4,12 @@
 //! to replace, never starting before `lo` (the end of the previous replacement).
 
 use super::keys::{contains_secret_word, is_secret_key, normalize_key, starts_with_ci, Kind};
-use super::secrets::MIN_TOKEN_LEN;
+
+/// The shortest text a check can change when it was not cut: a URL query value with its name
+/// (`&token=` and one character; names shorter than `token` need longer values), or a URL
+/// password (`a://:p@h`). Every other format is longer. Shorter values skip the scan: most
+/// values of a span are (roles, model names, ids).
+pub(super) const MIN_TOKEN_LEN: usize = 8;
 
 /// The range to redact when the anchor at `b[p]` belongs to a credential.
 pub(super) fn at_anchor(b: &[u8], p: usize, lo: usize, cut: bool) -> Option<(usize, usize)> {

@@ -10,10 +10,7 @@
 use super::formats::at_anchor;
 use super::REDACTED;
 
-/// The shortest text [`scan_tokens`] can change when it was not cut: a URL query value with its
-/// name (`&token=` and one character; names shorter than `token` need longer values), or a URL
-/// password (`a://:p@h`). Every other format is longer.
-pub(super) const MIN_TOKEN_LEN: usize = 8;
+pub(super) use super::formats::MIN_TOKEN_LEN;
 
 /// The anchor bytes, in three sets of three, one vectorized search each. The frequent ones
 /// (`b` in prose, `:` and `=` in JSON and code) share a set, so their next one is mostly found
