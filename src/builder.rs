@@ -622,7 +622,7 @@ impl LlmLayerBuilder {
             };
 
         let mapper = Arc::new(Mapper::new(privacy));
-        let resource = self.resource(get);
+        let resource = mapper.privacy.clean_resource(self.resource(get));
         // Each exporter, and whether batches it refuses are retried (collectors only).
         let mut exporters: Vec<(Box<dyn ErasedExporter>, bool)> = Vec::new();
         if !disabled {
@@ -651,7 +651,7 @@ impl LlmLayerBuilder {
         let mut provider = SdkTracerProvider::builder()
             .with_sampler(sampler)
             .with_span_limits(span_limits())
-            .with_resource(resource);
+            .with_resource(resource.clone());
         let ids = self
             .id_generator
             .take()
@@ -702,7 +702,7 @@ impl LlmLayerBuilder {
         let meter_provider = if disabled {
             None
         } else {
-            self.meter_provider(get, strict, use_console && nothing_else)?
+            self.meter_provider(get, strict, use_console && nothing_else, resource)?
         };
         let metrics = match &meter_provider {
             Some(mp) => {
@@ -752,12 +752,13 @@ impl LlmLayerBuilder {
         get: Getter<'_>,
         strict: bool,
         summary: bool,
+        resource: Resource,
     ) -> Result<Option<SdkMeterProvider>, BuildError> {
         let named = match get("OTEL_METRICS_EXPORTER") {
             Some(raw) => Some(env::parse_exporters("OTEL_METRICS_EXPORTER", &raw)?),
             None => None,
         };
-        let mut builder = SdkMeterProvider::builder().with_resource(self.resource(get));
+        let mut builder = SdkMeterProvider::builder().with_resource(resource);
         let mut any = false;
         for factory in self.readers.drain(..) {
             builder = factory(builder);

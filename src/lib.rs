@@ -5,6 +5,7 @@
 mod builder;
 pub mod compose;
 mod export;
+mod flag;
 mod fnv;
 mod handle;
 pub mod keep;

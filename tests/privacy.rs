@@ -379,6 +379,44 @@ fn invalid_environment_value_is_a_build_error() {
     );
 }
 
+#[test]
+fn genai_capture_message_content_false_hides_content() {
+    const VAR: &str = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
+    for off in ["false", "FALSE", "0", "off", "no"] {
+        let (chat, emb) = content_with_env(&[(VAR, off)]);
+        for needle in [
+            "SYSTEM-PROMPT",
+            "USER-TEXT",
+            "ASSISTANT-TEXT",
+            "INPUT-VALUE",
+            "OUTPUT-VALUE",
+        ] {
+            assert!(!leaks(&chat, needle), "{off}: {needle} leaked");
+        }
+        assert!(!leaks(&emb, "EMBED-TEXT"), "{off}");
+        assert_eq!(str_attr(&chat, "llm.model_name"), "gpt-4o");
+        assert_eq!(int_attr(&chat, "llm.token_count.prompt"), 10);
+    }
+    // `true` changes nothing: the content is there as with no variable.
+    let (chat, _) = content_with_env(&[(VAR, "true")]);
+    let (plain, _) = content_with_env(&[]);
+    assert!(leaks(&chat, "USER-TEXT") && leaks(&chat, "INPUT-VALUE"));
+    assert_eq!(all_strings(&chat), all_strings(&plain));
+    let err = env_builder(&[(VAR, "sometimes")])
+        .try_build::<tracing_subscriber::Registry>()
+        .unwrap_err();
+    assert!(err.to_string().contains(VAR), "{err}");
+}
+
+#[test]
+fn every_boolean_setting_takes_the_same_spellings() {
+    // `on`/`off` work for the privacy flags as for `OTEL_SDK_DISABLED`.
+    let (chat, _) = content_with_env(&[("OPENINFERENCE_HIDE_INPUTS", "on")]);
+    assert!(is_redacted(&chat, "input.value"));
+    let (chat, _) = content_with_env(&[("OPENINFERENCE_HIDE_INPUTS", "Off")]);
+    assert_eq!(str_attr(&chat, "input.value"), "INPUT-VALUE");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Hiding must not be bypassed by the raw shapes a value can take.
 // ---------------------------------------------------------------------------------------------

@@ -226,16 +226,12 @@ pub(crate) fn otlp_target(get: Getter<'_>, signal: &str) -> Result<Option<OtlpTa
     }))
 }
 
-/// Parses a boolean variable (`true`/`false`/`1`/`0`/`yes`/`no`).
+/// Parses a boolean variable ([`crate::flag::parse_bool`]).
 pub(crate) fn parse_bool(var: &str, raw: &str) -> Result<bool, BuildError> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(BuildError::InvalidValue {
-            var: var.to_owned(),
-            value: raw.to_owned(),
-        }),
-    }
+    crate::flag::parse_bool(raw).ok_or_else(|| BuildError::InvalidValue {
+        var: var.to_owned(),
+        value: raw.to_owned(),
+    })
 }
 
 #[cfg(test)]

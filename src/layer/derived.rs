@@ -106,7 +106,7 @@ pub(crate) fn derived_values(
             (None, None) => None,
             (p, c) => Some(p.unwrap_or(0).saturating_add(c.unwrap_or(0))),
         });
-        if t.total.is_none() {
+        if t.total.is_none() && !t.invalid.any() {
             if let Some(total) = total {
                 push(
                     &mut values,

@@ -16,6 +16,7 @@ pub(crate) mod per_thread;
 pub(crate) mod plain;
 pub(crate) mod state;
 pub(crate) mod synthetic;
+pub(crate) mod token_check;
 
 use crate::handle::LlmHandle;
 use crate::metrics::Metrics;

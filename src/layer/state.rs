@@ -31,6 +31,8 @@ pub(crate) struct Tokens {
     pub(crate) cache_write: Option<u64>,
     /// Reasoning tokens.
     pub(crate) reasoning: Option<u64>,
+    /// Counts recorded that were not used (over 10⁹, negative, not a number).
+    pub(crate) invalid: super::token_check::InvalidTokens,
 }
 
 impl Tokens {
@@ -100,10 +102,11 @@ impl Visit for UnsignedVisitor {
 
 impl SpanState {
     /// The usage the price table prices for this span: its tokens, unless the caller gave a
-    /// cost or no model is known.
+    /// cost, no model is known, or a count was invalid.
     pub(crate) fn priced_usage(&self) -> Option<crate::pricing::TokenUsage> {
         let t = self.tokens;
-        (!self.cost_given && t.any() && self.model.is_some()).then(|| crate::pricing::TokenUsage {
+        let priced = !self.cost_given && t.any() && !t.invalid.any() && self.model.is_some();
+        priced.then(|| crate::pricing::TokenUsage {
             prompt: t.prompt.unwrap_or(0),
             completion: t.completion.unwrap_or(0),
             cache_read: t.cache_read.unwrap_or(0),
@@ -301,11 +304,10 @@ impl SpanState {
                     self.note_shared(role, shared_text(&s));
                 }
             }
-            Role::Tokens(slot) => {
-                if let Some(n) = value.as_u64() {
-                    self.tokens.set(slot, n);
-                }
-            }
+            Role::Tokens(slot) => match super::token_check::token_count(&value) {
+                Ok(n) => self.tokens.set(slot, n),
+                Err(reason) => self.tokens.invalid.add(reason),
+            },
             Role::CostGiven => self.cost_given = true,
             Role::Context(slot) => {
                 let text = match value {
@@ -411,17 +413,6 @@ impl Seen<'_> {
                     .map(str::to_owned);
                 Some(std::borrow::Cow::Owned(unquoted.unwrap_or(s)))
             }
-            _ => None,
-        }
-    }
-
-    fn as_u64(&self) -> Option<u64> {
-        match *self {
-            Seen::U64(v) => Some(v),
-            Seen::I64(v) => u64::try_from(v).ok(),
-            Seen::F64(v) if v.is_finite() && v >= 0.0 => Some(v as u64),
-            Seen::Str(s) => s.trim().parse().ok(),
-            Seen::Debug(d) => format!("{d:?}").trim().parse().ok(),
             _ => None,
         }
     }

@@ -155,6 +155,7 @@ impl Mapper {
         let keys_checked = built_json
             .then(|| out.iter().position(|kv| kv.key.as_str() == "input.value"))
             .flatten();
+        self.privacy.clean_span_strings(span);
         let content = self
             .privacy
             .apply(out, &mut span.events.events, plans, keys_checked);

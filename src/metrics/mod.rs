@@ -13,6 +13,7 @@
 //! | `openinference.llm.tokens` | counter | {token} | provider, model, `gen_ai.token.type` = input / output / cache_read / cache_write / reasoning |
 //! | `openinference.llm.cost` | counter | USD | provider, model |
 //! | `openinference.llm.calls` | counter | {call} | operation, provider, model, `error.type` |
+//! | `openinference.llm.tokens.invalid` | counter | {count} | `reason` = too_large / negative / not_a_number |
 //! | `openinference.tool.duration` | histogram | s | `gen_ai.tool.name`, `error.type` |
 //! | `openinference.retrieval.duration` | histogram | s | `error.type` |
 //! | `openinference.retrieval.documents` | histogram | {document} | — |
@@ -92,6 +93,8 @@ struct Instruments {
     tokens: Counter<u64>,
     cost: Counter<f64>,
     calls: Counter<u64>,
+    /// Token counts not used (over 10⁹ per call, negative, not a number), by reason.
+    invalid_tokens: Counter<u64>,
     tool_duration: Histogram<f64>,
     retrieval_duration: Histogram<f64>,
     /// `retrieval_duration` without attributes (no error), bound once.
@@ -327,6 +330,14 @@ impl Metrics {
                 .with_unit("{call}")
                 .with_description("GenAI operations, with error.type on failures")
                 .build(),
+            invalid_tokens: meter
+                .u64_counter(format!("{p}.llm.tokens.invalid"))
+                .with_unit("{count}")
+                .with_description(
+                    "Token counts recorded on spans but neither priced nor counted: over 10^9 \
+                     per call, negative, or not a number",
+                )
+                .build(),
             tool_duration: meter
                 .f64_histogram(format!("{p}.tool.duration"))
                 .with_unit("s")
@@ -452,6 +463,9 @@ impl Metrics {
         priced: Option<crate::pricing::TokenUsage>,
     ) {
         let Some(m) = &self.instruments else { return };
+        if state.tokens.invalid.any() {
+            count_invalid(m, &state.tokens.invalid);
+        }
         let seconds = ended.saturating_duration_since(state.start).as_secs_f64();
         let error = state.error.as_ref().map(|e| {
             let ty = state.error_type.as_deref().unwrap_or(&e.kind);
@@ -534,6 +548,18 @@ impl Metrics {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// Counts a span's invalid token counts by reason (rare: off the common path).
+#[cold]
+fn count_invalid(m: &Instruments, invalid: &crate::layer::token_check::InvalidTokens) {
+    use crate::layer::token_check::InvalidReason;
+    for (reason, n) in InvalidReason::ALL.iter().zip(invalid.0) {
+        if n > 0 {
+            m.invalid_tokens
+                .add(u64::from(n), &[KeyValue::new("reason", reason.as_str())]);
         }
     }
 }
