@@ -191,6 +191,10 @@ impl LlmHandle {
     /// layer.handle().shutdown(std::time::Duration::from_secs(1)).unwrap();
     /// ```
     pub fn shutdown(&self, timeout: Duration) -> Result<(), HandleError> {
+        self.providers
+            .stats
+            .explicit_shutdown
+            .store(true, Ordering::Relaxed);
         self.run_with_timeout(timeout, move |p| {
             let traces = p.traces.shutdown_with_timeout(timeout);
             if let Some(tap) = &p.extras.summary {

@@ -47,6 +47,7 @@ mod span_ext;
 mod thread_cache;
 
 pub use builder::{BuildError, LlmLayerBuilder};
+pub use export::transport::OtlpCompression;
 pub use handle::{HandleError, LlmHandle, PANIC_FLUSH_TIMEOUT};
 pub use kind::SpanKind;
 pub use layer::LlmLayer;

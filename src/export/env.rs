@@ -213,6 +213,7 @@ pub(crate) fn otlp_target(get: Getter<'_>, signal: &str) -> Result<Option<OtlpTa
         headers,
         protocol,
         timeout,
+        transport: super::transport::from_env(get, &upper)?,
     }))
 }
 
