@@ -133,11 +133,16 @@ pub(crate) fn from_env(get: Getter<'_>, upper: &str) -> Result<Transport, BuildE
 /// not offered over gRPC. `check_url` already refused any other scheme.
 #[cfg_attr(not(any(feature = "otlp-http", feature = "grpc")), allow(dead_code))]
 pub(crate) fn check_reachable(target: &OtlpTarget) -> Result<(), BuildError> {
+    reachable(target, cfg!(feature = "tls"))
+}
+
+/// [`check_reachable`] for a build with or without TLS.
+fn reachable(target: &OtlpTarget, tls_built: bool) -> Result<(), BuildError> {
     if !target.endpoint.starts_with("https://") {
         return Ok(());
     }
     match target.protocol {
-        Protocol::HttpProtobuf if cfg!(feature = "tls") => Ok(()),
+        Protocol::HttpProtobuf if tls_built => Ok(()),
         Protocol::HttpProtobuf => Err(BuildError::Unsupported(format!(
             "the OTLP endpoint `{}` is https, which needs the `tls` cargo feature of \
              tracing-openinference (on by default; enable it again after \
@@ -302,6 +307,26 @@ mod tests {
         let err = from_env(&get, "TRACES").unwrap_err();
         assert!(err.to_string().contains("OTEL_EXPORTER_OTLP_CERTIFICATE"));
         assert!(err.to_string().contains("/nonexistent/ca.pem"));
+    }
+
+    #[test]
+    fn https_without_tls_names_the_feature() {
+        let target = |endpoint: &str, protocol| OtlpTarget {
+            endpoint: endpoint.to_owned(),
+            headers: Default::default(),
+            protocol,
+            timeout: std::time::Duration::from_secs(1),
+            transport: Transport::default(),
+        };
+        let https = target("https://cloud.langfuse.com/x", Protocol::HttpProtobuf);
+        let err = reachable(&https, false).unwrap_err();
+        assert!(matches!(err, BuildError::Unsupported(_)));
+        assert!(err.to_string().contains("`tls` cargo feature"), "{err}");
+        assert!(reachable(&https, true).is_ok());
+        let http = target("http://127.0.0.1:4318/x", Protocol::HttpProtobuf);
+        assert!(reachable(&http, false).is_ok());
+        let grpc = target("https://collector:4317", Protocol::Grpc);
+        assert!(reachable(&grpc, true).is_err());
     }
 
     #[cfg(feature = "otlp-http")]

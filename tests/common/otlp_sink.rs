@@ -24,6 +24,11 @@ pub enum Mode {
     Slow(Duration),
     /// This HTTP status (503, 429, ...) with `Retry-After: 0` and no span counted.
     Status(u16),
+    /// This HTTP status with `Retry-After: <seconds>` and no span counted.
+    RetryAfter(u16, u64),
+    /// Reads each request and never answers it (until the mode changes, then the connection
+    /// is cut); nothing is counted but `requests`.
+    BlackHole,
     /// 200 with an OTLP partial success: this many spans of each request rejected (they are
     /// still counted as received).
     Partial(u64),
@@ -50,12 +55,23 @@ pub struct Stats {
     pub undecodable: u64,
     /// Accepted spans by name.
     pub names: HashMap<String, u64>,
+    /// Copies accepted of each span id.
+    pub copies: HashMap<Vec<u8>, u32>,
+    /// Requests that came with `Content-Encoding: gzip` (their bodies are gunzipped).
+    pub gzip_requests: u64,
+    /// When each request was read, from the sink's start, with its answer status (0: none).
+    pub arrivals: Vec<(Duration, u16)>,
 }
 
 impl Stats {
     /// Accepted spans named `name`.
     pub fn named(&self, name: &str) -> u64 {
         self.names.get(name).copied().unwrap_or(0)
+    }
+
+    /// The most copies of one span accepted.
+    pub fn max_copies(&self) -> u32 {
+        self.copies.values().copied().max().unwrap_or(0)
     }
 }
 
@@ -66,6 +82,7 @@ struct Shared {
     stop: AtomicBool,
     /// Set when the listener is down: connection threads close their sockets.
     generation: std::sync::atomic::AtomicU64,
+    started: Instant,
 }
 
 /// The sink. Dropping it stops the accept thread.
@@ -86,6 +103,7 @@ impl OtlpSink {
             changed: Condvar::new(),
             stop: AtomicBool::new(false),
             generation: Default::default(),
+            started: Instant::now(),
         });
         let acceptor = {
             let shared = Arc::clone(&shared);
@@ -217,6 +235,7 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
     loop {
         // Request line and headers.
         let mut content_length: Option<usize> = None;
+        let mut gzip = false;
         let mut first = true;
         let mut line = String::new();
         loop {
@@ -249,6 +268,9 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
             } else if let Some((name, value)) = trimmed.split_once(':') {
                 if name.trim().eq_ignore_ascii_case("content-length") {
                     content_length = value.trim().parse().ok();
+                }
+                if name.trim().eq_ignore_ascii_case("content-encoding") {
+                    gzip = value.trim().eq_ignore_ascii_case("gzip");
                 }
             }
             line.clear();
@@ -292,14 +314,48 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
         if let Mode::Slow(delay) = mode {
             std::thread::sleep(delay);
         }
+        if mode == Mode::BlackHole {
+            {
+                let mut stats = shared.stats.lock().unwrap();
+                stats.requests += 1;
+                let at = shared.started.elapsed();
+                stats.arrivals.push((at, 0));
+            }
+            // Hold the request unanswered while the mode lasts, then cut the connection.
+            while *shared.mode.lock().unwrap() == Mode::BlackHole && !gone(&shared) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let _ = writer.shutdown(Shutdown::Both);
+            return;
+        }
+        if gzip {
+            let mut plain = Vec::new();
+            use std::io::Read as _;
+            if flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut plain)
+                .is_ok()
+            {
+                body = plain;
+            }
+        }
         let names = span_names(&body);
-        let status = match mode {
-            Mode::Status(code) => code,
-            _ => 200,
+        let ids = span_ids(&body).unwrap_or_default();
+        let (status, retry_after) = match mode {
+            Mode::Status(code) => (code, 0),
+            Mode::RetryAfter(code, seconds) => (code, seconds),
+            _ => (200, 0),
         };
         {
             let mut stats = shared.stats.lock().unwrap();
             stats.requests += 1;
+            stats.gzip_requests += u64::from(gzip);
+            let at = shared.started.elapsed();
+            stats.arrivals.push((at, status));
+            if status == 200 {
+                for id in ids {
+                    *stats.copies.entry(id.to_vec()).or_insert(0) += 1;
+                }
+            }
             stats.body_bytes += len as u64;
             let mut n = 0u64;
             match names {
@@ -360,7 +416,7 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
         } else {
             format!(
                 "HTTP/1.1 {status} Unavailable\r\ncontent-type: application/x-protobuf\r\n\
-                 retry-after: 0\r\ncontent-length: 0\r\n\r\n"
+                 retry-after: {retry_after}\r\ncontent-length: 0\r\n\r\n"
             )
         };
         if writer.write_all(response.as_bytes()).is_err() {
@@ -401,6 +457,42 @@ fn span_names(body: &[u8]) -> Option<Vec<&[u8]>> {
         }
     }
     Some(names)
+}
+
+/// The span names in an `ExportTraceServiceRequest` body, or `None` if it is not one.
+pub fn names_in(body: &[u8]) -> Option<Vec<String>> {
+    span_names(body).map(|names| {
+        names
+            .into_iter()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect()
+    })
+}
+
+/// The span ids in an `ExportTraceServiceRequest`, or `None` if it is not one.
+fn span_ids(body: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut ids = Vec::new();
+    for (field, rs) in fields(body)? {
+        if field != 1 {
+            continue;
+        }
+        for (field, ss) in fields(rs?)? {
+            if field != 2 {
+                continue;
+            }
+            for (field, span) in fields(ss?)? {
+                if field != 2 {
+                    continue;
+                }
+                for (field, value) in fields(span?)? {
+                    if field == 2 {
+                        ids.push(value?);
+                    }
+                }
+            }
+        }
+    }
+    Some(ids)
 }
 
 /// The fields of one message: number and, for length-delimited ones, the bytes (`None` for
