@@ -72,8 +72,10 @@ impl Sender {
             .spawn(move || {
                 // As on the export thread: the client's own telemetry is not recorded.
                 let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
+                // Its blocking pool (name resolution) is named like the crate's other threads.
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
+                    .thread_name("openinference-otlp-io")
                     .build();
                 for batch in job_rx {
                     let result = match &runtime {

@@ -4,8 +4,8 @@
 //! the export thread appends the batch it just formed and sends the oldest waiting one in
 //! the background, one request at a time, while it goes on draining the calling threads'
 //! queue. A refused batch stays first in line; the next attempt waits for a short backoff
-//! (250 ms doubling to [`MAX_BACKOFF`], with jitter) or the collector's `Retry-After` (up to
-//! [`MAX_RETRY_AFTER`]), and that attempt is the probe: once it succeeds the rest follow at
+//! (250 ms doubling to [`MAX_BACKOFF`], with jitter), or the collector's longer `Retry-After`
+//! (up to [`MAX_RETRY_AFTER`]), and that attempt is the probe: once it succeeds the rest follow at
 //! once. Past the byte bound the *oldest* waiting batch is dropped (counted as
 //! `retry_full`), so a long outage costs the oldest spans, never the fresh ones.
 
@@ -146,24 +146,25 @@ impl Outbound {
         self.backoff = Duration::ZERO;
     }
 
-    /// An attempt failed: the next waits for `retry_after` (bounded) or the backoff.
+    /// An attempt failed: the next waits for the backoff, or longer when the collector's
+    /// `Retry-After` asks (up to [`MAX_RETRY_AFTER`]; a shorter one, `0` included, does not
+    /// shorten the backoff).
     pub(crate) fn failed(&mut self, retry_after: Option<Duration>) {
+        self.backoff = if self.backoff.is_zero() {
+            FIRST_BACKOFF
+        } else {
+            (self.backoff * 2).min(MAX_BACKOFF)
+        };
+        // xorshift jitter: up to a tenth of the backoff, so that many processes that lost
+        // the same collector do not come back in step.
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        let tenth = self.backoff.as_millis() as u64 / 10 + 1;
+        let backoff = self.backoff + Duration::from_millis(self.seed % tenth);
         let wait = match retry_after {
-            Some(asked) => asked.min(MAX_RETRY_AFTER),
-            None => {
-                self.backoff = if self.backoff.is_zero() {
-                    FIRST_BACKOFF
-                } else {
-                    (self.backoff * 2).min(MAX_BACKOFF)
-                };
-                // xorshift jitter: up to a tenth of the backoff, so that many processes
-                // that lost the same collector do not come back in step.
-                self.seed ^= self.seed << 13;
-                self.seed ^= self.seed >> 7;
-                self.seed ^= self.seed << 17;
-                let tenth = self.backoff.as_millis() as u64 / 10 + 1;
-                self.backoff + Duration::from_millis(self.seed % tenth)
-            }
+            Some(asked) => asked.min(MAX_RETRY_AFTER).max(backoff),
+            None => backoff,
         };
         self.not_before = Some(Instant::now() + wait);
     }

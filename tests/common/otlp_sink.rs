@@ -137,6 +137,11 @@ impl OtlpSink {
         }
     }
 
+    /// Time since the sink started (the clock of [`Stats::arrivals`]).
+    pub fn now(&self) -> Duration {
+        self.shared.started.elapsed()
+    }
+
     /// The current mode.
     pub fn mode(&self) -> Mode {
         *self.shared.mode.lock().unwrap()
