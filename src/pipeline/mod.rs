@@ -156,6 +156,20 @@ fn lookup(list: &[(&'static str, u64)], key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// What a span of `size` bytes counts against the queue's byte bound of `max_queue_bytes`:
+/// its size, but at most a quarter of the bound. A huge span (a 100 MB prompt) is trimmed to
+/// the span byte budget on the export thread; charged in full it would fill the queue alone,
+/// and the next huge span, ended while the first is mapped, would be dropped instead of
+/// trimmed like it. Capped, at most four spans over the cap are queued at once, so the memory
+/// the queue keeps alive stays within four times the largest span the host built.
+#[inline(always)]
+pub(crate) fn queue_charge(size: usize, max_queue_bytes: u64) -> usize {
+    let cap = usize::try_from(max_queue_bytes / 4)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    size.min(cap)
+}
+
 /// When the calling threads wake the export thread: only once a batch is waiting, so a span's
 /// end costs a queue push and no system call (the export thread otherwise wakes on its
 /// schedule). Every span's end writes it, so it has a cache line of its own.
@@ -356,7 +370,7 @@ impl LlmSpanProcessor {
     /// copied it once more.
     #[inline(always)]
     fn enqueue_on(&self, queue: &SyncSender<SpanData>, span: SpanData) {
-        let size = crate::privacy::span_size(&span);
+        let size = queue_charge(crate::privacy::span_size(&span), self.max_queue_bytes);
         if let Some(admitted) = self.admit(size) {
             let sent = queue.try_send(span).is_ok();
             self.sent(admitted, sent);

@@ -209,7 +209,10 @@ impl Worker {
         while let Ok((span, kept)) = next() {
             // The size the calling thread counted in (the same estimate of the same span).
             taken.spans += 1;
-            taken.bytes += crate::privacy::span_size(&span) as u64;
+            taken.bytes += super::queue_charge(
+                crate::privacy::span_size(&span),
+                self.config.queue_bytes as u64,
+            ) as u64;
             if kept {
                 self.push_ready(span, None);
             } else {
