@@ -178,3 +178,32 @@ fn gzip_from_the_environment_compresses_and_none_does_not() {
         assert_eq!(stats.gzip_requests > 0, gzip, "{value}: {stats:?}");
     }
 }
+
+/// Metrics over OTLP go where the builder sends the spans, with its headers and compression
+/// (not only where the environment says).
+#[test]
+fn metrics_follow_the_builders_endpoint_headers_and_compression() {
+    let sink = OtlpSink::start(Mode::Healthy);
+    let builder = LlmLayerBuilder::from_env_with(|k| match k {
+        "OTEL_METRICS_EXPORTER" => Some("otlp".to_owned()),
+        "OTEL_METRIC_EXPORT_INTERVAL" => Some("100".to_owned()),
+        _ => None,
+    })
+    .with_otlp_endpoint(sink.endpoint())
+    .with_otlp_header("x-tenant", "acme")
+    .with_otlp_compression(OtlpCompression::Gzip);
+    let handle = emit(builder, "metrics.call", 5);
+    assert_eq!(handle.shutdown(LIMIT), Ok(()));
+    let stats = sink.stats();
+    println!("paths {:?}, headers {:?}", stats.paths, stats.headers);
+    assert!(stats.paths.get("/v1/metrics").copied().unwrap_or(0) >= 1);
+    assert_eq!(stats.paths.get("/v1/traces").copied(), Some(1));
+    assert_eq!(
+        stats.headers.get("x-tenant").map(String::as_str),
+        Some("acme")
+    );
+    assert_eq!(
+        stats.headers.get("content-encoding").map(String::as_str),
+        Some("gzip")
+    );
+}

@@ -59,6 +59,10 @@ pub struct Stats {
     pub copies: HashMap<Vec<u8>, u32>,
     /// Requests that came with `Content-Encoding: gzip` (their bodies are gunzipped).
     pub gzip_requests: u64,
+    /// Requests by path (`/v1/traces`, `/v1/metrics`).
+    pub paths: HashMap<String, u64>,
+    /// The last value of each request header seen (names lower-case).
+    pub headers: HashMap<String, String>,
     /// When each request was read, from the sink's start, with its answer status (0: none).
     pub arrivals: Vec<(Duration, u16)>,
 }
@@ -241,6 +245,8 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
         // Request line and headers.
         let mut content_length: Option<usize> = None;
         let mut gzip = false;
+        let mut path = String::new();
+        let mut headers = Vec::new();
         let mut first = true;
         let mut line = String::new();
         loop {
@@ -270,7 +276,9 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
             if first {
                 // The request line (blank lines before it are skipped).
                 first = trimmed.is_empty();
+                path = trimmed.split(' ').nth(1).unwrap_or("").to_owned();
             } else if let Some((name, value)) = trimmed.split_once(':') {
+                headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
                 if name.trim().eq_ignore_ascii_case("content-length") {
                     content_length = value.trim().parse().ok();
                 }
@@ -310,6 +318,19 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
             }
         }
 
+        {
+            let mut stats = shared.stats.lock().unwrap();
+            *stats.paths.entry(path.clone()).or_insert(0) += 1;
+            stats.headers.extend(headers.drain(..));
+        }
+        if path == "/v1/metrics" {
+            // Counted by path only; answered 200 with an empty body.
+            let ok = "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
+            if writer.write_all(ok.as_bytes()).is_err() {
+                return;
+            }
+            continue;
+        }
         let mode = *shared.mode.lock().unwrap();
         if mode == Mode::Down || gone(&shared) {
             // Cut the connection without an answer, like a collector that died mid-request.
