@@ -53,6 +53,16 @@ fn emit(dispatch: &Dispatch, name: &'static str, duration: Duration) -> u64 {
             for _ in 0..BURST {
                 let span = match name {
                     "fault" => tracing::info_span!("fault", llm.model_name = "gpt-4o-mini"),
+                    "early" => tracing::info_span!(
+                        "early",
+                        llm.model_name = "gpt-4o-mini",
+                        input.value = BIG.as_str()
+                    ),
+                    "late" => tracing::info_span!(
+                        "late",
+                        llm.model_name = "gpt-4o-mini",
+                        input.value = BIG.as_str()
+                    ),
                     _ => tracing::info_span!("fresh", llm.model_name = "gpt-4o-mini"),
                 };
                 span.in_scope(|| {});
@@ -63,6 +73,10 @@ fn emit(dispatch: &Dispatch, name: &'static str, duration: Duration) -> u64 {
     });
     n
 }
+
+/// A 4 KiB prompt: a few seconds of these outgrow the 32 MiB the collector's line may hold.
+static BIG: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| "Retrieval-augmented generation. ".repeat(128));
 
 #[derive(Debug)]
 #[allow(dead_code)] // read through Debug
@@ -236,6 +250,37 @@ fn slow_past_the_timeout_delivers_each_span_at_most_twice() {
     );
     assert!(r.max_copies <= 2, "{r:?}");
     assert!(r.received > 0, "{r:?}");
+}
+
+/// A refusal long enough to outgrow the line's bound: the oldest waiting spans are dropped
+/// (counted as `retry_full`), the fresh ones are not.
+#[test]
+fn a_long_refusal_drops_the_oldest_waiting_spans_not_the_fresh_ones() {
+    let _one = serial();
+    let sink = OtlpSink::start(Mode::Down);
+    let (dispatch, handle) = pipeline(&sink, 10_000);
+    let early = emit(&dispatch, "early", Duration::from_secs(3));
+    let late = emit(&dispatch, "late", Duration::from_secs(3));
+    sink.set_mode(Mode::Healthy);
+    let fresh = emit(&dispatch, "fresh", Duration::from_secs(2));
+    assert_eq!(handle.shutdown(Duration::from_secs(30)), Ok(()));
+    let stats = sink.stats();
+    let snapshot = handle.pipeline_stats();
+    println!(
+        "long refusal: early {}/{early} received, late {}/{late}, fresh {}/{fresh}; dropped {:?}",
+        stats.named("early"),
+        stats.named("late"),
+        stats.named("fresh"),
+        snapshot.spans_dropped
+    );
+    assert!(snapshot.dropped("retry_full") > 0, "{snapshot:?}");
+    assert_eq!(stats.named("fresh"), fresh, "fresh spans lost");
+    assert!(
+        stats.named("early") < stats.named("late"),
+        "the oldest go first"
+    );
+    let dropped: u64 = snapshot.spans_dropped.iter().map(|(_, n)| n).sum();
+    assert_eq!(early + late + fresh, stats.copies.len() as u64 + dropped);
 }
 
 /// Threads of this crate alive now (`openinference-*`; `comm` keeps 15 characters).
