@@ -353,3 +353,35 @@ fn after_a_timed_out_shutdown_the_threads_end_promptly() {
     assert!(ended.is_some(), "threads left: {:?}", crate_threads());
     drop(dispatch);
 }
+
+#[test]
+fn dropping_without_shutdown_with_otlp_metrics_returns_within_a_second() {
+    let _one = serial();
+    let sink = OtlpSink::start(Mode::BlackHole);
+    let layer: LlmLayer<_> = LlmLayerBuilder::from_env_with(|k| match k {
+        "OTEL_METRICS_EXPORTER" => Some("otlp".to_owned()),
+        "OTEL_METRIC_EXPORT_INTERVAL" => Some("200".to_owned()),
+        _ => None,
+    })
+    .with_console_exporter(false)
+    .with_otlp_endpoint(sink.endpoint())
+    .try_build()
+    .expect("valid settings");
+    let handle = layer.handle();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    emit(&dispatch, "fault", Duration::from_millis(500));
+    drop(handle);
+    let started = Instant::now();
+    drop(dispatch);
+    let took = started.elapsed();
+    let ended = threads_end_within(Duration::from_secs(2));
+    // The meter provider's last export, on a thread of its own, ends with the SDK's 5 s
+    // shutdown limit.
+    let all_ended = ended.or_else(|| threads_end_within(Duration::from_secs(10)));
+    println!(
+        "with OTLP metrics to a black hole: drop took {took:?}; span threads gone, every \
+         crate thread ended after {all_ended:?}"
+    );
+    assert!(took <= Duration::from_secs(1), "drop held {took:?}");
+    assert!(all_ended.is_some(), "threads left: {:?}", crate_threads());
+}

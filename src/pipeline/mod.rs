@@ -61,7 +61,7 @@ pub const DEFAULT_BUFFER_SPANS: usize = 50_000;
 /// The longest a shutdown the SDK starts itself (the tracer provider dropped without
 /// `LlmHandle::shutdown`) holds the dropping thread: past it, what has not reached the
 /// collector is dropped and counted, and the export threads end.
-pub(crate) const DROP_WAIT: Duration = Duration::from_millis(800);
+pub(crate) const DROP_WAIT: Duration = Duration::from_millis(700);
 
 /// Settings of the export pipeline.
 #[derive(Debug, Clone)]

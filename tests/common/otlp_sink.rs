@@ -323,14 +323,6 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
             *stats.paths.entry(path.clone()).or_insert(0) += 1;
             stats.headers.extend(headers.drain(..));
         }
-        if path == "/v1/metrics" {
-            // Counted by path only; answered 200 with an empty body.
-            let ok = "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
-            if writer.write_all(ok.as_bytes()).is_err() {
-                return;
-            }
-            continue;
-        }
         let mode = *shared.mode.lock().unwrap();
         if mode == Mode::Down || gone(&shared) {
             // Cut the connection without an answer, like a collector that died mid-request.
@@ -353,6 +345,14 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
             }
             let _ = writer.shutdown(Shutdown::Both);
             return;
+        }
+        if path == "/v1/metrics" {
+            // Counted by path only; answered 200 with an empty body.
+            let ok = "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
+            if writer.write_all(ok.as_bytes()).is_err() {
+                return;
+            }
+            continue;
         }
         if gzip {
             let mut plain = Vec::new();
