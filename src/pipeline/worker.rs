@@ -332,7 +332,9 @@ impl Worker {
     }
 
     /// Sends every waiting batch now, waiting for each outcome, until the line is empty
-    /// (`true`), an attempt fails or `deadline` passes (`false`; the rest keeps waiting).
+    /// (`true`), the collector fails a passing way (refused, timed out) or `deadline` passes
+    /// (`false`; the rest keeps waiting). A batch the collector will never take (a 400) is
+    /// dropped and counted, and the next one is sent.
     fn drive(&mut self, deadline: Instant) -> bool {
         loop {
             if let Some(flight) = self.outbound.in_flight {
@@ -360,7 +362,9 @@ impl Worker {
     }
 
     /// Counts an attempt's outcome; a batch refused for a passing reason goes back first in
-    /// line (unless it may already be stored twice). Whether it succeeded.
+    /// line (unless it may already be stored twice). Whether the collector is taking
+    /// requests: `false` after a passing failure, `true` after a success or an answer that
+    /// refuses this batch for good (it is dropped and counted).
     fn attempted(&mut self, flight: InFlight, (back, result): Posted) -> bool {
         match result {
             Ok(rejected) => {
@@ -381,11 +385,12 @@ impl Worker {
                     self.count_retry_full(dropped);
                     false
                 } else {
+                    self.counted(flight.exporter, flight.spans, Err(e));
                     if twice {
                         // The collector may hold it twice already: a third copy is not sent.
                         self.outbound.failed(None);
                     }
-                    self.counted(flight.exporter, flight.spans, Err(e))
+                    !twice
                 }
             }
         }
