@@ -14,6 +14,8 @@
 //!
 //! - The calling thread never blocks: the queue is bounded in spans and bytes, and a full
 //!   queue drops the span and counts it (`openinference.spans.dropped{reason="queue_full"}`).
+//!   A span counts at most a quarter of the byte bound ([`queue_charge`]), so a huge prompt
+//!   ended right after another is trimmed like it on the export thread, not dropped.
 //! - Mapping to the conventions, masking and trimming run on the export thread, once per
 //!   span whatever the number of exporters.
 //! - Exporters are driven to completion on the export thread; the OTLP exporter retries
