@@ -1,7 +1,7 @@
 //! [`LlmLayerBuilder`]: every setting in code, starting from the environment.
 
 use crate::export::env::{self, Getter, Named};
-use crate::export::{console::ConsoleExporter, OtlpTarget};
+use crate::export::{console::ConsoleExporter, target};
 use crate::handle::LlmHandle;
 use crate::layer::CaptureSettings;
 use crate::layer::{Core, LlmLayer};
@@ -110,6 +110,8 @@ pub struct LlmLayerBuilder {
     exporters: Vec<ExporterFactory>,
     readers: Vec<ReaderFactory>,
     metrics_out: crate::export::metrics_out::MetricsOut,
+    /// TLS roots and compression set in code (see `export::transport`).
+    pub(crate) transport: crate::export::transport::TransportOverrides,
     console: Option<bool>,
     ratio: Option<f64>,
     keep_errors: Option<bool>,
@@ -190,6 +192,7 @@ impl LlmLayerBuilder {
             exporters: Vec::new(),
             readers: Vec::new(),
             metrics_out: Default::default(),
+            transport: Default::default(),
             console: None,
             ratio: None,
             keep_errors: None,
@@ -577,22 +580,8 @@ impl LlmLayerBuilder {
             Some(raw) => Some(env::parse_exporters("OTEL_TRACES_EXPORTER", &raw)?),
             None => None,
         };
-        let mut target = match &self.otlp_endpoint {
-            Some(base) => {
-                let get_override = |k: &str| match k {
-                    "OTEL_EXPORTER_OTLP_ENDPOINT" => Some(base.clone()),
-                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" => None,
-                    other => get(other),
-                };
-                env::otlp_target(&get_override, "traces")?
-            }
-            None => env::otlp_target(get, "traces")?,
-        };
+        let mut target = target::resolve(get, "traces", self.otlp_settings())?;
         if let Some(t) = &mut target {
-            for (k, v) in &self.otlp_headers {
-                let parsed = env::parse_headers(&format!("{k}={v}"))?;
-                t.headers.extend(parsed);
-            }
             if let Some(name) = self.mlflow_experiment_name.take() {
                 t.mlflow_experiment_name = Some(name);
             }
@@ -606,13 +595,7 @@ impl LlmLayerBuilder {
                 None => target.is_some(),
             };
         if use_otlp && target.is_none() {
-            target = Some(OtlpTarget {
-                endpoint: "http://localhost:4318/v1/traces".into(),
-                headers: Default::default(),
-                protocol: crate::export::Protocol::HttpProtobuf,
-                timeout: std::time::Duration::from_secs(10),
-                mlflow_experiment_name: None,
-            });
+            target = Some(target::local_default(get, "traces", self.otlp_settings())?);
         }
         let nothing_else = !use_otlp && self.exporters.is_empty();
         let use_console = !disabled
@@ -632,7 +615,7 @@ impl LlmLayerBuilder {
         }
         if use_otlp {
             if let Some(t) = &target {
-                let mut exporter = otlp_exporter(t)?;
+                let mut exporter = target::span_exporter(t)?;
                 exporter.set_resource(&resource);
                 exporters.push((exporter, true));
             }
@@ -736,6 +719,15 @@ impl LlmLayerBuilder {
         Ok(LlmLayer::from_parts(tracer, core, handle))
     }
 
+    /// The OTLP settings made in code.
+    fn otlp_settings(&self) -> target::CodeSettings<'_> {
+        target::CodeSettings {
+            endpoint: self.otlp_endpoint.as_deref(),
+            headers: &self.otlp_headers,
+            transport: &self.transport,
+        }
+    }
+
     fn resource(&self, get: Getter<'_>) -> Resource {
         let mut b = Resource::builder();
         if let Some(name) = &self.service_name {
@@ -775,54 +767,17 @@ impl LlmLayerBuilder {
         builder = with_tap;
         any |= added;
         let wants_otlp = named.as_ref().is_some_and(|l| l.contains(&Named::Otlp));
-        let target = env::otlp_target(get, "metrics")?;
+        let target = target::resolve(get, "metrics", self.otlp_settings())?;
         // Metrics go over OTLP only when asked for: Phoenix and Langfuse take no metrics, so a
         // base endpoint alone must not make every flush fail.
         let asked = wants_otlp || get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT").is_some();
-        if asked && target.is_some() {
-            #[cfg(feature = "otlp-http")]
-            if let Some(t) = &target {
-                let exporter = crate::export::otlp_metric_exporter(t)?;
-                let mut reader = opentelemetry_sdk::metrics::PeriodicReader::builder(exporter);
-                if let Some(ms) = get("OTEL_METRIC_EXPORT_INTERVAL") {
-                    let ms: u64 = ms.trim().parse().map_err(|_| BuildError::InvalidValue {
-                        var: "OTEL_METRIC_EXPORT_INTERVAL".into(),
-                        value: ms.clone(),
-                    })?;
-                    reader = reader.with_interval(std::time::Duration::from_millis(ms.max(1)));
-                }
-                builder = builder.with_reader(reader.build());
-                any = true;
-            }
+        if let Some(t) = target.filter(|_| asked) {
+            let (with_otlp, added) = target::attach_metrics(builder, &t, get)?;
+            builder = with_otlp;
+            any |= added;
         }
         Ok(any.then(|| builder.build()))
     }
-}
-
-#[cfg(any(feature = "otlp-http", feature = "grpc"))]
-fn otlp_exporter(target: &OtlpTarget) -> Result<Box<dyn ErasedExporter>, BuildError> {
-    #[cfg(feature = "grpc")]
-    if target.protocol == crate::export::Protocol::Grpc {
-        // Built on the export thread, inside its tokio runtime (tonic needs one).
-        return Ok(Box::new(crate::export::grpc::LazyGrpcExporter::new(
-            target.clone(),
-        )));
-    }
-    #[cfg(feature = "otlp-http")]
-    return Ok(Box::new(crate::export::otlp_http::OtlpHttpExporter::new(
-        target,
-    )?));
-    #[cfg(not(feature = "otlp-http"))]
-    Err(BuildError::Unsupported(
-        "OTLP over HTTP needs the `otlp-http` feature".into(),
-    ))
-}
-
-#[cfg(not(any(feature = "otlp-http", feature = "grpc")))]
-fn otlp_exporter(_target: &OtlpTarget) -> Result<Box<dyn ErasedExporter>, BuildError> {
-    Err(BuildError::Unsupported(
-        "OTLP export needs the `otlp-http` or `grpc` feature".into(),
-    ))
 }
 
 /// Limits that do not cut a long conversation at 128 attributes; size is bounded by the

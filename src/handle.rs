@@ -48,6 +48,31 @@ struct Providers {
     stats: Arc<PipelineStats>,
 }
 
+impl Drop for Providers {
+    /// The last handle dropped without [`LlmHandle::shutdown`]: the meter provider's final
+    /// export runs on a thread of its own, so the dropping thread is not held by a collector
+    /// that does not answer (the SDK's meter shutdown ignores its time limit and waits up to
+    /// 5 s). The span pipeline's own bound (0.7 s) is kept by its processor.
+    fn drop(&mut self) {
+        if self.stats.explicit_shutdown.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(metrics) = self.metrics.take() {
+            let spawned = std::thread::Builder::new()
+                .name("openinference-metrics-end".into())
+                .spawn({
+                    let metrics = metrics.clone();
+                    move || {
+                        let _ = metrics.shutdown();
+                    }
+                });
+            if spawned.is_err() {
+                let _ = metrics.shutdown();
+            }
+        }
+    }
+}
+
 /// A handle to the layer's export pipeline. Works with no async runtime and on any runtime:
 /// the waiting happens on a helper thread, never on a runtime worker's I/O.
 ///
@@ -191,6 +216,10 @@ impl LlmHandle {
     /// layer.handle().shutdown(std::time::Duration::from_secs(1)).unwrap();
     /// ```
     pub fn shutdown(&self, timeout: Duration) -> Result<(), HandleError> {
+        self.providers
+            .stats
+            .explicit_shutdown
+            .store(true, Ordering::Relaxed);
         self.run_with_timeout(timeout, move |p| {
             let traces = p.traces.shutdown_with_timeout(timeout);
             if let Some(tap) = &p.extras.summary {

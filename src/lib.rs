@@ -25,6 +25,7 @@ mod thread_cache;
 pub mod usage;
 
 pub use builder::{BuildError, LlmLayerBuilder};
+pub use export::transport::OtlpCompression;
 pub use handle::{HandleError, LlmHandle, PANIC_FLUSH_TIMEOUT};
 pub use kind::SpanKind;
 pub use layer::LlmLayer;

@@ -223,6 +223,7 @@ pub(crate) fn otlp_target(get: Getter<'_>, signal: &str) -> Result<Option<OtlpTa
         protocol,
         timeout,
         mlflow_experiment_name,
+        transport: super::transport::from_env(get, &upper)?,
     }))
 }
 

@@ -122,15 +122,15 @@ impl ExperimentByName {
     /// The experiment header's value: the id, looked up (the experiment created if missing)
     /// on first use. Runs on the export thread (or the exporter's own), never a caller's. A
     /// failure is reported as a network error, so the batch is retried.
-    pub(crate) fn header(
+    pub(crate) async fn header(
         &self,
-        client: &reqwest::blocking::Client,
+        client: &reqwest::Client,
         headers: &reqwest::header::HeaderMap,
     ) -> Result<reqwest::header::HeaderValue, String> {
         if let Some(id) = self.id.get() {
             return Ok(id.clone());
         }
-        let id = self.look_up(client, headers).map_err(|e| {
+        let id = self.look_up(client, headers).await.map_err(|e| {
             format!(
                 "network error: the MLflow experiment `{}` could not be looked up at {}: {e}",
                 self.name, self.tracking_uri
@@ -141,9 +141,9 @@ impl ExperimentByName {
         Ok(self.id.get_or_init(|| value).clone())
     }
 
-    fn look_up(
+    async fn look_up(
         &self,
-        client: &reqwest::blocking::Client,
+        client: &reqwest::Client,
         headers: &reqwest::header::HeaderMap,
     ) -> Result<String, String> {
         let mut headers = headers.clone();
@@ -160,7 +160,7 @@ impl ExperimentByName {
             );
             answer(client.get(url).headers(headers.clone()))
         };
-        let (status, body) = get()?;
+        let (status, body) = get().await?;
         if status == 200 {
             return id_in(&body, &["experiment", "experiment_id"]);
         }
@@ -169,11 +169,12 @@ impl ExperimentByName {
         }
         let url = format!("{}/api/2.0/mlflow/experiments/create", self.tracking_uri);
         let body = serde_json::json!({ "name": self.name }).to_string();
-        let (status, created) = answer(client.post(url).headers(headers.clone()).body(body))?;
+        let (status, created) =
+            answer(client.post(url).headers(headers.clone()).body(body)).await?;
         match status {
             200 => id_in(&created, &["experiment_id"]),
             // Created meanwhile by someone else.
-            400 => match get()? {
+            400 => match get().await? {
                 (200, body) => id_in(&body, &["experiment", "experiment_id"]),
                 (status, _) => Err(format!("status code: {status}")),
             },
@@ -184,12 +185,17 @@ impl ExperimentByName {
 
 /// Sends a request; its status and (bounded) body.
 #[cfg(feature = "otlp-http")]
-fn answer(request: reqwest::blocking::RequestBuilder) -> Result<(u16, Vec<u8>), String> {
-    use std::io::Read;
-    let response = request.send().map_err(|e| e.to_string())?;
+async fn answer(request: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), String> {
+    let mut response = request.send().await.map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
     let mut body = Vec::new();
-    let _ = response.take(MAX_ANSWER_BYTES).read_to_end(&mut body);
+    while let Ok(Some(chunk)) = response.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() as u64 >= MAX_ANSWER_BYTES {
+            body.truncate(MAX_ANSWER_BYTES as usize);
+            break;
+        }
+    }
     Ok((status, body))
 }
 
@@ -290,6 +296,7 @@ mod tests {
             protocol: Protocol::Grpc,
             timeout: std::time::Duration::from_secs(1),
             mlflow_experiment_name: None,
+            transport: Default::default(),
         };
         fit_target(&mut t);
         assert_eq!(t.protocol, Protocol::HttpProtobuf);

@@ -14,6 +14,8 @@ pub(crate) mod otlp_proto;
 pub(crate) mod prometheus;
 pub(crate) mod snapshot;
 pub(crate) mod summary;
+pub(crate) mod target;
+pub(crate) mod transport;
 
 #[cfg(feature = "otlp-http")]
 use crate::builder::BuildError;
@@ -33,6 +35,8 @@ pub(crate) struct OtlpTarget {
     /// An MLflow experiment given by name: its id is looked up (created if missing) on the
     /// export thread before the first post, for the `x-mlflow-experiment-id` header.
     pub(crate) mlflow_experiment_name: Option<String>,
+    /// TLS roots and compression.
+    pub(crate) transport: transport::Transport,
 }
 
 /// The OTLP transport.
@@ -64,13 +68,24 @@ pub(crate) fn otlp_metric_exporter(
 ) -> Result<opentelemetry_otlp::MetricExporter, BuildError> {
     use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
     let target = target.clone();
+    let client = transport::http_client(&target)?;
+    let compression = match target.transport.compression {
+        transport::OtlpCompression::Gzip => Some(opentelemetry_otlp::Compression::Gzip),
+        _ => None,
+    };
     off_runtime(move || {
-        opentelemetry_otlp::MetricExporter::builder()
+        let builder = opentelemetry_otlp::MetricExporter::builder()
             .with_http()
+            .with_http_client(client)
             .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
             .with_endpoint(target.endpoint.clone())
             .with_headers(target.headers.clone())
-            .with_timeout(target.timeout)
+            .with_timeout(target.timeout);
+        let builder = match compression {
+            Some(c) => builder.with_compression(c),
+            None => builder,
+        };
+        builder
             .build()
             .map_err(|e| BuildError::Exporter(e.to_string()))
     })

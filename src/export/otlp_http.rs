@@ -2,55 +2,60 @@
 //!
 //! It posts what [`super::otlp_proto`] encodes from the batch in place, so the export thread
 //! keeps the batch for a retry without copying it, and the spans are not copied into
-//! intermediate protobuf structs first. Transport and settings are those of the
-//! `opentelemetry-otlp` HTTP exporter: the blocking `reqwest` client, the endpoint, headers
-//! and timeout from [`OtlpTarget`], a collector's partial-success answer read and reported.
+//! intermediate protobuf structs first. The endpoint, headers, timeout, TLS and compression
+//! come from [`OtlpTarget`]; a collector's partial-success answer is read and reported.
 //!
-//! Batches the export thread sends as they fill ([`ErasedExporter::start_kept`]) are encoded
-//! and posted on a thread of the exporter's own, one at a time, while the export thread maps
-//! the next batch; a refused batch comes back to the export thread for a retry.
+//! Every request is made on a thread of the exporter's own ("openinference-otlp"), one at a
+//! time, with an async client on a small private runtime: the export thread hands a batch
+//! over ([`ErasedExporter::start_kept`]) and maps the next meanwhile, and a request can be
+//! abandoned at once ([`ErasedExporter::abandon`]), so a collector that never answers holds
+//! no thread past a shutdown's deadline.
 
 use super::otlp_proto::{encode_request, rejected_spans, EncodedResource};
+use super::transport::{compress, OtlpCompression};
 use super::OtlpTarget;
 use crate::builder::BuildError;
-use crate::pipeline::worker::{ErasedExporter, Posted, Rejected};
+use crate::pipeline::outcome::{parse_retry_after, ExportError, Posted, Rejected};
+use crate::pipeline::worker::ErasedExporter;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
-use std::io::Read;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 /// The most of a collector's answer that is read (an `ExportTraceServiceResponse` is a few
 /// bytes; a longer answer is not one).
-const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+/// How often a request in progress checks whether it was abandoned.
+const CANCEL_CHECK: Duration = Duration::from_millis(20);
 
 /// The OTLP/HTTP protobuf span exporter.
 #[derive(Debug)]
 pub(crate) struct OtlpHttpExporter {
     /// `None` once shut down.
     poster: Option<Arc<Poster>>,
-    /// The thread posting started batches, from the first one on.
+    /// The thread making the requests, from the first batch on.
     sender: Option<Sender>,
-    /// The thread could not be started (the system refused one): the export thread posts
-    /// every batch itself, as it does for an exporter without one, and no start is tried again.
-    no_thread: bool,
+    /// Set to abandon the request in progress and any later one.
+    cancel: Arc<AtomicBool>,
 }
 
 /// What a post needs: the client and where and how to post.
 #[derive(Debug, Clone)]
 struct Poster {
-    client: reqwest::blocking::Client,
+    client: reqwest::Client,
     endpoint: String,
     headers: reqwest::header::HeaderMap,
+    compression: OtlpCompression,
     resource: EncodedResource,
     /// An MLflow experiment given by name, whose id header is added once looked up.
     experiment: Option<Arc<super::mlflow::ExperimentByName>>,
 }
 
-/// The thread posting started batches, and the batch it is posting.
+/// The thread making the requests, and whether a batch is with it.
 #[derive(Debug)]
 struct Sender {
     jobs: SyncSender<Vec<SpanData>>,
@@ -61,7 +66,7 @@ struct Sender {
 }
 
 impl Sender {
-    fn start(poster: Arc<Poster>) -> std::io::Result<Sender> {
+    fn start(poster: Arc<Poster>, cancel: Arc<AtomicBool>) -> std::io::Result<Sender> {
         let (jobs, job_rx) = sync_channel::<Vec<SpanData>>(1);
         let (outcome_tx, outcomes) = sync_channel::<Posted>(1);
         let thread = std::thread::Builder::new()
@@ -69,8 +74,18 @@ impl Sender {
             .spawn(move || {
                 // As on the export thread: the client's own telemetry is not recorded.
                 let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
+                // Its blocking pool (name resolution) is named like the crate's other threads.
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .thread_name("openinference-otlp-io")
+                    .build();
                 for batch in job_rx {
-                    let result = poster.post(&batch);
+                    let result = match &runtime {
+                        Ok(rt) => rt.block_on(poster.post(&batch, &cancel)),
+                        Err(e) => Err(ExportError::Sdk(OTelSdkError::InternalFailure(format!(
+                            "no runtime for the OTLP/HTTP client: {e}"
+                        )))),
+                    };
                     // An exported batch is dropped here, off the export thread.
                     let back = if result.is_err() { batch } else { Vec::new() };
                     if outcome_tx.send((back, result)).is_err() {
@@ -88,7 +103,7 @@ impl Sender {
 }
 
 impl OtlpHttpExporter {
-    /// An exporter for `target`; its blocking client is built off any caller's runtime.
+    /// An exporter for `target`.
     pub(crate) fn new(target: &OtlpTarget) -> Result<OtlpHttpExporter, BuildError> {
         use reqwest::header::{HeaderName, HeaderValue};
         let mut headers = reqwest::header::HeaderMap::new();
@@ -103,128 +118,194 @@ impl OtlpHttpExporter {
             reqwest::header::CONTENT_TYPE,
             HeaderValue::from_static("application/x-protobuf"),
         );
-        let timeout = target.timeout;
-        let client = super::off_runtime(move || {
-            reqwest::blocking::Client::builder()
-                .timeout(timeout)
-                .user_agent(concat!("tracing-openinference/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| BuildError::Exporter(e.to_string()))
-        })?;
+        let client = super::transport::async_client(target)?;
         Ok(OtlpHttpExporter {
             poster: Some(Arc::new(Poster {
                 client,
                 endpoint: target.endpoint.clone(),
                 headers,
+                compression: target.transport.compression,
                 resource: EncodedResource::default(),
                 experiment: target.mlflow_experiment_name.as_deref().map(|name| {
                     Arc::new(super::mlflow::ExperimentByName::new(&target.endpoint, name))
                 }),
             })),
             sender: None,
-            no_thread: false,
+            cancel: Arc::new(AtomicBool::new(false)),
         })
     }
 
-    fn poster(&self) -> Result<&Arc<Poster>, OTelSdkError> {
-        self.poster.as_ref().ok_or(OTelSdkError::AlreadyShutdown)
+    /// The sending thread, started on first use.
+    fn sender(&mut self) -> Result<&mut Sender, ExportError> {
+        let poster = self
+            .poster
+            .as_ref()
+            .ok_or(ExportError::Sdk(OTelSdkError::AlreadyShutdown))?;
+        if self.sender.is_none() {
+            let sender =
+                Sender::start(Arc::clone(poster), Arc::clone(&self.cancel)).map_err(|e| {
+                    ExportError::Unreachable(format!("could not start the sending thread: {e}"))
+                })?;
+            self.sender = Some(sender);
+        }
+        self.sender
+            .as_mut()
+            .ok_or(ExportError::Sdk(OTelSdkError::AlreadyShutdown))
     }
 }
 
 impl Poster {
     /// Posts one batch; what the collector rejected in a successful answer is returned.
-    fn post(&self, batch: &[SpanData]) -> Result<Option<Rejected>, OTelSdkError> {
-        let mut headers = self.headers.clone();
-        if let Some(experiment) = &self.experiment {
-            let id = experiment
-                .header(&self.client, &self.headers)
-                .map_err(OTelSdkError::InternalFailure)?;
-            headers.insert(super::mlflow::EXPERIMENT_HEADER, id);
+    /// Gives up with [`ExportError::Cancelled`] soon after `cancel` is set.
+    async fn post(
+        &self,
+        batch: &[SpanData],
+        cancel: &AtomicBool,
+    ) -> Result<Option<Rejected>, ExportError> {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(ExportError::Cancelled);
         }
         let mut body = Vec::new();
         encode_request(batch, &self.resource, &mut body);
-        let response = self
+        let (body, encoding) = compress(body, self.compression);
+        let mut request = self
             .client
             .post(&self.endpoint)
-            .headers(headers)
-            .body(body)
-            .send()
-            .map_err(|e| {
-                // The words `retryable` in the export thread looks for: "timed out", "network".
-                let what = if e.is_timeout() {
-                    "timed out"
-                } else {
-                    "network error"
-                };
-                OTelSdkError::InternalFailure(format!("OTLP/HTTP export {what}: {e}"))
-            })?;
-        let status = response.status();
-        let mut answer = Vec::new();
-        let _ = response.take(MAX_RESPONSE_BYTES).read_to_end(&mut answer);
-        if !status.is_success() {
-            let text = String::from_utf8_lossy(&answer);
-            let text = text.chars().take(200).collect::<String>();
-            return Err(OTelSdkError::InternalFailure(format!(
-                "OTLP/HTTP export failed with status code: {} {text}",
-                status.as_u16()
-            )));
+            .headers(self.headers.clone());
+        if let Some(experiment) = &self.experiment {
+            let id = experiment
+                .header(&self.client, &self.headers)
+                .await
+                .map_err(ExportError::Unreachable)?;
+            request = request.header(super::mlflow::EXPERIMENT_HEADER, id);
         }
-        Ok(rejected_spans(&answer).map(|(spans, message)| Rejected { spans, message }))
+        if let Some(encoding) = encoding {
+            request = request.header(reqwest::header::CONTENT_ENCODING, encoding);
+        }
+        let exchange = std::pin::pin!(exchange(request.body(body)));
+        let mut exchange = exchange;
+        loop {
+            match tokio::time::timeout(CANCEL_CHECK, &mut exchange).await {
+                Ok(result) => return result,
+                Err(_) if cancel.load(Ordering::Relaxed) => return Err(ExportError::Cancelled),
+                Err(_) => {}
+            }
+        }
     }
 }
 
+/// Sends the request and reads the answer (at most [`MAX_RESPONSE_BYTES`] of it).
+async fn exchange(request: reqwest::RequestBuilder) -> Result<Option<Rejected>, ExportError> {
+    let classify = |e: reqwest::Error| {
+        if e.is_timeout() {
+            ExportError::Timeout
+        } else if e.is_connect() {
+            ExportError::Unreachable(e.to_string())
+        } else {
+            ExportError::Network(e.to_string())
+        }
+    };
+    let mut response = request.send().await.map_err(classify)?;
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+    let mut answer = Vec::new();
+    while answer.len() < MAX_RESPONSE_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => answer.extend_from_slice(&chunk),
+            Ok(None) => break,
+            // The status is what matters; a cut answer body is read as far as it came.
+            Err(e) if status.is_success() && e.is_timeout() => return Err(ExportError::Timeout),
+            Err(_) => break,
+        }
+    }
+    if !status.is_success() {
+        let text = String::from_utf8_lossy(&answer);
+        return Err(ExportError::Status {
+            code: status.as_u16(),
+            retry_after,
+            message: text.chars().take(200).collect(),
+        });
+    }
+    Ok(rejected_spans(&answer).map(|(spans, message)| Rejected { spans, message }))
+}
+
 impl ErasedExporter for OtlpHttpExporter {
-    fn export_blocking(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        self.poster()?.post(&batch).map(|_| ())
+    fn export_blocking(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+        // Retried exporters are driven through `start_kept` / `export_kept`.
+        Err(OTelSdkError::InternalFailure(
+            "the OTLP/HTTP exporter posts kept batches only".into(),
+        ))
     }
 
-    fn export_kept(&self, batch: &[SpanData]) -> Result<Option<Rejected>, OTelSdkError> {
-        self.poster()?.post(batch)
+    fn export_kept(&mut self, batch: &[SpanData]) -> Result<Option<Rejected>, ExportError> {
+        self.start_kept(batch.to_vec())
+            .map_err(|_| ExportError::Unreachable("the sending thread is busy".into()))?;
+        match self.poll(None) {
+            Some((_, result)) => result,
+            None => Err(ExportError::Cancelled),
+        }
     }
 
     fn start_kept(&mut self, batch: Vec<SpanData>) -> Result<(), Vec<SpanData>> {
-        let Some(poster) = self.poster.as_ref().filter(|_| !self.no_thread) else {
+        let Ok(sender) = self.sender() else {
             return Err(batch);
         };
-        if self.sender.is_none() {
-            match Sender::start(Arc::clone(poster)) {
-                Ok(sender) => self.sender = Some(sender),
-                Err(_) => {
-                    self.no_thread = true;
-                    return Err(batch);
-                }
-            }
+        if sender.busy {
+            return Err(batch);
         }
-        match &mut self.sender {
-            Some(sender) if !sender.busy => match sender.jobs.try_send(batch) {
-                Ok(()) => {
-                    sender.busy = true;
-                    Ok(())
-                }
-                Err(TrySendError::Full(batch) | TrySendError::Disconnected(batch)) => Err(batch),
-            },
-            _ => Err(batch),
+        match sender.jobs.try_send(batch) {
+            Ok(()) => {
+                sender.busy = true;
+                Ok(())
+            }
+            Err(TrySendError::Full(batch) | TrySendError::Disconnected(batch)) => Err(batch),
         }
     }
 
-    fn settle(&mut self) -> Option<Posted> {
+    fn poll(&mut self, wait: Option<Duration>) -> Option<Posted> {
         let sender = self.sender.as_mut().filter(|s| s.busy)?;
+        let outcome = match wait {
+            None => sender
+                .outcomes
+                .recv()
+                .map_err(|_| RecvTimeoutError::Disconnected),
+            Some(wait) => sender.outcomes.recv_timeout(wait),
+        };
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(RecvTimeoutError::Timeout) => return None,
+            Err(RecvTimeoutError::Disconnected) => {
+                let stopped = "the OTLP/HTTP sending thread stopped".to_string();
+                (Vec::new(), Err(ExportError::Network(stopped)))
+            }
+        };
         sender.busy = false;
-        Some(sender.outcomes.recv().unwrap_or_else(|_| {
-            let stopped = "the OTLP/HTTP sending thread stopped".to_string();
-            (Vec::new(), Err(OTelSdkError::InternalFailure(stopped)))
-        }))
+        Some(outcome)
+    }
+
+    fn abandon(&mut self) {
+        self.cancel.store(true, Ordering::Relaxed);
     }
 
     fn flush(&self) -> OTelSdkResult {
         Ok(())
     }
 
-    fn shutdown(&mut self, _timeout: Duration) -> OTelSdkResult {
-        // The sending thread ends when its queue closes (its post in progress, if any, is
-        // bounded by the client's timeout). The client is dropped on one of these two plain
-        // threads, outside any async runtime.
+    fn shutdown(&mut self, timeout: Duration) -> OTelSdkResult {
+        // The sending thread ends when its queue closes; a request in progress past the
+        // deadline is abandoned.
         if let Some(mut sender) = self.sender.take() {
+            let deadline = Instant::now() + timeout;
+            if sender.busy {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if sender.outcomes.recv_timeout(left).is_err() {
+                    self.cancel.store(true, Ordering::Relaxed);
+                }
+            }
             let thread = sender.thread.take();
             drop(sender);
             if let Some(thread) = thread {

@@ -14,17 +14,23 @@
 //!
 //! - The calling thread never blocks: the queue is bounded in spans and bytes, and a full
 //!   queue drops the span and counts it (`openinference.spans.dropped{reason="queue_full"}`).
+//!   A span counts at most a quarter of the byte bound ([`queue_charge`]), so a huge prompt
+//!   ended right after another is trimmed like it on the export thread, not dropped.
 //! - Mapping to the conventions, masking and trimming run on the export thread, once per
 //!   span whatever the number of exporters.
 //! - Exporters are driven to completion on the export thread; the OTLP exporter retries
-//!   retryable failures (network errors, 429, 502, 503, 504) with backoff and jitter within
-//!   its timeout. A batch still refused for a retryable reason waits in a retry queue (bounded
-//!   to half the queue's bytes, oldest dropped and counted) and is tried again with doubling
-//!   backoff (0.5 s to 30 s, with jitter), before newer batches, so export resumes in order
-//!   when the collector returns. Other failures (a 400, a 413) are dropped, counted and warned
-//!   about once.
+//!   retryable failures (no connection, a timeout, 408, 429, 502, 503, 504): batches for a
+//!   collector wait in one line (bounded to half the queue's bytes; past it the oldest are
+//!   dropped and counted as `retry_full`), are posted one at a time in the background, and
+//!   a refused one is tried again first, after 250 ms doubling to 0.9 s (with jitter) or the
+//!   collector's `Retry-After` (up to 30 s), so export resumes, in order, within about a
+//!   second of the collector's return. A batch whose request timed out twice is not sent a
+//!   third time (each span reaches a slow collector at most twice). Other failures (a 400,
+//!   a 413) are dropped, counted and warned about once. See [`outbound`].
 
 pub(crate) mod identity;
+pub(crate) mod outbound;
+pub(crate) mod outcome;
 pub(crate) mod sampler;
 pub(crate) mod stats;
 pub(crate) mod trace_name;
@@ -55,6 +61,10 @@ pub const DEFAULT_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 pub const DEFAULT_BUFFER_BYTES: usize = 32 * 1024 * 1024;
 /// Default sampling buffer bound in spans.
 pub const DEFAULT_BUFFER_SPANS: usize = 50_000;
+/// The longest a shutdown the SDK starts itself (the tracer provider dropped without
+/// `LlmHandle::shutdown`) holds the dropping thread: past it, what has not reached the
+/// collector is dropped and counted, and the export threads end.
+pub(crate) const DROP_WAIT: Duration = Duration::from_millis(700);
 
 /// Settings of the export pipeline.
 #[derive(Debug, Clone)]
@@ -109,7 +119,8 @@ pub struct PipelineSnapshot {
     /// Spans handed to the exporters successfully.
     pub spans_exported: u64,
     /// Spans not exported, by reason: `queue_full`, `buffer_full`, `export_failed`,
-    /// `sampled_out`, `shutdown`.
+    /// `sampled_out`, `shutdown`, `retry_full` (the oldest batches waiting for a
+    /// collector that is down or slow, dropped for fresh ones past the bound).
     pub spans_dropped: Vec<(&'static str, u64)>,
     /// Traces exported, by reason: `ratio`, `parent`, `error`, `slow`.
     pub traces_kept: Vec<(&'static str, u64)>,
@@ -150,6 +161,20 @@ fn lookup(list: &[(&'static str, u64)], key: &str) -> u64 {
         .find(|(k, _)| *k == key)
         .map(|(_, n)| *n)
         .unwrap_or(0)
+}
+
+/// What a span of `size` bytes counts against the queue's byte bound of `max_queue_bytes`:
+/// its size, but at most a quarter of the bound. A huge span (a 100 MB prompt) is trimmed to
+/// the span byte budget on the export thread; charged in full it would fill the queue alone,
+/// and the next huge span, ended while the first is mapped, would be dropped instead of
+/// trimmed like it. Capped, at most four spans over the cap are queued at once, so the memory
+/// the queue keeps alive stays within four times the largest span the host built.
+#[inline(always)]
+pub(crate) fn queue_charge(size: usize, max_queue_bytes: u64) -> usize {
+    let cap = usize::try_from(max_queue_bytes / 4)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    size.min(cap)
 }
 
 /// When the calling threads wake the export thread: only once a batch is waiting, so a span's
@@ -248,6 +273,7 @@ impl LlmSpanProcessor {
         });
         let worker = Worker {
             wake: Arc::clone(&wake),
+            outbound: outbound::Outbound::new(config.queue_bytes / 2),
             config,
             mapper,
             exporters,
@@ -256,8 +282,6 @@ impl LlmSpanProcessor {
             ready: Vec::new(),
             ready_bytes: 0,
             ready_sizes: Vec::new(),
-            retry: Default::default(),
-            in_flight: None,
         };
         let handle = std::thread::Builder::new()
             .name("openinference-export".into())
@@ -361,7 +385,7 @@ impl LlmSpanProcessor {
     /// copied it once more.
     #[inline(always)]
     fn enqueue_on(&self, queue: &SyncSender<SpanData>, span: SpanData) {
-        let size = crate::privacy::span_size(&span);
+        let size = queue_charge(crate::privacy::span_size(&span), self.max_queue_bytes);
         if let Some(admitted) = self.admit(size) {
             let sent = queue.try_send(span).is_ok();
             self.sent(admitted, sent);
@@ -481,6 +505,13 @@ impl SpanProcessor for LlmSpanProcessor {
         if self.shut_down.swap(true, Ordering::Relaxed) {
             return Err(OTelSdkError::AlreadyShutdown);
         }
+        // Not from `LlmHandle::shutdown`: the provider is being dropped, and the dropping
+        // thread (a request handler, `main` returning) is held only briefly.
+        let timeout = if self.stats.explicit_shutdown.load(Ordering::Relaxed) {
+            timeout
+        } else {
+            timeout.min(DROP_WAIT)
+        };
         let result = self.request(|ack| Control::Shutdown(ack, timeout), timeout);
         if result.is_ok() {
             if let Some(worker) = self.worker.lock().take() {

@@ -19,16 +19,20 @@ pub(crate) enum DropReason {
     SampledOut,
     /// The pipeline was shut down.
     Shutdown,
+    /// A collector refused or was slow, and the batches waiting for it outgrew their bound
+    /// (half the queue's bytes): the oldest waiting batch was dropped for the fresh one.
+    RetryFull,
 }
 
 impl DropReason {
     /// Every reason, in index order.
-    pub(crate) const ALL: [DropReason; 5] = [
+    pub(crate) const ALL: [DropReason; 6] = [
         DropReason::QueueFull,
         DropReason::BufferFull,
         DropReason::ExportFailed,
         DropReason::SampledOut,
         DropReason::Shutdown,
+        DropReason::RetryFull,
     ];
 
     /// The `reason` attribute value.
@@ -39,6 +43,7 @@ impl DropReason {
             DropReason::ExportFailed => "export_failed",
             DropReason::SampledOut => "sampled_out",
             DropReason::Shutdown => "shutdown",
+            DropReason::RetryFull => "retry_full",
         }
     }
 
@@ -53,6 +58,10 @@ impl DropReason {
             DropReason::ExportFailed => None, // warned with the exporter's message
             DropReason::SampledOut => None,   // expected, not a failure
             DropReason::Shutdown => Some("spans ended after shutdown are dropped"),
+            DropReason::RetryFull => Some(
+                "the collector is down or slow and the retry buffer is full; the oldest waiting \
+                 spans are being dropped for fresh ones",
+            ),
         }
     }
 }
@@ -99,9 +108,9 @@ impl KeepReason {
 pub(crate) struct PipelineStats {
     /// Spans handed to the exporters successfully.
     pub(crate) spans_exported: AtomicU64,
-    spans_dropped: [AtomicU64; 5],
+    spans_dropped: [AtomicU64; 6],
     traces_kept: [AtomicU64; 5],
-    traces_dropped: [AtomicU64; 5],
+    traces_dropped: [AtomicU64; 6],
     /// Bytes (estimated) waiting in the queue to the export thread. Every span's end adds to
     /// it, so it has a cache line of its own: the export thread's counts do not take that
     /// line from the calling threads.
@@ -110,7 +119,10 @@ pub(crate) struct PipelineStats {
     pub(crate) buffer_bytes: AtomicU64,
     /// The largest `buffer_bytes` seen.
     pub(crate) peak_buffer_bytes: AtomicU64,
-    warned: [AtomicBool; 5],
+    warned: [AtomicBool; 6],
+    /// Set by `LlmHandle::shutdown` before it shuts the tracer provider down: a shutdown
+    /// without it comes from the provider's drop, and waits at most `pipeline::DROP_WAIT`.
+    pub(crate) explicit_shutdown: AtomicBool,
     warned_export: AtomicBool,
     warned_retry: AtomicBool,
 }

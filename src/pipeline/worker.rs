@@ -1,5 +1,7 @@
 //! The export thread: sampling decisions, mapping, batching and export, off the calling thread.
 
+use super::outbound::{InFlight, Outbound, Waiting};
+use super::outcome::{ExportError, Posted, Rejected};
 use super::stats::{DropReason, KeepReason, PipelineStats};
 use super::traces::{is_local_root, root_marker};
 use super::PipelineConfig;
@@ -7,7 +9,6 @@ use crate::mapping::Mapper;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
@@ -19,22 +20,27 @@ pub(crate) trait ErasedExporter: Send + std::fmt::Debug {
     fn export_blocking(&self, batch: Vec<SpanData>) -> OTelSdkResult;
     /// Exports one batch the caller keeps for a retry, and returns the spans the collector
     /// rejected in a successful answer. An exporter that takes ownership gets a copy.
-    fn export_kept(&self, batch: &[SpanData]) -> Result<Option<Rejected>, OTelSdkError> {
-        self.export_blocking(batch.to_vec()).map(|()| None)
+    fn export_kept(&mut self, batch: &[SpanData]) -> Result<Option<Rejected>, ExportError> {
+        self.export_blocking(batch.to_vec())
+            .map(|()| None)
+            .map_err(ExportError::from)
     }
     /// Starts exporting one batch the caller wants back if refused, on a thread of the
-    /// exporter's own, and returns at once: [`ErasedExporter::settle`] gives the outcome.
+    /// exporter's own, and returns at once: [`ErasedExporter::poll`] gives the outcome.
     /// One at a time. `Err` gives the batch back when the exporter has no such thread (the
     /// default) or one is already running: the caller then exports it with
     /// [`ErasedExporter::export_kept`].
     fn start_kept(&mut self, batch: Vec<SpanData>) -> Result<(), Vec<SpanData>> {
         Err(batch)
     }
-    /// Waits for the export [`ErasedExporter::start_kept`] started: its outcome, with the
-    /// batch when it failed (empty otherwise). `None` when none is running.
-    fn settle(&mut self) -> Option<Posted> {
+    /// The outcome of the export [`ErasedExporter::start_kept`] started, with the batch when
+    /// it failed (empty otherwise), waiting at most `wait` (`None`: until it ends). `None`
+    /// when none is running or it has not ended yet.
+    fn poll(&mut self, _wait: Option<Duration>) -> Option<Posted> {
         None
     }
+    /// Abandons the export in progress and any later one (a shutdown's deadline passed).
+    fn abandon(&mut self) {}
     /// Flushes the exporter.
     fn flush(&self) -> OTelSdkResult;
     /// Shuts the exporter down.
@@ -59,18 +65,6 @@ impl<E: SpanExporter + 'static> ErasedExporter for E {
     fn set_resource(&mut self, resource: &Resource) {
         SpanExporter::set_resource(self, resource);
     }
-}
-
-/// The outcome of an export started in the background, and the batch back when it failed.
-pub(crate) type Posted = (Vec<SpanData>, Result<Option<Rejected>, OTelSdkError>);
-
-/// Spans a collector accepted the request for but did not store (an OTLP partial success).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Rejected {
-    /// How many spans it rejected.
-    pub(crate) spans: u64,
-    /// Its explanation.
-    pub(crate) message: String,
 }
 
 /// What the calling threads queue for the export thread.
@@ -106,22 +100,9 @@ pub(crate) struct Worker {
     pub(crate) ready_bytes: usize,
     /// The estimated size of each span in `ready`.
     pub(crate) ready_sizes: Vec<usize>,
-    /// Batches an exporter refused with a retryable error, oldest first, per exporter index.
-    pub(crate) retry: Retry,
-    /// The exporter posting a batch in the background, and the batch's span count: the
-    /// export thread maps the next batch meanwhile (see [`ErasedExporter::start_kept`]).
-    pub(crate) in_flight: Option<(usize, u64)>,
-}
-
-/// Batches waiting to be retried while a collector is down, bounded in bytes.
-#[derive(Debug, Default)]
-pub(crate) struct Retry {
-    batches: VecDeque<(usize, Vec<SpanData>, usize)>,
-    bytes: usize,
-    /// The next attempt; backoff doubles up to [`MAX_BACKOFF`], with jitter.
-    next_at: Option<Instant>,
-    backoff: Duration,
-    seed: u64,
+    /// Batches waiting for the collectors (the retried exporters), oldest first; one is
+    /// posted in the background while the export thread maps the next.
+    pub(crate) outbound: Outbound,
 }
 
 /// Spans taken from the queue before the queue's counts are told.
@@ -144,46 +125,10 @@ impl Taken {
     }
 }
 
-/// Longest wait between retries of a refused batch.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// First wait after a refused batch.
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-
-impl Retry {
-    fn waiting_for(&self, exporter: usize) -> bool {
-        self.batches.iter().any(|(i, ..)| *i == exporter)
-    }
-
-    /// Schedules the next attempt after a failure.
-    fn backoff(&mut self) {
-        self.backoff = if self.backoff.is_zero() {
-            FIRST_BACKOFF
-        } else {
-            (self.backoff * 2).min(MAX_BACKOFF)
-        };
-        // xorshift jitter: up to a quarter of the backoff.
-        self.seed ^= self.seed << 13;
-        self.seed ^= self.seed >> 7;
-        self.seed ^= self.seed << 17;
-        let quarter = self.backoff.as_millis() as u64 / 4 + 1;
-        let jitter = Duration::from_millis(self.seed % quarter);
-        self.next_at = Some(Instant::now() + self.backoff + jitter);
-    }
-}
-
-/// Whether an export error is worth retrying: no answer, a timeout, 429 or a 5xx gateway
-/// or availability answer. Other 4xx will not change.
-fn retryable(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    if let Some(code) = m.split("status code: ").nth(1) {
-        let code: String = code.chars().take_while(|c| c.is_ascii_digit()).collect();
-        return matches!(code.as_str(), "429" | "502" | "503" | "504");
-    }
-    m.contains("network")
-        || m.contains("timed out")
-        || m.contains("timeout")
-        || m.contains("connect")
-}
+/// How often the export thread looks for the outcome of a request in the background.
+const POLL: Duration = Duration::from_millis(5);
+/// How long a flush drives the waiting batches at most.
+const FLUSH_LIMIT: Duration = Duration::from_secs(30);
 
 impl Worker {
     /// Runs until shutdown or until every sender is gone.
@@ -205,7 +150,13 @@ impl Worker {
         let _entered = runtime.as_ref().map(|rt| rt.enter());
         let mut next_export = Instant::now() + self.config.schedule_delay;
         loop {
-            let wait = next_export.saturating_duration_since(Instant::now());
+            let now = Instant::now();
+            let mut wait = next_export.saturating_duration_since(now);
+            if self.outbound.in_flight.is_some() {
+                wait = wait.min(POLL);
+            } else if let Some(due) = self.outbound.due_at() {
+                wait = wait.min(due.saturating_duration_since(now));
+            }
             let message = control.recv_timeout(wait);
             self.drain(&queues);
             // LLM-span metric values the calling threads handed over (see `metrics::batch`).
@@ -213,35 +164,34 @@ impl Worker {
             match message {
                 Ok(Control::Wake) => {}
                 Ok(Control::Flush(ack)) => {
-                    self.retry_due(true);
                     self.export_ready();
-                    self.settle();
-                    let result = if self.retry.batches.is_empty() {
+                    let result = if self.drive(Instant::now() + FLUSH_LIMIT) {
                         self.flush_exporters()
                     } else {
                         Err(OTelSdkError::InternalFailure(format!(
                             "{} spans wait for a collector that refuses them",
-                            self.retry.batches.iter().map(|b| b.1.len()).sum::<usize>()
+                            self.outbound.spans()
                         )))
                     };
                     let _ = ack.send(result);
                 }
                 Ok(Control::Shutdown(ack, timeout)) => {
-                    let result = self.finish(timeout);
+                    let result = self.finish(Instant::now() + timeout);
                     let _ = ack.send(result);
                     return;
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    self.retry_due(false);
-                    self.export_ready();
-                    self.settle();
-                    next_export = Instant::now() + self.config.schedule_delay;
+                    if Instant::now() >= next_export {
+                        self.export_ready();
+                        next_export = Instant::now() + self.config.schedule_delay;
+                    }
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    let _ = self.finish(Duration::from_secs(5));
+                    let _ = self.finish(Instant::now() + super::DROP_WAIT);
                     return;
                 }
             }
+            self.pump();
         }
     }
 
@@ -259,7 +209,10 @@ impl Worker {
         while let Ok((span, kept)) = next() {
             // The size the calling thread counted in (the same estimate of the same span).
             taken.spans += 1;
-            taken.bytes += crate::privacy::span_size(&span) as u64;
+            taken.bytes += super::queue_charge(
+                crate::privacy::span_size(&span),
+                self.config.queue_bytes as u64,
+            ) as u64;
             if kept {
                 self.push_ready(span, None);
             } else {
@@ -311,17 +264,17 @@ impl Worker {
         self.ready.push(span);
     }
 
-    /// Exports the batch to every exporter; an exporter whose collector refuses batches
-    /// gets it queued behind its earlier ones instead.
+    /// Exports the batch: at once to the exporters that are not retried (console, a
+    /// caller's), and through the [`Outbound`] line to the collectors.
     fn export_ready(&mut self) {
-        // The batch before first: a refusal of it queues it ahead of this one.
-        self.settle();
         if self.ready.is_empty() {
             return;
         }
         let mut batch = std::mem::take(&mut self.ready);
         self.ready_bytes = 0;
         let sizes = std::mem::take(&mut self.ready_sizes);
+        // What the batch holds, for the outbound line's bound (fitting only shrinks it).
+        let bytes = sizes.iter().sum::<usize>();
         self.mapper.privacy.fit_batch(&mut batch, sizes);
         let last = self.exporters.len().saturating_sub(1);
         let mut batch = Some(batch);
@@ -331,62 +284,123 @@ impl Worker {
             } else {
                 batch.clone().unwrap_or_default()
             };
-            if self.retry.waiting_for(i) {
-                self.queue_retry(i, this);
+            if self.retried.get(i).copied().unwrap_or(false) {
+                let dropped = self.outbound.push(Waiting {
+                    exporter: i,
+                    spans: this,
+                    bytes,
+                    maybe_delivered: false,
+                });
+                self.count_retry_full(dropped);
             } else {
-                self.export_to(i, this, false);
+                let n = this.len() as u64;
+                let result = self.exporters[i].export_blocking(this);
+                self.counted(i, n, result.map(|()| None).map_err(ExportError::from));
+            }
+        }
+        self.pump();
+    }
+
+    /// Sends waiting batches: takes the outcome of the one in the background, if it has
+    /// ended, and starts the next when its time has come. Never waits on the network (an
+    /// exporter without a sending thread of its own exports on this thread).
+    fn pump(&mut self) {
+        loop {
+            if let Some(flight) = self.outbound.in_flight {
+                match self.exporters[flight.exporter].poll(Some(Duration::ZERO)) {
+                    Some(posted) => {
+                        self.outbound.in_flight = None;
+                        self.attempted(flight, posted);
+                    }
+                    None => return,
+                }
+            }
+            let Some(next) = self.outbound.next(false) else {
+                return;
+            };
+            self.start(next);
+        }
+    }
+
+    /// Starts one attempt in the background, or makes it here when the exporter cannot.
+    fn start(&mut self, waiting: Waiting) {
+        let flight = waiting.in_flight();
+        match self.exporters[flight.exporter].start_kept(waiting.spans) {
+            Ok(()) => self.outbound.in_flight = Some(flight),
+            Err(spans) => {
+                let result = self.exporters[flight.exporter].export_kept(&spans);
+                self.attempted(flight, (spans, result));
             }
         }
     }
 
-    /// One export attempt; a retryable failure queues the batch for later. Unless `wait`, a
-    /// retried exporter may post it in the background, and its outcome is taken by the next
-    /// [`Worker::settle`] (then `true` is returned now).
-    fn export_to(&mut self, i: usize, batch: Vec<SpanData>, wait: bool) -> bool {
-        let n = batch.len() as u64;
-        let retried = self.retried.get(i).copied().unwrap_or(false);
-        if !retried {
-            let result = self.exporters[i].export_blocking(batch).map(|()| None);
-            return self.outcome(i, n, result, None);
-        }
-        // One export in the background at a time.
-        self.settle();
-        match self.exporters[i].start_kept(batch) {
-            Ok(()) => {
-                self.in_flight = Some((i, n));
-                !wait || self.settle()
+    /// Sends every waiting batch now, waiting for each outcome, until the line is empty
+    /// (`true`), the collector fails a passing way (refused, timed out) or `deadline` passes
+    /// (`false`; the rest keeps waiting). A batch the collector will never take (a 400) is
+    /// dropped and counted, and the next one is sent.
+    fn drive(&mut self, deadline: Instant) -> bool {
+        loop {
+            if let Some(flight) = self.outbound.in_flight {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match self.exporters[flight.exporter].poll(Some(left)) {
+                    Some(posted) => {
+                        self.outbound.in_flight = None;
+                        if !self.attempted(flight, posted) {
+                            return false;
+                        }
+                    }
+                    None => return false,
+                }
             }
-            // A retried exporter borrows the batch, so a refused one is kept without a copy.
-            Err(batch) => {
-                let result = self.exporters[i].export_kept(&batch);
-                self.outcome(i, n, result, Some(batch))
+            if self.outbound.is_empty() {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            if let Some(next) = self.outbound.next(true) {
+                self.start(next);
+            }
+        }
+    }
+
+    /// Counts an attempt's outcome; a batch refused for a passing reason goes back first in
+    /// line (unless it may already be stored twice). Whether the collector is taking
+    /// requests: `false` after a passing failure, `true` after a success or an answer that
+    /// refuses this batch for good (it is dropped and counted).
+    fn attempted(&mut self, flight: InFlight, (back, result): Posted) -> bool {
+        match result {
+            Ok(rejected) => {
+                self.outbound.succeeded();
+                self.counted(flight.exporter, flight.spans, Ok(rejected))
+            }
+            Err(e) => {
+                let twice = flight.maybe_delivered && e.maybe_delivered();
+                if e.retryable() && !twice && !back.is_empty() {
+                    self.stats.warn_retrying(&e.to_string());
+                    self.outbound.failed(e.retry_after());
+                    let dropped = self.outbound.push_front(Waiting {
+                        exporter: flight.exporter,
+                        spans: back,
+                        bytes: flight.bytes,
+                        maybe_delivered: flight.maybe_delivered || e.maybe_delivered(),
+                    });
+                    self.count_retry_full(dropped);
+                    false
+                } else {
+                    self.counted(flight.exporter, flight.spans, Err(e));
+                    if twice {
+                        // The collector may hold it twice already: a third copy is not sent.
+                        self.outbound.failed(None);
+                    }
+                    !twice
+                }
             }
         }
     }
 
-    /// Takes the outcome of the export running in the background, if any, as
-    /// [`Worker::export_to`] would have; whether it succeeded.
-    fn settle(&mut self) -> bool {
-        let Some((i, n)) = self.in_flight.take() else {
-            return true;
-        };
-        match self.exporters[i].settle() {
-            Some((batch, result)) => {
-                let kept = (!batch.is_empty()).then_some(batch);
-                self.outcome(i, n, result, kept)
-            }
-            None => true,
-        }
-    }
-
-    /// Counts an export's outcome; a batch refused with a retryable error is queued for later.
-    fn outcome(
-        &mut self,
-        i: usize,
-        n: u64,
-        result: Result<Option<Rejected>, OTelSdkError>,
-        kept: Option<Vec<SpanData>>,
-    ) -> bool {
+    /// Counts the outcome of an export of `n` spans to exporter `i`; whether it succeeded.
+    fn counted(&mut self, i: usize, n: u64, result: Result<Option<Rejected>, ExportError>) -> bool {
         match result {
             Ok(rejected) => {
                 let rejected_spans = rejected.as_ref().map_or(0, |r| r.spans.min(n));
@@ -404,58 +418,16 @@ impl Worker {
                 true
             }
             Err(e) => {
-                let message = e.to_string();
-                if let Some(kept) = kept.filter(|_| retryable(&message)) {
-                    self.stats.warn_retrying(&message);
-                    self.queue_retry(i, kept);
-                    if self.retry.next_at.is_none() {
-                        self.retry.backoff();
-                    }
-                } else {
-                    self.stats.export_failed(n, &message);
-                }
+                self.stats.export_failed(n, &e.to_string());
                 false
             }
         }
     }
 
-    /// Keeps a refused batch for a later attempt, dropping the oldest past the byte bound.
-    fn queue_retry(&mut self, i: usize, batch: Vec<SpanData>) {
-        let bytes = batch.iter().map(crate::privacy::span_size).sum::<usize>();
-        self.retry.bytes += bytes;
-        self.retry.batches.push_back((i, batch, bytes));
-        let bound = self.config.queue_bytes / 2;
-        while self.retry.bytes > bound && self.retry.batches.len() > 1 {
-            if let Some((_, old, b)) = self.retry.batches.pop_front() {
-                self.retry.bytes -= b;
-                self.stats
-                    .export_failed(old.len() as u64, "collector unavailable, retry buffer full");
-            }
-        }
-    }
-
-    /// Retries refused batches, oldest first, when their time has come (or now, if `force`).
-    fn retry_due(&mut self, force: bool) {
-        let due = self.retry.next_at.is_some_and(|t| Instant::now() >= t);
-        if self.retry.batches.is_empty() || !(due || force) {
-            return;
-        }
-        // A batch in the background first: if refused, it goes behind the waiting ones.
-        self.settle();
-        while let Some((i, batch, bytes)) = self.retry.batches.pop_front() {
-            self.retry.bytes -= bytes;
-            if !self.export_to(i, batch, true) {
-                // Still refused: `export_to` queued it at the back; put it first again, in
-                // order, and wait.
-                if let Some(back) = self.retry.batches.pop_back() {
-                    self.retry.batches.push_front(back);
-                }
-                self.retry.backoff();
-                return;
-            }
-        }
-        self.retry.next_at = None;
-        self.retry.backoff = Duration::ZERO;
+    /// Counts the waiting batches the byte bound dropped.
+    fn count_retry_full(&self, dropped: Vec<Waiting>) {
+        let spans = dropped.iter().map(|b| b.spans.len() as u64).sum();
+        self.stats.spans_dropped(DropReason::RetryFull, spans);
     }
 
     fn flush_exporters(&self) -> OTelSdkResult {
@@ -468,18 +440,36 @@ impl Worker {
         result
     }
 
-    /// Exports what is ready, then shuts the exporters down.
-    fn finish(&mut self, timeout: Duration) -> OTelSdkResult {
-        self.retry_due(true);
+    /// Exports what is ready and what waits, until `deadline`, then shuts the exporters
+    /// down. Past the deadline a request in progress is abandoned, so the exporters'
+    /// threads end at once.
+    fn finish(&mut self, deadline: Instant) -> OTelSdkResult {
         self.export_ready();
-        self.settle();
-        for (_, batch, _) in std::mem::take(&mut self.retry.batches) {
-            self.stats
-                .export_failed(batch.len() as u64, "collector unavailable at shutdown");
+        if !self.drive(deadline) {
+            if let Some(flight) = self.outbound.in_flight.take() {
+                let exporter = &mut self.exporters[flight.exporter];
+                exporter.abandon();
+                // A cancelled request answers within a few milliseconds.
+                let _ = exporter.poll(Some(Duration::from_millis(200)));
+                self.stats.export_failed(
+                    flight.spans,
+                    "the collector had not answered at the shutdown deadline",
+                );
+            }
+            for waiting in self.outbound.take_all() {
+                self.stats.export_failed(
+                    waiting.spans.len() as u64,
+                    "collector unavailable at shutdown",
+                );
+            }
         }
         let mut result = Ok(());
         for exporter in &mut self.exporters {
-            if let Err(e) = exporter.shutdown(timeout) {
+            if Instant::now() >= deadline {
+                exporter.abandon();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let Err(e) = exporter.shutdown(left) {
                 result = Err(e);
             }
         }

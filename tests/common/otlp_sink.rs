@@ -24,6 +24,11 @@ pub enum Mode {
     Slow(Duration),
     /// This HTTP status (503, 429, ...) with `Retry-After: 0` and no span counted.
     Status(u16),
+    /// This HTTP status with `Retry-After: <seconds>` and no span counted.
+    RetryAfter(u16, u64),
+    /// Reads each request and never answers it (until the mode changes, then the connection
+    /// is cut); nothing is counted but `requests`.
+    BlackHole,
     /// 200 with an OTLP partial success: this many spans of each request rejected (they are
     /// still counted as received).
     Partial(u64),
@@ -50,6 +55,16 @@ pub struct Stats {
     pub undecodable: u64,
     /// Accepted spans by name.
     pub names: HashMap<String, u64>,
+    /// Copies accepted of each span id.
+    pub copies: HashMap<Vec<u8>, u32>,
+    /// Requests that came with `Content-Encoding: gzip` (their bodies are gunzipped).
+    pub gzip_requests: u64,
+    /// Requests by path (`/v1/traces`, `/v1/metrics`).
+    pub paths: HashMap<String, u64>,
+    /// The last value of each request header seen (names lower-case).
+    pub headers: HashMap<String, String>,
+    /// When each request was read, from the sink's start, with its answer status (0: none).
+    pub arrivals: Vec<(Duration, u16)>,
     /// Every request in full, when started with [`OtlpSink::start_recording`].
     pub recorded: Vec<Recorded>,
 }
@@ -70,6 +85,11 @@ impl Stats {
     pub fn named(&self, name: &str) -> u64 {
         self.names.get(name).copied().unwrap_or(0)
     }
+
+    /// The most copies of one span accepted.
+    pub fn max_copies(&self) -> u32 {
+        self.copies.values().copied().max().unwrap_or(0)
+    }
 }
 
 struct Shared {
@@ -83,6 +103,7 @@ struct Shared {
     responder: Option<Responder>,
     /// Set when the listener is down: connection threads close their sockets.
     generation: std::sync::atomic::AtomicU64,
+    started: Instant,
 }
 
 /// Answers a request (target, body) with a status and a JSON body, or leaves it to the sink.
@@ -128,6 +149,7 @@ impl OtlpSink {
             record,
             responder,
             generation: Default::default(),
+            started: Instant::now(),
         });
         let acceptor = {
             let shared = Arc::clone(&shared);
@@ -159,6 +181,11 @@ impl OtlpSink {
         if mode == Mode::Down {
             self.shared.generation.fetch_add(1, Ordering::SeqCst);
         }
+    }
+
+    /// Time since the sink started (the clock of [`Stats::arrivals`]).
+    pub fn now(&self) -> Duration {
+        self.shared.started.elapsed()
     }
 
     /// The current mode.
@@ -259,8 +286,9 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
     loop {
         // Request line and headers.
         let mut content_length: Option<usize> = None;
+        let mut gzip = false;
         let mut path = String::new();
-        let mut headers = HashMap::new();
+        let mut headers = Vec::new();
         let mut first = true;
         let mut line = String::new();
         loop {
@@ -290,15 +318,14 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
             if first {
                 // The request line (blank lines before it are skipped).
                 first = trimmed.is_empty();
-                if shared.record {
-                    path = trimmed.split(' ').nth(1).unwrap_or("").to_owned();
-                }
+                path = trimmed.split(' ').nth(1).unwrap_or("").to_owned();
             } else if let Some((name, value)) = trimmed.split_once(':') {
+                headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
                 if name.trim().eq_ignore_ascii_case("content-length") {
                     content_length = value.trim().parse().ok();
                 }
-                if shared.record {
-                    headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+                if name.trim().eq_ignore_ascii_case("content-encoding") {
+                    gzip = value.trim().eq_ignore_ascii_case("gzip");
                 }
             }
             line.clear();
@@ -336,8 +363,8 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
 
         if let Some((status, json)) = shared.responder.as_ref().and_then(|r| r(&path, &body)) {
             shared.stats.lock().unwrap().recorded.push(Recorded {
-                path: std::mem::take(&mut path),
-                headers: std::mem::take(&mut headers),
+                path: path.clone(),
+                headers: headers.iter().cloned().collect(),
                 body,
             });
             let answer = format!(
@@ -350,6 +377,11 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
             let _ = writer.flush();
             continue;
         }
+        {
+            let mut stats = shared.stats.lock().unwrap();
+            *stats.paths.entry(path.clone()).or_insert(0) += 1;
+            stats.headers.extend(headers.iter().cloned());
+        }
         let mode = *shared.mode.lock().unwrap();
         if mode == Mode::Down || gone(&shared) {
             // Cut the connection without an answer, like a collector that died mid-request.
@@ -359,10 +391,44 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
         if let Mode::Slow(delay) = mode {
             std::thread::sleep(delay);
         }
+        if mode == Mode::BlackHole {
+            {
+                let mut stats = shared.stats.lock().unwrap();
+                stats.requests += 1;
+                let at = shared.started.elapsed();
+                stats.arrivals.push((at, 0));
+            }
+            // Hold the request unanswered while the mode lasts, then cut the connection.
+            while *shared.mode.lock().unwrap() == Mode::BlackHole && !gone(&shared) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let _ = writer.shutdown(Shutdown::Both);
+            return;
+        }
+        if path == "/v1/metrics" {
+            // Counted by path only; answered 200 with an empty body.
+            let ok = "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
+            if writer.write_all(ok.as_bytes()).is_err() {
+                return;
+            }
+            continue;
+        }
+        if gzip {
+            let mut plain = Vec::new();
+            use std::io::Read as _;
+            if flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut plain)
+                .is_ok()
+            {
+                body = plain;
+            }
+        }
         let names = span_names(&body);
-        let status = match mode {
-            Mode::Status(code) => code,
-            _ => 200,
+        let ids = span_ids(&body).unwrap_or_default();
+        let (status, retry_after) = match mode {
+            Mode::Status(code) => (code, 0),
+            Mode::RetryAfter(code, seconds) => (code, seconds),
+            _ => (200, 0),
         };
         {
             let mut stats = shared.stats.lock().unwrap();
@@ -370,9 +436,17 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
             if shared.record {
                 stats.recorded.push(Recorded {
                     path: std::mem::take(&mut path),
-                    headers: std::mem::take(&mut headers),
+                    headers: headers.iter().cloned().collect(),
                     body: body.clone(),
                 });
+            }
+            stats.gzip_requests += u64::from(gzip);
+            let at = shared.started.elapsed();
+            stats.arrivals.push((at, status));
+            if status == 200 {
+                for id in ids {
+                    *stats.copies.entry(id.to_vec()).or_insert(0) += 1;
+                }
             }
             stats.body_bytes += len as u64;
             let mut n = 0u64;
@@ -434,7 +508,7 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
         } else {
             format!(
                 "HTTP/1.1 {status} Unavailable\r\ncontent-type: application/x-protobuf\r\n\
-                 retry-after: 0\r\ncontent-length: 0\r\n\r\n"
+                 retry-after: {retry_after}\r\ncontent-length: 0\r\n\r\n"
             )
         };
         if writer.write_all(response.as_bytes()).is_err() {
@@ -475,6 +549,42 @@ fn span_names(body: &[u8]) -> Option<Vec<&[u8]>> {
         }
     }
     Some(names)
+}
+
+/// The span names in an `ExportTraceServiceRequest` body, or `None` if it is not one.
+pub fn names_in(body: &[u8]) -> Option<Vec<String>> {
+    span_names(body).map(|names| {
+        names
+            .into_iter()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect()
+    })
+}
+
+/// The span ids in an `ExportTraceServiceRequest`, or `None` if it is not one.
+fn span_ids(body: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut ids = Vec::new();
+    for (field, rs) in fields(body)? {
+        if field != 1 {
+            continue;
+        }
+        for (field, ss) in fields(rs?)? {
+            if field != 2 {
+                continue;
+            }
+            for (field, span) in fields(ss?)? {
+                if field != 2 {
+                    continue;
+                }
+                for (field, value) in fields(span?)? {
+                    if field == 2 {
+                        ids.push(value?);
+                    }
+                }
+            }
+        }
+    }
+    Some(ids)
 }
 
 /// The fields of one message: number and, for length-delimited ones, the bytes (`None` for
