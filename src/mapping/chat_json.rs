@@ -9,7 +9,7 @@
 
 use crate::privacy::Privacy;
 use opentelemetry::{KeyValue, Value};
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
 /// What the hide flags leave of the request or reply.
@@ -200,18 +200,49 @@ fn text_of(value: &Value, mask: ChatMask) -> Json {
     }
 }
 
+/// A JSON value whose objects keep their keys in the order written (`role` before `content`,
+/// as people read a message), for the values built here.
+pub(crate) enum Ordered {
+    /// Any JSON value, as it is.
+    Json(Json),
+    /// An object, its keys in this order.
+    Object(Vec<(&'static str, Ordered)>),
+    /// An array.
+    Array(Vec<Ordered>),
+}
+
+impl serde::Serialize for Ordered {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Ordered::Json(json) => json.serialize(serializer),
+            Ordered::Object(fields) => {
+                let mut map = serializer.serialize_map(Some(fields.len()))?;
+                for (key, value) in fields {
+                    map.serialize_entry(key, value)?;
+                }
+                map.end()
+            }
+            Ordered::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+        }
+    }
+}
+
 /// A tool call in the OpenAI shape; `None` when it has neither id nor name.
-fn call_json(call: &Call<'_>, p: &Privacy, max_text: usize) -> Option<Json> {
+fn call_json(call: &Call<'_>, p: &Privacy, max_text: usize) -> Option<Ordered> {
     if call.id.is_none() && call.name.is_none() {
         return None;
     }
-    let mut function = Map::new();
-    function.insert(
-        "name".into(),
-        call.name
-            .map(json_of)
-            .unwrap_or(Json::String(String::new())),
-    );
+    let name = call
+        .name
+        .map(json_of)
+        .unwrap_or(Json::String(String::new()));
     // Arguments are a JSON string in the OpenAI shape.
     let arguments = match call.arguments {
         Some(Value::String(s)) => {
@@ -221,26 +252,28 @@ fn call_json(call: &Call<'_>, p: &Privacy, max_text: usize) -> Option<Json> {
         None => "{}".to_owned(),
     };
     let arguments = cut(&arguments, max_text).into_owned();
-    function.insert("arguments".into(), Json::String(arguments));
-    let mut obj = Map::new();
+    let mut fields = Vec::with_capacity(3);
     if let Some(id) = call.id {
-        obj.insert("id".into(), json_of(id));
+        fields.push(("id", Ordered::Json(json_of(id))));
     }
-    obj.insert("type".into(), Json::String("function".into()));
-    obj.insert("function".into(), Json::Object(function));
-    Some(Json::Object(obj))
+    fields.push(("type", Ordered::Json(Json::String("function".into()))));
+    fields.push((
+        "function",
+        Ordered::Object(vec![
+            ("name", Ordered::Json(name)),
+            ("arguments", Ordered::Json(Json::String(arguments))),
+        ]),
+    ));
+    Some(Ordered::Object(fields))
 }
 
 /// One message in the OpenAI shape.
-fn message_json(m: &Msg<'_>, mask: ChatMask, default_role: &str, p: &Privacy) -> Json {
-    let mut obj = Map::new();
-    obj.insert(
-        "role".into(),
-        m.role
-            .map(json_of)
-            .unwrap_or_else(|| Json::String(default_role.into())),
-    );
-    let mut calls: Vec<Json> = Vec::new();
+fn message_json(m: &Msg<'_>, mask: ChatMask, default_role: &str, p: &Privacy) -> Ordered {
+    let role = m
+        .role
+        .map(json_of)
+        .unwrap_or_else(|| Json::String(default_role.into()));
+    let mut calls: Vec<Ordered> = Vec::new();
     let mut parts: Vec<Json> = Vec::new();
     for part in m.parts.values() {
         let kind = match part.kind {
@@ -274,46 +307,44 @@ fn message_json(m: &Msg<'_>, mask: ChatMask, default_role: &str, p: &Privacy) ->
         (None, false) => Json::Array(parts),
         (None, true) => Json::Null,
     };
-    obj.insert("content".into(), content);
     calls.extend(
         m.tool_calls
             .values()
             .filter_map(|c| call_json(c, p, mask.max_text)),
     );
     if m.function_name.is_some() {
+        // A legacy function call is shown as the one tool call it is.
         let legacy = Call {
             id: None,
             name: m.function_name,
             arguments: m.function_arguments,
         };
-        // A legacy function call is shown as the one tool call it is.
-        let mut call = Map::new();
-        call.insert("type".into(), Json::String("function".into()));
-        if let Some(Json::Object(c)) = call_json(&legacy, p, mask.max_text) {
-            call.extend(c);
-        }
-        calls.push(Json::Object(call));
+        calls.extend(call_json(&legacy, p, mask.max_text));
     }
+    let mut fields = vec![
+        ("role", Ordered::Json(role)),
+        ("content", Ordered::Json(content)),
+    ];
     if !calls.is_empty() {
-        obj.insert("tool_calls".into(), Json::Array(calls));
+        fields.push(("tool_calls", Ordered::Array(calls)));
     }
     if let Some(id) = m.tool_call_id {
-        obj.insert("tool_call_id".into(), json_of(id));
+        fields.push(("tool_call_id", Ordered::Json(json_of(id))));
     }
     if let Some(name) = m.name {
-        obj.insert("name".into(), json_of(name));
+        fields.push(("name", Ordered::Json(json_of(name))));
     }
-    Json::Object(obj)
+    Ordered::Object(fields)
 }
 
 /// The messages under `prefix` as a JSON array.
-fn messages_json(attrs: &[KeyValue], prefix: &str, mask: ChatMask, p: &Privacy) -> Json {
+fn messages_json(attrs: &[KeyValue], prefix: &str, mask: ChatMask, p: &Privacy) -> Ordered {
     let default_role = if prefix == OUTPUT {
         "assistant"
     } else {
         "user"
     };
-    Json::Array(
+    Ordered::Array(
         messages(attrs, prefix)
             .values()
             .map(|m| message_json(m, mask, default_role, p))
@@ -427,10 +458,19 @@ mod tests {
             "llm.invocation_parameters",
             r#"{"temperature":0.2,"messages":"x"}"#,
         ));
-        let json: Json = serde_json::from_str(
-            &request(&attrs, ChatMask::default(), &Privacy::default()).unwrap(),
-        )
-        .unwrap();
+        let text = request(&attrs, ChatMask::default(), &Privacy::default()).unwrap();
+        // Keys in the order people read them: the role first.
+        assert!(
+            text.starts_with(r#"{"messages":[{"role":"system","content":"Be brief."}"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"{"id":"c1","type":"function","function":{"name":"get_weather","arguments":"#
+            ),
+            "{text}"
+        );
+        let json: Json = serde_json::from_str(&text).unwrap();
         let messages = json["messages"].as_array().unwrap();
         assert_eq!(messages.len(), 4);
         assert_eq!(

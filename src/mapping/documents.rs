@@ -5,6 +5,7 @@
 //! `{"page_content", "metadata": {"doc_id", "score", ...}, "id"}` (LangChain's document shape);
 //! Langfuse shows it as it is. Neither reads the flattened `retrieval.documents.*`.
 
+use super::chat_json::Ordered;
 use opentelemetry::{KeyValue, Value};
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
@@ -63,7 +64,7 @@ pub(crate) fn documents_json(attrs: &[KeyValue], prefix: &str, max_text: usize) 
     if docs.is_empty() {
         return None;
     }
-    let list: Vec<Json> = docs
+    let list: Vec<Ordered> = docs
         .values()
         .map(|d| {
             let mut metadata = Map::new();
@@ -89,7 +90,6 @@ pub(crate) fn documents_json(attrs: &[KeyValue], prefix: &str, max_text: usize) 
                 }
                 None => {}
             }
-            let mut doc = Map::new();
             let content = match d.content {
                 Some(Value::String(s)) => {
                     Json::String(super::chat_json::cut(s.as_str(), max_text).into_owned())
@@ -97,10 +97,11 @@ pub(crate) fn documents_json(attrs: &[KeyValue], prefix: &str, max_text: usize) 
                 Some(other) => json_of(other),
                 None => Json::String(String::new()),
             };
-            doc.insert("page_content".into(), content);
-            doc.insert("metadata".into(), Json::Object(metadata));
-            doc.insert("id".into(), d.id.map(json_of).unwrap_or(Json::Null));
-            Json::Object(doc)
+            Ordered::Object(vec![
+                ("page_content", Ordered::Json(content)),
+                ("metadata", Ordered::Json(Json::Object(metadata))),
+                ("id", Ordered::Json(d.id.map(json_of).unwrap_or(Json::Null))),
+            ])
         })
         .collect();
     serde_json::to_string(&list).ok()
