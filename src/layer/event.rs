@@ -69,10 +69,15 @@ pub(crate) fn is_return_event(meta: &Metadata<'_>) -> bool {
 }
 
 /// Whether an event means something to the span whatever its level: an ERROR event (the
-/// span's error), the `return` event of `#[instrument(ret)]` (its output) or the `error`
-/// event of `#[instrument(err)]` at any level.
+/// span's error), or the event of `#[instrument(ret)]` or `#[instrument(err)]` at a lower
+/// level, whose one field is `return` or `error` (a library's own DEBUG event that carries an
+/// `error` field next to its message is chatter like any other).
 pub(crate) fn is_semantic(meta: &Metadata<'_>) -> bool {
-    *meta.level() == Level::ERROR || is_return_event(meta) || meta.fields().field("error").is_some()
+    if *meta.level() == Level::ERROR {
+        return true;
+    }
+    let fields = meta.fields();
+    fields.len() == 1 && (fields.field("return").is_some() || fields.field("error").is_some())
 }
 
 impl<S> LlmLayer<S>
