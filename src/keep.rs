@@ -28,7 +28,6 @@
 //! ```
 
 use crate::kind::SpanKind;
-use crate::LlmLayerBuilder;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -151,6 +150,11 @@ where
 pub(crate) struct SharedRule(Arc<dyn KeepRule>);
 
 impl SharedRule {
+    /// Shares `rule`.
+    pub(crate) fn new(rule: Arc<dyn KeepRule>) -> Self {
+        SharedRule(rule)
+    }
+
     /// Whether the rule keeps the trace of `summary`.
     pub(crate) fn keep(&self, summary: &TraceSummary) -> bool {
         self.0.keep(summary)
@@ -160,23 +164,5 @@ impl SharedRule {
 impl std::fmt::Debug for SharedRule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("KeepRule")
-    }
-}
-
-impl LlmLayerBuilder {
-    /// Exports a sampled-out trace after all when `rule` says so (see [`crate::keep`]). It
-    /// turns on the sampling buffer, as error keeping does.
-    ///
-    /// ```
-    /// use tracing_openinference::keep::TraceSummary;
-    ///
-    /// let builder = tracing_openinference::LlmLayerBuilder::from_env()
-    ///     .with_sampling_ratio(0.1)
-    ///     .with_keep_rule(|t: &TraceSummary| t.tags.iter().any(|tag| tag == "tenant:acme"));
-    /// # drop(builder);
-    /// ```
-    pub fn with_keep_rule(mut self, rule: impl KeepRule) -> Self {
-        *self.keep_rule_mut() = Some(SharedRule(Arc::new(rule)));
-        self
     }
 }

@@ -4,6 +4,7 @@
 
 mod builder;
 pub mod compose;
+mod error;
 mod export;
 mod flag;
 mod fnv;

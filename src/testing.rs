@@ -114,7 +114,7 @@ impl Recorder {
     /// ```
     pub fn spans(&self) -> Vec<SpanData> {
         if let Err(e) = self.handle.force_flush(FLUSH_LIMIT) {
-            crate::builder::warn_once(&format!("the test recorder's flush failed: {e}"));
+            crate::error::warn_once(&format!("the test recorder's flush failed: {e}"));
         }
         self.kept.0.lock().map(|s| s.clone()).unwrap_or_default()
     }

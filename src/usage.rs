@@ -32,7 +32,6 @@
 
 use crate::kind::SpanKind;
 use crate::pricing::{Cost, TokenUsage};
-use crate::LlmLayerBuilder;
 use opentelemetry::trace::{SpanId, TraceId};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -251,6 +250,16 @@ impl fmt::Debug for Observation {
 }
 
 impl Observation {
+    /// Calls `observer` for each finished call.
+    pub(crate) fn set_observer(&mut self, observer: Arc<dyn UsageObserver>) {
+        self.observer = Some(observer);
+    }
+
+    /// Adds each finished call to `totals`.
+    pub(crate) fn set_totals(&mut self, totals: UsageTotals) {
+        self.totals = Some(totals);
+    }
+
     /// Whether nothing is registered (then the layer builds no [`LlmCall`]).
     pub(crate) fn is_empty(&self) -> bool {
         self.observer.is_none() && self.totals.is_none()
@@ -264,36 +273,5 @@ impl Observation {
         if let Some(observer) = &self.observer {
             observer.on_call(call);
         }
-    }
-}
-
-impl LlmLayerBuilder {
-    /// Calls `observer` for each finished LLM and embedding call, on the thread that ended it
-    /// (see [`crate::usage`]).
-    ///
-    /// ```
-    /// use tracing_openinference::usage::LlmCall;
-    ///
-    /// let builder = tracing_openinference::LlmLayerBuilder::from_env()
-    ///     .with_usage_observer(|call: &LlmCall<'_>| println!("{} tokens", call.total_tokens));
-    /// # drop(builder);
-    /// ```
-    pub fn with_usage_observer(mut self, observer: impl UsageObserver) -> Self {
-        self.observation_mut().observer = Some(Arc::new(observer));
-        self
-    }
-
-    /// Keeps running totals per session and per user in `totals` (see [`UsageTotals`]).
-    ///
-    /// ```
-    /// use tracing_openinference::usage::UsageTotals;
-    ///
-    /// let totals = UsageTotals::new(10_000);
-    /// let builder = tracing_openinference::LlmLayerBuilder::from_env().with_usage_totals(totals.clone());
-    /// # drop(builder);
-    /// ```
-    pub fn with_usage_totals(mut self, totals: UsageTotals) -> Self {
-        self.observation_mut().totals = Some(totals);
-        self
     }
 }

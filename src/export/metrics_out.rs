@@ -3,7 +3,7 @@
 
 use super::env::{Getter, Named};
 use super::snapshot::MetricsTap;
-use crate::builder::{warn_once, BuildError};
+use crate::error::{warn_once, BuildError};
 use opentelemetry_sdk::metrics::MeterProviderBuilder;
 use std::net::{SocketAddr, ToSocketAddrs};
 

@@ -2,9 +2,9 @@
 //! experiment the traces belong to in the `x-mlflow-experiment-id` header. An experiment given
 //! by name is looked up (and created if missing) on the export thread, before the first post.
 
-use super::env::{base64, check_url, Getter};
+use super::values::{base64, check_url, Getter};
 use super::{OtlpTarget, Protocol};
-use crate::builder::BuildError;
+use crate::error::BuildError;
 use std::collections::HashMap;
 
 /// The header MLflow reads the experiment from (it refuses a request without one).

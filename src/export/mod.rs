@@ -16,9 +16,10 @@ pub(crate) mod snapshot;
 pub(crate) mod summary;
 pub(crate) mod target;
 pub(crate) mod transport;
+pub(crate) mod values;
 
 #[cfg(feature = "otlp-http")]
-use crate::builder::BuildError;
+use crate::error::BuildError;
 use std::collections::HashMap;
 
 /// An OTLP destination resolved from the builder and the environment.

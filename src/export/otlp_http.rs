@@ -14,7 +14,7 @@
 use super::otlp_proto::{encode_request, rejected_spans, EncodedResource};
 use super::transport::{compress, OtlpCompression};
 use super::OtlpTarget;
-use crate::builder::BuildError;
+use crate::error::BuildError;
 use crate::pipeline::outcome::{parse_retry_after, ExportError, Posted, Rejected};
 use crate::pipeline::worker::ErasedExporter;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};

@@ -4,7 +4,7 @@
 use super::env::{self, Getter};
 use super::transport::TransportOverrides;
 use super::{OtlpTarget, Protocol};
-use crate::builder::{warn_once, BuildError};
+use crate::error::{warn_once, BuildError};
 use opentelemetry_sdk::metrics::MeterProviderBuilder;
 use std::time::Duration;
 

@@ -8,9 +8,9 @@
 //! is added with `OTEL_EXPORTER_OTLP_CERTIFICATE` (a PEM file) or
 //! [`LlmLayerBuilder::with_otlp_root_certificate`].
 
-use super::env::Getter;
+use super::values::Getter;
 use super::{OtlpTarget, Protocol};
-use crate::builder::{BuildError, LlmLayerBuilder};
+use crate::error::BuildError;
 
 /// How OTLP request bodies are compressed (`OTEL_EXPORTER_OTLP_COMPRESSION`: `gzip` or
 /// `none`; the default is none).
@@ -42,8 +42,10 @@ pub(crate) struct Transport {
 /// What the builder sets; it wins over the environment (roots are added to it).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TransportOverrides {
-    roots: Vec<Vec<u8>>,
-    compression: Option<OtlpCompression>,
+    /// Extra trusted roots (PEM), after the bundled ones.
+    pub(crate) roots: Vec<Vec<u8>>,
+    /// Request compression, over the environment's.
+    pub(crate) compression: Option<OtlpCompression>,
 }
 
 impl TransportOverrides {
@@ -57,39 +59,6 @@ impl TransportOverrides {
         if let Some(c) = self.compression {
             transport.compression = c;
         }
-    }
-}
-
-impl LlmLayerBuilder {
-    /// Trusts `pem` (one or more PEM certificates) as a root for https OTLP endpoints, on top
-    /// of the bundled Mozilla roots (else `OTEL_EXPORTER_OTLP_CERTIFICATE`, a path to a PEM
-    /// file). For a private CA or a self-signed collector. A PEM without a valid certificate
-    /// makes `try_build` fail.
-    ///
-    /// ```no_run
-    /// let pem = std::fs::read("collector-ca.pem").unwrap();
-    /// let b = tracing_openinference::LlmLayerBuilder::from_env()
-    ///     .with_otlp_endpoint("https://collector.internal:4318")
-    ///     .with_otlp_root_certificate(pem);
-    /// # drop(b);
-    /// ```
-    pub fn with_otlp_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.transport.roots.push(pem.into());
-        self
-    }
-
-    /// Compresses OTLP request bodies (traces and metrics; else
-    /// `OTEL_EXPORTER_OTLP_COMPRESSION`). gzip shrinks LLM spans (repetitive JSON messages)
-    /// several times, at some CPU cost on the export thread.
-    ///
-    /// ```
-    /// use tracing_openinference::{LlmLayerBuilder, OtlpCompression};
-    /// let b = LlmLayerBuilder::from_env().with_otlp_compression(OtlpCompression::Gzip);
-    /// # drop(b);
-    /// ```
-    pub fn with_otlp_compression(mut self, compression: OtlpCompression) -> Self {
-        self.transport.compression = Some(compression);
-        self
     }
 }
 
@@ -221,7 +190,7 @@ pub(crate) fn compress(
 
 #[cfg(feature = "tls")]
 mod tls {
-    use crate::builder::BuildError;
+    use crate::error::BuildError;
     use rustls::pki_types::pem::PemObject as _;
     use rustls::pki_types::CertificateDer;
     use std::sync::Arc;

@@ -56,7 +56,7 @@ impl Coexistence {
             Ordering::Relaxed,
         );
         if found {
-            crate::builder::warn_once(
+            crate::error::warn_once(
                 "this subscriber already has a tracing-opentelemetry layer; LlmLayer stands \
                  aside and exports nothing (two bridges cannot share a span). Keep your own \
                  layer and provider and put `tracing_openinference::compose::OpenInferenceExporter` \

@@ -11,9 +11,12 @@ pub(crate) mod coexist;
 pub(crate) mod derived;
 pub(crate) mod event;
 pub(crate) mod fields;
+pub(crate) mod held;
 mod observe;
 pub(crate) mod per_thread;
 pub(crate) mod plain;
+pub(crate) mod plain_table;
+pub(crate) mod seen;
 pub(crate) mod state;
 pub(crate) mod synthetic;
 pub(crate) mod token_check;
@@ -120,21 +123,6 @@ impl<S> LlmLayer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    /// A layer configured from the environment (`OTEL_*`, `PHOENIX_*`, `LANGFUSE_*`,
-    /// `OPENINFERENCE_*`). It never panics: a bad setting is warned about once on stderr and
-    /// the layer falls back to printing traces on stderr.
-    ///
-    /// ```
-    /// use tracing_openinference::LlmLayer;
-    /// use tracing_subscriber::prelude::*;
-    ///
-    /// let subscriber = tracing_subscriber::registry().with(LlmLayer::new());
-    /// # drop(subscriber);
-    /// ```
-    pub fn new() -> Self {
-        crate::builder::LlmLayerBuilder::from_env().build()
-    }
-
     pub(crate) fn from_parts(tracer: SdkTracer, core: Arc<Core>, handle: LlmHandle) -> Self {
         let bridge = tracing_opentelemetry::layer()
             .with_tracer(tracer)
@@ -153,30 +141,6 @@ where
             handle,
             _subscriber: PhantomData,
         }
-    }
-}
-
-impl LlmLayer<tracing_subscriber::Registry> {
-    /// A builder for every setting in code; it starts from the environment.
-    ///
-    /// ```
-    /// use tracing_openinference::LlmLayer;
-    /// use tracing_subscriber::Registry;
-    ///
-    /// let layer: LlmLayer<Registry> = LlmLayer::builder().with_service_name("my-agent").build();
-    /// # drop(layer);
-    /// ```
-    pub fn builder() -> crate::builder::LlmLayerBuilder {
-        crate::builder::LlmLayerBuilder::from_env()
-    }
-}
-
-impl<S> Default for LlmLayer<S>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -496,7 +460,7 @@ where
                             let priced = state.priced_usage();
                             self.core.metrics.record_span(&state, kind, ended, priced);
                             let lasted = ended.saturating_duration_since(state.start);
-                            capture::HeldSpan::deferred(capture, identity, name, state, lasted)
+                            held::HeldSpan::deferred(capture, identity, name, state, lasted)
                         } else {
                             let priced = state.priced_usage();
                             let cost = price(&self.core.prices, &state, priced.as_ref());
@@ -505,7 +469,7 @@ where
                             }
                             self.core.metrics.record_span(&state, kind, ended, priced);
                             let lasted = ended.saturating_duration_since(state.start);
-                            capture::HeldSpan::new(capture, identity, name, lasted)
+                            held::HeldSpan::new(capture, identity, name, lasted)
                         };
                     settings.processor.hold(held);
                 }

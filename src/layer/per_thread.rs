@@ -5,7 +5,7 @@
 //! they showed.
 
 use super::fields::{classification, recent_slot, CallsiteInfo, RecentCallsites};
-use super::plain::{Entry, Table};
+use super::plain_table::{Entry, Table};
 use std::cell::RefCell;
 use std::time::Instant;
 use tracing_core::span::Id;

@@ -10,7 +10,7 @@
 //! at enter), "when did it start?".
 //!
 //! The table never answers wrongly, it may only not know:
-//! - a span created on another thread, or pushed out by [`SLOTS`] newer spans still open on
+//! - a span created on another thread, or pushed out by [`super::plain_table::SLOTS`] newer spans still open on
 //!   this thread, is looked up in the registry as usual, and if it needs a state, that state
 //!   starts when it was made (the only precision lost: see [`upgraded`]);
 //! - a span that gains a state, or a plain span that closes, on a thread whose table does not
@@ -23,115 +23,12 @@
 //! their children must find that out from the registry.)
 
 use super::per_thread;
+#[cfg(test)]
+use super::plain_table::{Entry, SLOTS};
+use super::plain_table::{Table, UNSEEN};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use tracing_core::span::Id;
-
-/// Open plain spans a thread remembers.
-pub(crate) const SLOTS: usize = 32;
-
-/// How many changes a table could not see have happened: a span gaining a state, or a plain
-/// span closing, where the thread's table did not know it (see the module docs).
-static UNSEEN: AtomicU64 = AtomicU64::new(0);
-
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Entry {
-    /// The span's id.
-    id: u64,
-    /// When it was created.
-    at: Instant,
-    /// [`UNSEEN`] when it was created.
-    upgrades: u64,
-}
-
-impl Entry {
-    /// The entry of the plain span `id`, created at `at`.
-    pub(crate) fn new(id: &Id, at: Instant) -> Entry {
-        Entry::counting(id, at, &UNSEEN)
-    }
-
-    fn counting(id: &Id, at: Instant, upgrades: &AtomicU64) -> Entry {
-        Entry {
-            id: id.into_u64(),
-            at,
-            upgrades: upgrades.load(Ordering::Acquire),
-        }
-    }
-
-    /// Whether no span may have gained a state unseen since this one was created.
-    fn trusted(&self, upgrades: &AtomicU64) -> bool {
-        self.upgrades == upgrades.load(Ordering::Acquire)
-    }
-}
-
-/// A thread's open plain spans, oldest first, in a fixed array (no allocation, nothing to
-/// drop at thread exit); spans usually close last-opened first, so they are found and
-/// removed at the end.
-pub(crate) struct Table {
-    slots: [Option<Entry>; SLOTS],
-    len: usize,
-}
-
-impl Table {
-    /// No open plain span.
-    pub(crate) const EMPTY: Table = Table {
-        slots: [None; SLOTS],
-        len: 0,
-    };
-
-    /// The position of `id`, searching from the newest.
-    fn position(&self, id: u64) -> Option<usize> {
-        self.slots[..self.len]
-            .iter()
-            .rposition(|e| e.is_some_and(|e| e.id == id))
-    }
-
-    /// The entry at `i`, which [`Table::position`] found.
-    fn at(&self, i: usize) -> Option<Entry> {
-        self.slots.get(i).copied().flatten()
-    }
-
-    /// Removes the entry at `i`; entries removed out of order are dropped once they are last.
-    fn forget(&mut self, i: usize) {
-        if let Some(slot) = self.slots.get_mut(i) {
-            *slot = None;
-        }
-        while self.len > 0 && self.slots[self.len - 1].is_none() {
-            self.len -= 1;
-        }
-    }
-
-    /// Remembers a plain span.
-    pub(crate) fn push(&mut self, entry: Entry) {
-        if self.len == SLOTS {
-            self.make_room();
-        }
-        if let Some(slot) = self.slots.get_mut(self.len) {
-            *slot = Some(entry);
-            self.len += 1;
-        }
-    }
-
-    /// Closes the gaps; if there are none, the oldest open span is looked up in the registry
-    /// from now on.
-    #[cold]
-    #[inline(never)]
-    fn make_room(&mut self) {
-        let mut kept = 0;
-        for i in 0..SLOTS {
-            if let Some(e) = self.slots[i] {
-                self.slots[kept] = Some(e);
-                kept += 1;
-            }
-        }
-        if kept == SLOTS {
-            self.slots.copy_within(1.., 0);
-            kept -= 1;
-        }
-        self.slots[kept..].fill(None);
-        self.len = kept;
-    }
-}
 
 /// Runs `f` on this thread's table; `None` while the thread is being torn down or the table
 /// is in use (a callback run from inside another).

@@ -2,6 +2,7 @@
 
 use super::capture::{Capture, CaptureVisitor};
 use super::fields::{CallsiteInfo, Role, TokenSlot};
+pub(crate) use super::seen::Seen;
 use super::synthetic::OwnedValue;
 use crate::kind::SpanKind;
 use crate::pipeline::identity::Identity;
@@ -380,42 +381,6 @@ fn count_json_items(text: &str) -> Option<u64> {
     serde_json::from_str::<Vec<serde::de::IgnoredAny>>(text)
         .ok()
         .map(|v| v.len() as u64)
-}
-
-/// A field value as the visitor saw it.
-#[derive(Clone, Copy)]
-pub(crate) enum Seen<'a> {
-    /// A string.
-    Str(&'a str),
-    /// A value recorded with `?` or `%`.
-    Debug(&'a dyn fmt::Debug),
-    /// A signed integer.
-    I64(i64),
-    /// An unsigned integer.
-    U64(u64),
-    /// A float.
-    F64(f64),
-    /// A boolean (no role reads one yet).
-    Bool,
-}
-
-impl Seen<'_> {
-    /// The value as text: strings as they are, `%`/`?` values formatted (quotes of a
-    /// `?`-recorded string removed). Numbers and booleans are not text.
-    fn as_str(&self) -> Option<std::borrow::Cow<'_, str>> {
-        match self {
-            Seen::Str(s) => Some(std::borrow::Cow::Borrowed(s)),
-            Seen::Debug(d) => {
-                let s = format!("{d:?}");
-                let unquoted = s
-                    .strip_prefix('"')
-                    .and_then(|r| r.strip_suffix('"'))
-                    .map(str::to_owned);
-                Some(std::borrow::Cow::Owned(unquoted.unwrap_or(s)))
-            }
-            _ => None,
-        }
-    }
 }
 
 /// Feeds a span's field values into its state, by the roles of its callsite, and collects the

@@ -1,7 +1,7 @@
 //! Token counts past any sane bound: recorded on the span as given, but neither priced nor
 //! added to the metrics, and counted by reason.
 
-use super::state::Seen;
+use super::seen::Seen;
 
 /// The most tokens one call can plausibly report; larger counts are invalid.
 pub(crate) const MAX_TOKENS_PER_CALL: u64 = 1_000_000_000;

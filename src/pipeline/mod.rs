@@ -37,7 +37,7 @@ pub(crate) mod trace_name;
 pub(crate) mod traces;
 pub(crate) mod worker;
 
-use crate::layer::capture::HeldSpan;
+use crate::layer::held::HeldSpan;
 use crate::mapping::Mapper;
 use crate::pricing::PriceCache;
 use opentelemetry::Context;
