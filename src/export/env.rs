@@ -152,13 +152,7 @@ pub(crate) fn parse_bool(var: &str, raw: &str) -> Result<bool, BuildError> {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k: &str| map.get(k).cloned()
-    }
+    use crate::export::values::test_env as env;
 
     #[test]
     fn base_endpoint_gains_the_signal_path() {

@@ -233,13 +233,7 @@ fn percent_encode(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k: &str| map.get(k).cloned()
-    }
+    use crate::export::values::test_env as env;
 
     #[test]
     fn preset_needs_a_server_uri_and_an_experiment_id() {

@@ -92,3 +92,13 @@ pub(crate) fn base64(input: &[u8]) -> String {
     }
     out
 }
+
+/// A [`Getter`] over fixed pairs, for tests.
+#[cfg(test)]
+pub(crate) fn test_env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |k: &str| map.get(k).cloned()
+}
