@@ -124,7 +124,7 @@ pub struct Totals {
 
 /// Running [`Totals`] per session and per user, in bounded memory: past `capacity` keys of
 /// either kind, the key updated longest ago is forgotten. Clone it freely: clones share the
-/// totals. Register it with [`LlmLayerBuilder::with_usage_totals`].
+/// totals. Register it with [`crate::LlmLayerBuilder::with_usage_totals`].
 ///
 /// ```
 /// use tracing_openinference::usage::UsageTotals;

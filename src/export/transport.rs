@@ -6,7 +6,7 @@
 //! same on a fresh machine, in a `FROM scratch` or distroless container without CA
 //! certificates, and on a laptop. A private CA (a corporate proxy, a self-signed collector)
 //! is added with `OTEL_EXPORTER_OTLP_CERTIFICATE` (a PEM file) or
-//! [`LlmLayerBuilder::with_otlp_root_certificate`].
+//! [`crate::LlmLayerBuilder::with_otlp_root_certificate`].
 
 use super::values::Getter;
 use super::{OtlpTarget, Protocol};

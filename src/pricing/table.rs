@@ -53,7 +53,7 @@ pub struct PriceTable {
 
 impl PriceTable {
     /// The built-in table: public list prices of common OpenAI, Anthropic, Google and Mistral
-    /// models as of the release of this crate (see the [module documentation](self) for what
+    /// models as of the release of this crate (see the [module documentation](super) for what
     /// they do not cover).
     ///
     /// # Example
