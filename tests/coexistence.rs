@@ -31,6 +31,36 @@ fn names(spans: &[SpanData]) -> Vec<&str> {
     names
 }
 
+/// The spans each pipeline exported after [`traced_work`] under `subscriber`: the service's
+/// own (`own`) and the layer's (`ours`).
+fn run_both(
+    subscriber: impl tracing::Subscriber + Send + Sync + 'static,
+    handle: tracing_openinference::LlmHandle,
+    provider: &SdkTracerProvider,
+    own: &InMemorySpanExporter,
+    ours: &InMemorySpanExporter,
+) -> (Vec<SpanData>, Vec<SpanData>) {
+    tracing::subscriber::with_default(subscriber, traced_work);
+    handle.force_flush(Duration::from_secs(5)).unwrap();
+    provider.force_flush().unwrap();
+    (
+        own.get_finished_spans().unwrap(),
+        ours.get_finished_spans().unwrap(),
+    )
+}
+
+/// What the service's own pipeline must show, whatever the order: both spans, parented, in one
+/// trace, without OpenInference tagging; and nothing from the layer.
+fn assert_the_service_s_pipeline_exported_everything(own_spans: &[SpanData], ours: &[SpanData]) {
+    assert_eq!(names(own_spans), ["chat", "handle_request"]);
+    let chat = span(own_spans, "chat");
+    let root = span(own_spans, "handle_request");
+    assert_eq!(chat.parent_span_id, root.span_context.span_id());
+    assert_eq!(chat.span_context.trace_id(), root.span_context.trace_id());
+    assert!(attr(chat, "openinference.span.kind").is_none());
+    assert!(ours.is_empty());
+}
+
 #[test]
 fn llm_layer_added_after_the_service_s_own_bridge_stands_aside() {
     let (provider, own) = own_pipeline();
@@ -40,18 +70,8 @@ fn llm_layer_added_after_the_service_s_own_bridge_stands_aside() {
     let subscriber = tracing_subscriber::registry()
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("svc")))
         .with(layer);
-    tracing::subscriber::with_default(subscriber, traced_work);
-    handle.force_flush(Duration::from_secs(5)).unwrap();
-    provider.force_flush().unwrap();
-
-    let own_spans = own.get_finished_spans().unwrap();
-    assert_eq!(names(&own_spans), ["chat", "handle_request"]);
-    let chat = span(&own_spans, "chat");
-    let root = span(&own_spans, "handle_request");
-    assert_eq!(chat.parent_span_id, root.span_context.span_id());
-    assert_eq!(chat.span_context.trace_id(), root.span_context.trace_id());
-    assert!(attr(chat, "openinference.span.kind").is_none());
-    assert!(ours.get_finished_spans().unwrap().is_empty());
+    let (own_spans, our_spans) = run_both(subscriber, handle, &provider, &own, &ours);
+    assert_the_service_s_pipeline_exported_everything(&own_spans, &our_spans);
 }
 
 #[test]
@@ -63,18 +83,8 @@ fn llm_layer_added_before_the_service_s_own_bridge_stands_aside() {
     let subscriber = tracing_subscriber::registry()
         .with(layer)
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("svc")));
-    tracing::subscriber::with_default(subscriber, traced_work);
-    handle.force_flush(Duration::from_secs(5)).unwrap();
-    provider.force_flush().unwrap();
-
-    let own_spans = own.get_finished_spans().unwrap();
-    assert_eq!(names(&own_spans), ["chat", "handle_request"]);
-    let chat = span(&own_spans, "chat");
-    assert_eq!(
-        chat.parent_span_id,
-        span(&own_spans, "handle_request").span_context.span_id()
-    );
-    assert!(ours.get_finished_spans().unwrap().is_empty());
+    let (own_spans, our_spans) = run_both(subscriber, handle, &provider, &own, &ours);
+    assert_the_service_s_pipeline_exported_everything(&own_spans, &our_spans);
 }
 
 #[test]

@@ -102,10 +102,7 @@ pub(crate) fn derived_values(
         }
 
         let t = state.tokens;
-        let total = t.total.or_else(|| match (t.prompt, t.completion) {
-            (None, None) => None,
-            (p, c) => Some(p.unwrap_or(0).saturating_add(c.unwrap_or(0))),
-        });
+        let total = t.total_or_sum();
         if t.total.is_none() && !t.invalid.any() {
             if let Some(total) = total {
                 push(

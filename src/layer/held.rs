@@ -148,12 +148,7 @@ impl Held for HeldSpan {
             return;
         };
         summary.add_span(state.kind(), self.failed());
-        let t = state.tokens;
-        let tokens = t.total.unwrap_or_else(|| {
-            t.prompt
-                .unwrap_or(0)
-                .saturating_add(t.completion.unwrap_or(0))
-        });
+        let tokens = state.tokens.total_or_sum().unwrap_or(0);
         let priced = state.priced_usage();
         let cost = super::price(prices, state, priced.as_ref()).map(|c| c.total);
         summary.add_usage(tokens, cost);

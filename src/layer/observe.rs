@@ -5,7 +5,6 @@ use super::state::SpanState;
 use super::Core;
 use crate::kind::SpanKind;
 use crate::pipeline::identity::Identity;
-use crate::pricing::TokenUsage;
 use crate::usage::LlmCall;
 use opentelemetry::trace::TraceContextExt as _;
 use std::time::Instant;
@@ -39,13 +38,7 @@ impl Core {
         }
         .filter(|sc| sc.is_valid());
         let t = state.tokens;
-        let usage = TokenUsage {
-            prompt: t.prompt.unwrap_or(0),
-            completion: t.completion.unwrap_or(0),
-            cache_read: t.cache_read.unwrap_or(0),
-            cache_write: t.cache_write.unwrap_or(0),
-            reasoning: t.reasoning.unwrap_or(0),
-        };
+        let usage = t.usage();
         let priced = state.priced_usage();
         let slot = |i: usize| {
             state.own.0[i]
@@ -58,9 +51,7 @@ impl Core {
             model: state.model.as_deref(),
             provider: state.provider.as_deref(),
             usage,
-            total_tokens: t
-                .total
-                .unwrap_or_else(|| usage.prompt.saturating_add(usage.completion)),
+            total_tokens: t.total_or_sum().unwrap_or(0),
             cost: super::price(&self.prices, state, priced.as_ref()),
             duration: ended.saturating_duration_since(state.start),
             error: state

@@ -54,6 +54,25 @@ impl Tokens {
     pub(crate) fn any(&self) -> bool {
         self.prompt.is_some() || self.completion.is_some() || self.total.is_some()
     }
+
+    /// The counts as a usage, absent ones as 0.
+    pub(crate) fn usage(&self) -> crate::pricing::TokenUsage {
+        crate::pricing::TokenUsage {
+            prompt: self.prompt.unwrap_or(0),
+            completion: self.completion.unwrap_or(0),
+            cache_read: self.cache_read.unwrap_or(0),
+            cache_write: self.cache_write.unwrap_or(0),
+            reasoning: self.reasoning.unwrap_or(0),
+        }
+    }
+
+    /// The total: as recorded, else prompt + completion (`None` if neither was recorded).
+    pub(crate) fn total_or_sum(&self) -> Option<u64> {
+        self.total.or_else(|| match (self.prompt, self.completion) {
+            (None, None) => None,
+            (p, c) => Some(p.unwrap_or(0).saturating_add(c.unwrap_or(0))),
+        })
+    }
 }
 
 /// An error seen on a span.
@@ -107,13 +126,7 @@ impl SpanState {
     pub(crate) fn priced_usage(&self) -> Option<crate::pricing::TokenUsage> {
         let t = self.tokens;
         let priced = !self.cost_given && t.any() && !t.invalid.any() && self.model.is_some();
-        priced.then(|| crate::pricing::TokenUsage {
-            prompt: t.prompt.unwrap_or(0),
-            completion: t.completion.unwrap_or(0),
-            cache_read: t.cache_read.unwrap_or(0),
-            cache_write: t.cache_write.unwrap_or(0),
-            reasoning: t.reasoning.unwrap_or(0),
-        })
+        priced.then(|| t.usage())
     }
 }
 

@@ -518,14 +518,15 @@ fn serve(stream: TcpStream, shared: Arc<Shared>) {
     }
 }
 
-/// The names of the spans in an `ExportTraceServiceRequest`, or `None` if it is not one.
+/// Field `number` of every span in an `ExportTraceServiceRequest` (empty where a span lacks
+/// it), or `None` if the body is not one.
 ///
-/// A walk over the protobuf wire format (resource spans, scope spans, spans, name), checking
-/// every length on the way, without building the message: the sink shares the machine with
-/// the pipeline it measures, and a full decode into owned structs cost as much per span as the
-/// encoding did.
-fn span_names(body: &[u8]) -> Option<Vec<&[u8]>> {
-    let mut names = Vec::new();
+/// A walk over the protobuf wire format (resource spans, scope spans, spans, the field),
+/// checking every length on the way, without building the message: the sink shares the machine
+/// with the pipeline it measures, and a full decode into owned structs cost as much per span as
+/// the encoding did.
+fn span_field(body: &[u8], number: u64) -> Option<Vec<&[u8]>> {
+    let mut found = Vec::new();
     for (field, rs) in fields(body)? {
         if field != 1 {
             continue;
@@ -538,17 +539,27 @@ fn span_names(body: &[u8]) -> Option<Vec<&[u8]>> {
                 if field != 2 {
                     continue;
                 }
-                let mut name: &[u8] = b"";
-                for (field, value) in fields(span?)? {
-                    if field == 5 {
-                        name = value?;
+                let mut value: &[u8] = b"";
+                for (field, bytes) in fields(span?)? {
+                    if field == number {
+                        value = bytes?;
                     }
                 }
-                names.push(name);
+                found.push(value);
             }
         }
     }
-    Some(names)
+    Some(found)
+}
+
+/// The names of the spans in an `ExportTraceServiceRequest` (field 5 of a span).
+fn span_names(body: &[u8]) -> Option<Vec<&[u8]>> {
+    span_field(body, 5)
+}
+
+/// The span ids in an `ExportTraceServiceRequest` (field 2 of a span).
+fn span_ids(body: &[u8]) -> Option<Vec<&[u8]>> {
+    span_field(body, 2)
 }
 
 /// The span names in an `ExportTraceServiceRequest` body, or `None` if it is not one.
@@ -559,32 +570,6 @@ pub fn names_in(body: &[u8]) -> Option<Vec<String>> {
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .collect()
     })
-}
-
-/// The span ids in an `ExportTraceServiceRequest`, or `None` if it is not one.
-fn span_ids(body: &[u8]) -> Option<Vec<&[u8]>> {
-    let mut ids = Vec::new();
-    for (field, rs) in fields(body)? {
-        if field != 1 {
-            continue;
-        }
-        for (field, ss) in fields(rs?)? {
-            if field != 2 {
-                continue;
-            }
-            for (field, span) in fields(ss?)? {
-                if field != 2 {
-                    continue;
-                }
-                for (field, value) in fields(span?)? {
-                    if field == 2 {
-                        ids.push(value?);
-                    }
-                }
-            }
-        }
-    }
-    Some(ids)
 }
 
 /// The fields of one message: number and, for length-delimited ones, the bytes (`None` for
