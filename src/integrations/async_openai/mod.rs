@@ -7,26 +7,59 @@
 //!
 //! A traced chat is the `#[instrument]` line and two calls:
 //!
-//! ```no_run
+//! ```
+//! use async_openai::{config::OpenAIConfig, error::OpenAIError, Client};
 //! use async_openai::types::chat::{CreateChatCompletionRequest, CreateChatCompletionResponse};
 //! use tracing_openinference::integrations::async_openai::OpenAiSpanExt;
-//! # struct Client;
-//! # impl Client { async fn create(&self, _: CreateChatCompletionRequest)
-//! #     -> Result<CreateChatCompletionResponse, std::io::Error> { unimplemented!() } }
 //!
 //! #[tracing::instrument(skip_all, err)]
-//! async fn chat(client: &Client, request: CreateChatCompletionRequest)
-//!     -> Result<CreateChatCompletionResponse, std::io::Error> {
+//! async fn chat(client: &Client<OpenAIConfig>, request: CreateChatCompletionRequest)
+//!     -> Result<CreateChatCompletionResponse, OpenAIError> {
 //!     tracing::Span::current().record_chat_request(&request);
-//!     tracing::Span::current().record_chat_result(client.create(request).await)
+//!     tracing::Span::current().record_chat_result(client.chat().create(request).await)
 //! }
 //! ```
 //!
-//! With the real client the second line reads
-//! `Span::current().record_chat_result(client.chat().create(request).await)`; a stream is
-//! `Ok(TracedChatStream::new(client.chat().create_stream(request).await?))` (see
-//! [`TracedChatStream`]). The span becomes an LLM span (an EMBEDDING span for embeddings)
-//! whatever its callsite declared.
+//! A stream is `Ok(TracedChatStream::new(client.chat().create_stream(request).await?))` after
+//! the same first line (see [`TracedChatStream`]). The span becomes an LLM span (an EMBEDDING
+//! span for embeddings) whatever its callsite declared. Here with a stand-in for the client,
+//! and the spans it exports:
+//!
+//! ```
+//! use async_openai::types::chat::{CreateChatCompletionRequest, CreateChatCompletionResponse};
+//! use serde_json::json;
+//! use tracing_openinference::integrations::async_openai::OpenAiSpanExt;
+//! use tracing_openinference::testing::Recorder;
+//!
+//! /// Stands in for `client.chat().create(request)`.
+//! async fn create(_: CreateChatCompletionRequest)
+//!     -> Result<CreateChatCompletionResponse, std::io::Error> {
+//!     Ok(serde_json::from_value(json!({
+//!         "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "gpt-4o-mini",
+//!         "choices": [{"index": 0, "finish_reason": "stop",
+//!                      "message": {"role": "assistant", "content": "Hello!"}}],
+//!         "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11},
+//!     }))?)
+//! }
+//!
+//! #[tracing::instrument(skip_all, err)]
+//! async fn chat(request: CreateChatCompletionRequest)
+//!     -> Result<CreateChatCompletionResponse, std::io::Error> {
+//!     tracing::Span::current().record_chat_request(&request);
+//!     tracing::Span::current().record_chat_result(create(request).await)
+//! }
+//!
+//! let recorder = Recorder::install();
+//! let request = serde_json::from_value(json!({
+//!     "model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}],
+//! })).unwrap();
+//! futures_executor::block_on(chat(request)).unwrap();
+//! let span = &recorder.spans()[0];
+//! assert_eq!(Recorder::attribute(span, "openinference.span.kind"), Some("LLM".into()));
+//! assert_eq!(Recorder::attribute(span, "llm.input_messages.0.message.content"), Some("Hi".into()));
+//! assert_eq!(Recorder::attribute(span, "llm.output_messages.0.message.content"), Some("Hello!".into()));
+//! assert!(Recorder::attribute(span, "llm.cost.total").is_some());
+//! ```
 //!
 //! Every recording method works on any span: with no [`crate::LlmLayer`] recording it, it does
 //! nothing.
