@@ -252,7 +252,7 @@ fn stream_reply() -> Response {
         json!({"tool_calls": [{"index": 0, "id": id, "type": id.map(|_| "function"),
                                "function": {"name": name, "arguments": args}}]})
     };
-    let events = vec![
+    let events = [
         chunk(json!({"role": "assistant", "content": ""}), None, None),
         chunk(json!({"content": "Umbrella: yes, "}), None, None),
         chunk(json!({"content": "after 15:00."}), None, None),

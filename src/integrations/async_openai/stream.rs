@@ -424,3 +424,62 @@ where
         item
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn chunk(choice: u32, call: u32, text: &str) -> CreateChatCompletionStreamResponse {
+        serde_json::from_value(json!({
+            "id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+            "choices": [{"index": choice, "delta": {"content": text, "tool_calls": [
+                {"index": call, "id": "id", "function": {"name": "f", "arguments": text}}]}}],
+        }))
+        .unwrap()
+    }
+
+    /// However many choices, calls and bytes arrive, what is kept stays within the bounds.
+    #[test]
+    fn what_a_stream_keeps_is_bounded() {
+        let mut stream = ChatStreamRecorder::new(tracing::Span::none());
+        let piece = "x".repeat(64 * 1024);
+        for i in 0..200u32 {
+            stream.chunk(&chunk(i % 40, i, &piece));
+        }
+        assert_eq!(stream.chunks(), 200);
+        assert!(stream.choices.len() <= MAX_CHOICES);
+        assert!(stream.choices.iter().all(|c| c.calls.len() <= MAX_CALLS));
+        assert!(stream.bytes <= MAX_TEXT_BYTES);
+        let kept: usize = stream
+            .choices
+            .iter()
+            .map(|c| {
+                c.content.len()
+                    + c.calls
+                        .iter()
+                        .map(|k| k.id.len() + k.name.len() + k.arguments.len())
+                        .sum::<usize>()
+            })
+            .sum();
+        assert_eq!(kept, stream.bytes);
+        // The budget was reached: later pieces were dropped, earlier ones kept whole.
+        assert!(stream.bytes > MAX_TEXT_BYTES - piece.len());
+        stream.finish();
+    }
+
+    /// A tool call's name given again in a later delta is not doubled; its arguments are
+    /// joined in order.
+    #[test]
+    fn a_repeated_name_is_kept_once_and_arguments_are_joined() {
+        let mut stream = ChatStreamRecorder::new(tracing::Span::none());
+        stream.chunk(&chunk(0, 0, "{\"a\":"));
+        stream.chunk(&chunk(0, 0, "1}"));
+        let call = &stream.choices[0].calls[0];
+        assert_eq!(call.name, "f");
+        assert_eq!(call.id, "id");
+        assert_eq!(call.arguments, "{\"a\":1}");
+        assert_eq!(stream.choices[0].content, "{\"a\":1}");
+        stream.finish();
+    }
+}
