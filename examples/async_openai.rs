@@ -38,8 +38,6 @@ const MODEL: &str = "o4-mini";
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // reqwest, with rustls in the build, needs a process-wide crypto provider.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let layer = LlmLayer::new();
     let handle = layer.handle();
     tracing_subscriber::registry().with(layer).init();

@@ -8,6 +8,8 @@ impl LlmLayerBuilder {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
+        #[cfg(feature = "tls")]
+        crate::export::transport::tls::install_default_provider();
         let get_box = std::mem::replace(&mut self.get, Box::new(|_: &str| None));
         let get: Getter<'_> = &*get_box;
         if let Some(e) = self.errors.first() {

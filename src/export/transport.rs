@@ -189,11 +189,23 @@ pub(crate) fn compress(
 }
 
 #[cfg(feature = "tls")]
-mod tls {
+pub(crate) mod tls {
     use crate::error::BuildError;
     use rustls::pki_types::pem::PemObject as _;
     use rustls::pki_types::CertificateDer;
     use std::sync::Arc;
+
+    /// Gives a process without a default rustls provider this crate's (`ring`): this crate's
+    /// `reqwest` features (`rustls-no-provider`) also apply to every other `reqwest` 0.13 in the
+    /// program, whose `Client::new()` would otherwise panic (an `async-openai` client built
+    /// without a TLS feature of its own, for one). A provider installed already is left alone.
+    pub(crate) fn install_default_provider() {
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            let _ = rustls::crypto::CryptoProvider::install_default(
+                rustls::crypto::ring::default_provider(),
+            );
+        }
+    }
 
     /// A rustls client configuration: the `ring` provider, the bundled Mozilla roots and
     /// `extra` (PEM, with where each came from).
@@ -201,14 +213,7 @@ mod tls {
         extra: &[(String, Vec<u8>)],
     ) -> Result<rustls::ClientConfig, BuildError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        // A process without a default provider gets this one: another `reqwest` client in the
-        // process (built without a provider of its own, as this crate's `reqwest` features
-        // allow) would otherwise panic when built. One installed already is left alone.
-        if rustls::crypto::CryptoProvider::get_default().is_none() {
-            let _ = rustls::crypto::CryptoProvider::install_default(
-                rustls::crypto::ring::default_provider(),
-            );
-        }
+        install_default_provider();
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         for (source, pem) in extra {
