@@ -62,6 +62,19 @@ use tracing_subscriber::Registry;
 
 /// The most bytes a `tag.tags` or `metadata` baggage member takes (encoded); a larger one is
 /// not sent. `session.id` and `user.id` are sent up to the header's own limit.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use tracing_openinference::propagation::{Propagation, SMALL_MEMBER};
+/// use tracing_openinference::testing::Recorder;
+///
+/// let _recorder = Recorder::install();
+/// let big = format!(r#"{{"notes":"{}"}}"#, "n".repeat(SMALL_MEMBER));
+/// let span = tracing::info_span!("call", user.id = "u-1", metadata = big.as_str());
+/// let mut headers = HashMap::new();
+/// Propagation::new().inject(&span, &mut headers);
+/// assert_eq!(headers["baggage"], "user.id=u-1");
+/// ```
 pub const SMALL_MEMBER: usize = 1024;
 
 /// The context values carried in baggage, by baggage key, with the most bytes each member
