@@ -414,7 +414,8 @@ impl RemoteContext {
 #[non_exhaustive]
 pub enum AttachError {
     /// The span is disabled, closed, or not recorded by an [`crate::LlmLayer`] on a
-    /// `tracing_subscriber::Registry`: nothing was attached.
+    /// `tracing_subscriber::Registry`: the carried values were not set (the parent was if
+    /// another `tracing-opentelemetry` layer records the span).
     NoLayer,
     /// The span was entered, or its context read, before: the carried values were set, the
     /// parent was not.
