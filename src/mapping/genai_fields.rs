@@ -11,9 +11,10 @@
 //!   `system`), as Phoenix and Langfuse show the instructions of an instrumented Python call
 //!   (unless the messages start with a `system` message already).
 //! - A value that is a span's input or output in another name becomes `input.value` /
-//!   `output.value` unless one is given: `gen_ai.prompt` / `gen_ai.completion` (rig's agent
-//!   span), `gen_ai.tool.call.arguments` / `.result` (tool spans), and an evaluation result's
-//!   name, score, label and explanation (genai's `gen_ai.evaluation.*` span) as JSON.
+//!   `output.value` unless one (or messages to build one from) is given: `gen_ai.prompt` /
+//!   `gen_ai.completion` (rig's agent span), `gen_ai.tool.call.arguments` / `.result` (tool
+//!   spans), and an evaluation result's name, score, label and explanation (genai's
+//!   `gen_ai.evaluation.*` span) as JSON.
 //! - An AGENT span's usage and cost are the sum of its model calls': Phoenix and Langfuse sum
 //!   token counts and cost over a trace's spans, so they would count them twice. As the
 //!   OpenInference instrumentations keep token counts on model spans only, an agent's counts
@@ -103,7 +104,14 @@ pub(crate) fn normalize(raw: &mut Vec<KeyValue>) {
             system_instructions(raw);
         }
         for &(alias, key) in IO_ALIASES {
-            if matches!(find(raw, alias), Some(Value::String(_))) {
+            // Beside messages, the chat JSON built from them is the input or output.
+            let messages = match key {
+                "input.value" => ["gen_ai.input.messages", "llm.input_messages"],
+                _ => ["gen_ai.output.messages", "llm.output_messages"],
+            };
+            if matches!(find(raw, alias), Some(Value::String(_)))
+                && messages.iter().all(|m| find(raw, m).is_none())
+            {
                 rename(raw, alias, key);
             }
         }
@@ -348,6 +356,19 @@ mod tests {
         assert_eq!(messages[0]["role"], "system");
         assert_eq!(messages[0]["parts"][0]["content"], "be brief");
         assert_eq!(messages[1]["role"], "user");
+    }
+
+    #[test]
+    fn a_prompt_beside_messages_leaves_the_input_to_them() {
+        let mut attrs = vec![
+            KeyValue::new("gen_ai.prompt", "hi"),
+            KeyValue::new("gen_ai.completion", "hello"),
+            KeyValue::new("llm.input_messages", r#"[{"role":"user","content":"hi"}]"#),
+        ];
+        normalize(&mut attrs);
+        assert_eq!(get(&attrs, "gen_ai.prompt"), Some(&Value::from("hi")));
+        assert!(get(&attrs, "input.value").is_none());
+        assert_eq!(get(&attrs, "output.value"), Some(&Value::from("hello")));
     }
 
     #[test]
