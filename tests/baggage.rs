@@ -204,3 +204,30 @@ fn a_server_passes_the_session_and_other_baggage_on() {
     assert_eq!(onward["baggage"], "session.id=s-1,user.id=u-2,tenant=acme");
     assert_eq!(str_attr(span(&spans, "call next"), "session.id"), "s-1");
 }
+
+#[test]
+fn attaching_to_a_started_span_sets_the_session_but_says_the_parent_was_not() {
+    let headers = HashMap::from([
+        (
+            "traceparent".to_owned(),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
+        ),
+        ("baggage".to_owned(), "session.id=s-late".to_owned()),
+    ]);
+    let spans = capture(|| {
+        let request = tracing::info_span!("POST /late");
+        let _ = request.context(); // starts the span's OpenTelemetry context
+        let attached = Propagation::new().extract(&headers).attach(&request);
+        assert_eq!(
+            attached,
+            Err(tracing_openinference::propagation::AttachError::AlreadyStarted)
+        );
+        request.in_scope(|| tracing::info_span!("chat", llm.model_name = "m").in_scope(|| {}));
+    });
+    let request = span(&spans, "POST /late");
+    assert_ne!(
+        request.span_context.trace_id().to_string(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+    assert_eq!(str_attr(span(&spans, "chat"), "session.id"), "s-late");
+}
