@@ -1,9 +1,11 @@
-//! An HTTP service (axum) that adopts an incoming `traceparent`, traces its LLM call under it,
-//! and returns the trace id in an `X-Trace-Id` header.
+//! An HTTP service (axum) that continues its caller's trace and session: it reads the incoming
+//! `traceparent` and `baggage` (`session.id`, `user.id`), traces its LLM call under them, and
+//! returns the trace id in an `X-Trace-Id` header. `examples/http_client.rs` is the other side.
 //!
 //! ```text
 //! cargo run --example axum_service
 //! curl -i -H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' \
+//!      -H 'baggage: session.id=conv-42,user.id=user-7' \
 //!      'http://127.0.0.1:3000/ask?q=hello'
 //! ```
 //!
@@ -14,12 +16,11 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TraceContextExt;
-use opentelemetry_sdk::propagation::TraceContextPropagator;
 use std::collections::HashMap;
 use std::time::Duration;
 use tracing::Instrument;
+use tracing_openinference::propagation::extract_context;
 use tracing_openinference::{LlmLayer, LlmSpanExt, Message, Usage};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::prelude::*;
@@ -39,9 +40,10 @@ async fn main() {
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
     if std::env::var_os("AXUM_SERVICE_SELF_TEST").is_some() {
-        let trace_id = self_test(addr).await;
-        println!("X-Trace-Id: {trace_id}");
+        let (trace_id, session) = self_test(addr).await;
+        println!("X-Trace-Id: {trace_id}\nX-Session-Id: {session}");
         assert_eq!(trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(session, "conv-42");
     } else {
         let _ = tokio::signal::ctrl_c().await;
     }
@@ -49,7 +51,8 @@ async fn main() {
     handle.shutdown(Duration::from_secs(5)).expect("flush");
 }
 
-/// `GET /ask?q=...`: continues the caller's trace and answers with a simulated model.
+/// `GET /ask?q=...`: continues the caller's trace and session and answers with a simulated
+/// model.
 async fn ask(
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
@@ -58,13 +61,13 @@ async fn ask(
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
         .collect();
-    let parent = TraceContextPropagator::new().extract(&carrier);
-    let span = tracing::info_span!(
-        "POST /ask",
-        http.route = "/ask",
-        session.id = "http-session"
-    );
-    let _ = span.set_parent(parent);
+    // The caller's span becomes the parent; its session and user are inherited by every span
+    // under this one (attach before entering the span).
+    let remote = extract_context(&carrier);
+    let span = tracing::info_span!("GET /ask", http.route = "/ask");
+    if let Err(e) = remote.attach(&span) {
+        eprintln!("could not continue the caller's trace: {e}");
+    }
     let trace_id = span.context().span().span_context().trace_id().to_string();
 
     let question = params.get("q").cloned().unwrap_or_default();
@@ -73,6 +76,12 @@ async fn ask(
     let mut response = answer.into_response();
     if let Ok(value) = HeaderValue::from_str(&trace_id) {
         response.headers_mut().insert("x-trace-id", value);
+    }
+    if let Some(value) = remote
+        .session_id()
+        .and_then(|s| HeaderValue::from_str(s).ok())
+    {
+        response.headers_mut().insert("x-session-id", value);
     }
     response
 }
@@ -93,12 +102,14 @@ async fn answer(question: String) -> String {
     reply
 }
 
-/// Sends one request with a `traceparent` over a plain TCP connection; returns `X-Trace-Id`.
-async fn self_test(addr: std::net::SocketAddr) -> String {
+/// Sends one request with a `traceparent` and a `baggage` over a plain TCP connection; returns
+/// `X-Trace-Id` and `X-Session-Id`.
+async fn self_test(addr: std::net::SocketAddr) -> (String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let request = "GET /ask?q=hello HTTP/1.1\r\nhost: localhost\r\n\
                    traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\
+                   baggage: session.id=conv-42,user.id=user-7\r\n\
                    connection: close\r\n\r\n";
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut response = String::new();
@@ -107,8 +118,11 @@ async fn self_test(addr: std::net::SocketAddr) -> String {
         stream.read_to_string(&mut response),
     );
     read.await.expect("response in time").expect("read");
-    response
-        .lines()
-        .find_map(|l| l.strip_prefix("x-trace-id: ").map(str::to_owned))
-        .unwrap_or_default()
+    let header = |name: &str| {
+        response
+            .lines()
+            .find_map(|l| l.strip_prefix(name).map(str::to_owned))
+            .unwrap_or_default()
+    };
+    (header("x-trace-id: "), header("x-session-id: "))
 }

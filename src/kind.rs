@@ -96,14 +96,21 @@ impl SpanKind {
     /// ```
     pub fn from_gen_ai_operation(op: &str) -> Option<SpanKind> {
         Some(match op.trim() {
-            "chat" | "text_completion" | "generate_content" | "completion" | "generate" => {
-                SpanKind::Llm
-            }
+            // `chat_streaming`, `interactions` and `interactions_streaming`: rig's names.
+            "chat"
+            | "text_completion"
+            | "generate_content"
+            | "completion"
+            | "generate"
+            | "chat_streaming"
+            | "interactions"
+            | "interactions_streaming" => SpanKind::Llm,
             "embeddings" => SpanKind::Embedding,
             "retrieval" => SpanKind::Retriever,
+            "rerank" => SpanKind::Reranker,
             "execute_tool" => SpanKind::Tool,
             "invoke_agent" | "create_agent" => SpanKind::Agent,
-            "invoke_workflow" => SpanKind::Chain,
+            "invoke_workflow" | "plan" => SpanKind::Chain,
             _ => return None,
         })
     }
@@ -141,6 +148,7 @@ impl SpanKind {
             "llm" => (SpanKind::Llm, 5),
             "gen_ai" if name.starts_with("gen_ai.tool.") => (SpanKind::Tool, 3),
             "gen_ai" if name.starts_with("gen_ai.agent.") => (SpanKind::Agent, 4),
+            "gen_ai" if name.starts_with("gen_ai.evaluation.") => (SpanKind::Evaluator, 3),
             "gen_ai"
                 if name.starts_with("gen_ai.request.")
                     || name.starts_with("gen_ai.usage.")

@@ -20,6 +20,7 @@ pub mod metrics;
 mod pipeline;
 pub mod pricing;
 pub mod privacy;
+pub mod propagation;
 mod span_ext;
 mod span_values;
 mod stream_guard;

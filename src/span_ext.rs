@@ -277,7 +277,7 @@ pub trait LlmSpanExt {
 }
 
 /// Runs `f` on the layer's state of `span`, if an [`crate::LlmLayer`] records it.
-fn with_state<R>(
+pub(crate) fn with_state<R>(
     span: &tracing::Span,
     f: impl FnOnce(&mut SpanState) -> R,
 ) -> Result<R, RecordError> {

@@ -110,7 +110,8 @@ impl Recognized {
                 i64::try_from(sum).unwrap_or(i64::MAX),
             ));
         }
-        let any_tokens = self.tokens.iter().any(Option::is_some);
+        // An agent's usage is its model calls', priced on their spans.
+        let any_tokens = kind != SpanKind::Agent && self.tokens.iter().any(Option::is_some);
         if let (false, true, Some(model)) = (self.cost_given, any_tokens, &self.model) {
             let usage = TokenUsage {
                 prompt: prompt.unwrap_or(0),
@@ -151,7 +152,12 @@ mod tests {
             "AGENT".into()
         );
         assert_eq!(get("llm.token_count.total").unwrap().value, Value::I64(16));
-        assert!(matches!(get("llm.cost.total").unwrap().value, Value::F64(c) if c > 0.0));
+        // An agent's usage is its model calls': not priced again.
+        assert!(get("llm.cost.total").is_none());
+        attrs.pop();
+        let llm = recognize(&mut attrs).derived(&PriceTable::builtin());
+        let cost = llm.iter().find(|kv| kv.key.as_str() == "llm.cost.total");
+        assert!(matches!(cost.unwrap().value, Value::F64(c) if c > 0.0));
     }
 
     #[test]

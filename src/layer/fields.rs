@@ -145,17 +145,23 @@ pub(crate) fn role_of(name: &str) -> Role {
         | "embedding.model_name"
         | "reranker.model_name" => Role::Model,
         "llm.provider" | "gen_ai.provider.name" | "llm.system" | "gen_ai.system" => Role::Provider,
-        "llm.token_count.prompt" | "gen_ai.usage.input_tokens" => Role::Tokens(Prompt),
-        "llm.token_count.completion" | "gen_ai.usage.output_tokens" => Role::Tokens(Completion),
-        "llm.token_count.total" => Role::Tokens(Total),
+        // `gen_ai.usage.prompt_tokens` / `completion_tokens`: the names before GenAI 1.27.
+        "llm.token_count.prompt" | "gen_ai.usage.input_tokens" | "gen_ai.usage.prompt_tokens" => {
+            Role::Tokens(Prompt)
+        }
+        "llm.token_count.completion"
+        | "gen_ai.usage.output_tokens"
+        | "gen_ai.usage.completion_tokens" => Role::Tokens(Completion),
+        "llm.token_count.total" | "gen_ai.usage.total_tokens" => Role::Tokens(Total),
         "llm.token_count.prompt_details.cache_read" | "gen_ai.usage.cache_read.input_tokens" => {
             Role::Tokens(CacheRead)
         }
         "llm.token_count.prompt_details.cache_write"
         | "gen_ai.usage.cache_creation.input_tokens" => Role::Tokens(CacheWrite),
-        "llm.token_count.completion_details.reasoning" | "gen_ai.usage.reasoning.output_tokens" => {
-            Role::Tokens(Reasoning)
-        }
+        // `gen_ai.usage.reasoning_tokens`: the name `rig` records.
+        "llm.token_count.completion_details.reasoning"
+        | "gen_ai.usage.reasoning.output_tokens"
+        | "gen_ai.usage.reasoning_tokens" => Role::Tokens(Reasoning),
         "llm.cost.total" | "llm.cost.prompt" | "llm.cost.completion" => Role::CostGiven,
         "session.id" | "gen_ai.conversation.id" => Role::Context(ContextSlot::Session),
         "user.id" => Role::Context(ContextSlot::User),

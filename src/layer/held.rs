@@ -148,7 +148,11 @@ impl Held for HeldSpan {
             return;
         };
         summary.add_span(state.kind(), self.failed());
-        let tokens = state.tokens.total_or_sum().unwrap_or(0);
+        // An agent's usage is its model calls', counted on their spans.
+        let tokens = match state.kind() {
+            crate::SpanKind::Agent => 0,
+            _ => state.tokens.total_or_sum().unwrap_or(0),
+        };
         let priced = state.priced_usage();
         let cost = super::price(prices, state, priced.as_ref()).map(|c| c.total);
         summary.add_usage(tokens, cost);

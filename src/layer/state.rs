@@ -122,10 +122,15 @@ impl Visit for UnsignedVisitor {
 
 impl SpanState {
     /// The usage the price table prices for this span: its tokens, unless the caller gave a
-    /// cost, no model is known, or a count was invalid.
+    /// cost, no model is known, a count was invalid, or the span is an agent's (its usage is
+    /// its model calls', priced on their spans).
     pub(crate) fn priced_usage(&self) -> Option<crate::pricing::TokenUsage> {
         let t = self.tokens;
-        let priced = !self.cost_given && t.any() && !t.invalid.any() && self.model.is_some();
+        let priced = !self.cost_given
+            && t.any()
+            && !t.invalid.any()
+            && self.model.is_some()
+            && self.kind() != SpanKind::Agent;
         priced.then(|| t.usage())
     }
 }

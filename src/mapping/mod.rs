@@ -12,6 +12,8 @@
 //!   fields (no dot in the name: the arguments `#[instrument]` records), one as text, several
 //!   as a JSON object. Arguments folded into `input.value` are not exported separately; beside
 //!   another input they stay as attributes.
+//! - GenAI fields in the shapes other crates record them are first brought to the shapes read
+//!   here ([`genai_fields`]), an agent's summed usage among them.
 //! - Dotted fields outside the conventions (`http.route`, ...) pass through unchanged.
 //! - GenAI attributes are added next to the OpenInference ones ([`genai::enrich`]); with no
 //!   `output.value`, no `gen_ai.response.model` / `.id` (Phoenix would build an output of them).
@@ -26,6 +28,7 @@ pub(crate) mod chat_json;
 pub(crate) mod documents;
 pub(crate) mod flatten;
 pub(crate) mod genai;
+pub(crate) mod genai_fields;
 pub(crate) mod io_values;
 pub(crate) mod langfuse;
 pub(crate) mod secret_keys;
@@ -78,6 +81,7 @@ impl Mapper {
     pub(crate) fn map_span(&self, span: &mut SpanData, extra: Option<KeyValue>) -> usize {
         let p = &self.privacy;
         let mut raw = dedupe_last_wins(std::mem::take(&mut span.attributes));
+        genai_fields::normalize(&mut raw);
         let mut scratch = self.scratch.lock();
         let Scratch { plans, out } = &mut *scratch;
         out.clear();

@@ -108,8 +108,11 @@ pub(crate) fn summarize_attributes(
         .and_then(|k| SpanKind::parse(&k))
         .unwrap_or(SpanKind::Chain);
     summary.add_span(kind, failed);
+    // An agent's usage is its model calls', counted on their spans.
     let tokens = match get("llm.token_count.total").map(|kv| &kv.value) {
-        Some(opentelemetry::Value::I64(n)) => u64::try_from(*n).unwrap_or(0),
+        Some(opentelemetry::Value::I64(n)) if kind != SpanKind::Agent => {
+            u64::try_from(*n).unwrap_or(0)
+        }
         _ => 0,
     };
     let cost = match get("llm.cost.total").map(|kv| &kv.value) {

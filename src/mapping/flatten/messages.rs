@@ -302,8 +302,9 @@ pub(super) fn parse_part(part: &Json, message: &mut Message) {
         }
         "tool_call_response" | "tool_result" | "function_call_output" => {
             let id = non_null_field(obj, &["id", "tool_use_id", "call_id"]).and_then(id_string);
-            let content =
-                non_null_field(obj, &["response", "content", "output"]).and_then(response_text);
+            // `result`: the name the `genai` crate gives the response.
+            let content = non_null_field(obj, &["response", "content", "output", "result"])
+                .and_then(response_text);
             if id.is_some() || content.is_some() {
                 message.add_response(ToolResponse { id, content });
             }
