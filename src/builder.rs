@@ -5,6 +5,7 @@ pub use crate::error::BuildError;
 use crate::export::env::{self, Getter, Named};
 use crate::export::{console::ConsoleExporter, target};
 use crate::handle::LlmHandle;
+use crate::layer::held_traces::HeldTraces;
 use crate::layer::CaptureSettings;
 use crate::layer::{Core, LlmLayer};
 use crate::mapping::Mapper;

@@ -130,22 +130,25 @@ impl LlmLayerBuilder {
             && target
                 .as_ref()
                 .is_some_and(crate::export::mlflow::is_mlflow);
+        let mut at_end = None;
         if !exporters.is_empty() {
-            let processor = LlmSpanProcessor::start(
-                pipeline,
-                mapper,
-                exporters,
-                Arc::clone(&stats),
-                &scope,
-                Arc::clone(&prices),
-            )
-            .map_err(|e| BuildError::Exporter(format!("export thread: {e}")))?;
-            if let Some(rule) = self.keep_rule.take() {
-                processor.set_keep_rule(rule);
-            }
+            let limits = pipeline.buffer;
+            let processor =
+                LlmSpanProcessor::start(pipeline, mapper, exporters, Arc::clone(&stats))
+                    .map_err(|e| BuildError::Exporter(format!("export thread: {e}")))?;
             if capturing {
+                let held = Arc::new(HeldTraces::new(
+                    limits,
+                    self.keep_rule.take(),
+                    processor.clone(),
+                    Arc::clone(&stats),
+                    scope.clone(),
+                    Arc::clone(&prices),
+                ));
+                let end = Arc::clone(&held);
+                at_end = Some(Box::new(move || end.at_end()) as Box<dyn Fn() + Send + Sync>);
                 capture = Some(CaptureSettings {
-                    processor: processor.clone(),
+                    held,
                     roots_may_be_unsampled: ratio < 1.0 || !parent_based,
                     parent_based,
                 });
@@ -189,7 +192,8 @@ impl LlmLayerBuilder {
             observation: std::mem::take(&mut self.observation),
         });
         let handle = LlmHandle::new(tracer_provider, meter_provider, stats)
-            .with_metrics_extras(std::mem::take(&mut self.metrics_out.extras));
+            .with_metrics_extras(std::mem::take(&mut self.metrics_out.extras))
+            .with_at_end(at_end);
         Ok(LlmLayer::from_parts(tracer, core, handle))
     }
 

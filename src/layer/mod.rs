@@ -12,6 +12,7 @@ pub(crate) mod derived;
 pub(crate) mod event;
 pub(crate) mod fields;
 pub(crate) mod held;
+pub(crate) mod held_traces;
 mod observe;
 pub(crate) mod per_thread;
 pub(crate) mod plain;
@@ -61,8 +62,8 @@ pub(crate) struct Core {
 /// How the layer keeps sampled-out spans (see [`capture`]).
 #[derive(Debug)]
 pub(crate) struct CaptureSettings {
-    /// Where kept spans go.
-    pub(crate) processor: crate::pipeline::LlmSpanProcessor,
+    /// Where sampled-out spans wait for their trace's decision.
+    pub(crate) held: Arc<held_traces::HeldTraces>,
     /// Whether a span without a known sampled parent may be sampled out (a ratio under 1,
     /// or no parent-based sampling); if not, only an unsampled current context says so.
     pub(crate) roots_may_be_unsampled: bool,

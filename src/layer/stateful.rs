@@ -178,7 +178,7 @@ where
                             let lasted = ended.saturating_duration_since(state.start);
                             held::HeldSpan::new(capture, identity, name, lasted)
                         };
-                    settings.processor.hold(held);
+                    settings.held.hold(held);
                 }
                 _ => {
                     let finished = self.core.finish(&mut state);
