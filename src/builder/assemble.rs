@@ -109,13 +109,9 @@ impl LlmLayerBuilder {
             .with_sampler(sampler)
             .with_span_limits(span_limits())
             .with_resource(resource.clone());
-        let ids = self
-            .id_generator
-            .take()
-            .unwrap_or_else(|| Box::new(RandomIdGenerator::default()));
-        // The sampler notes each span's parent for the layer, under the id the generator
-        // gave it (see `pipeline::identity`).
-        provider = provider.with_id_generator(NotingIds(ids));
+        if let Some(ids) = self.id_generator.take() {
+            provider = provider.with_id_generator(GivenIds(ids));
+        }
         let scope = InstrumentationScope::builder("tracing-openinference")
             .with_version(env!("CARGO_PKG_VERSION"))
             .build();
@@ -290,5 +286,19 @@ where
             core,
             LlmHandle::new(provider, None, Arc::new(PipelineStats::default())),
         )
+    }
+}
+
+/// The id generator given with `with_id_generator`, as the provider takes one.
+#[derive(Debug)]
+struct GivenIds(Box<dyn IdGenerator>);
+
+impl IdGenerator for GivenIds {
+    fn new_trace_id(&self) -> opentelemetry::trace::TraceId {
+        self.0.new_trace_id()
+    }
+
+    fn new_span_id(&self) -> opentelemetry::trace::SpanId {
+        self.0.new_span_id()
     }
 }

@@ -257,14 +257,7 @@ where
                 || plain::start_of(id),
             );
         }
-        let parent_span = || {
-            span.parent().and_then(|p| {
-                p.extensions()
-                    .get::<Box<SpanState>>()
-                    .and_then(|s| s.identity.as_ref().map(|i| i.context.span_id()))
-            })
-        };
-        let identity = Identity::of(sc, parent_span)?;
+        let identity = Identity::of(sc, || local_parent(span.parent()))?;
         let mut ext = span.extensions_mut();
         let state = ext.get_mut::<Box<SpanState>>()?;
         let sampled = identity.sampled();
@@ -288,15 +281,32 @@ where
         let cx =
             tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(id, d))?;
         let sc = cx.span().span_context().clone();
-        let parent_span = || {
-            ctx.span(id)?.parent().and_then(|p| {
-                p.extensions()
-                    .get::<Box<SpanState>>()
-                    .and_then(|s| s.identity.as_ref().map(|i| i.context.span_id()))
-            })
-        };
-        Identity::of(&sc, parent_span).map(|identity| (identity, cx.clone()))
+        let parent = || local_parent(ctx.span(id)?.parent());
+        Identity::of(&sc, parent).map(|identity| (identity, cx.clone()))
     }
+}
+
+/// The OpenTelemetry trace and span of `parent`, a span's parent `tracing` span: the identity
+/// the layer learned, else asked of the bridge (no lock is held here).
+fn local_parent<S>(
+    parent: Option<tracing_subscriber::registry::SpanRef<'_, S>>,
+) -> Option<(opentelemetry::trace::TraceId, opentelemetry::trace::SpanId)>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let parent = parent?;
+    let learned = parent.extensions().get::<Box<SpanState>>().and_then(|s| {
+        let sc = &s.identity.as_ref()?.context;
+        Some((sc.trace_id(), sc.span_id()))
+    });
+    learned.or_else(|| {
+        let id = parent.id();
+        let cx =
+            tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(&id, d))?;
+        let span = cx.span();
+        let sc = span.span_context();
+        sc.is_valid().then(|| (sc.trace_id(), sc.span_id()))
+    })
 }
 
 /// The parent of the new span `id` as this layer sees it (the nearest ancestor its filter
