@@ -257,7 +257,7 @@ where
                 || plain::start_of(id),
             );
         }
-        let identity = Identity::of(sc, || local_parent(span.parent()))?;
+        let identity = Identity::of(sc, || stateful::local_parent(span.parent()))?;
         let mut ext = span.extensions_mut();
         let state = ext.get_mut::<Box<SpanState>>()?;
         let sampled = identity.sampled();
@@ -281,32 +281,9 @@ where
         let cx =
             tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(id, d))?;
         let sc = cx.span().span_context().clone();
-        let parent = || local_parent(ctx.span(id)?.parent());
+        let parent = || stateful::local_parent(ctx.span(id)?.parent());
         Identity::of(&sc, parent).map(|identity| (identity, cx.clone()))
     }
-}
-
-/// The OpenTelemetry trace and span of `parent`, a span's parent `tracing` span: the identity
-/// the layer learned, else asked of the bridge (no lock is held here).
-fn local_parent<S>(
-    parent: Option<tracing_subscriber::registry::SpanRef<'_, S>>,
-) -> Option<(opentelemetry::trace::TraceId, opentelemetry::trace::SpanId)>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    let parent = parent?;
-    let learned = parent.extensions().get::<Box<SpanState>>().and_then(|s| {
-        let sc = &s.identity.as_ref()?.context;
-        Some((sc.trace_id(), sc.span_id()))
-    });
-    learned.or_else(|| {
-        let id = parent.id();
-        let cx =
-            tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(&id, d))?;
-        let span = cx.span();
-        let sc = span.span_context();
-        sc.is_valid().then(|| (sc.trace_id(), sc.span_id()))
-    })
 }
 
 /// The parent of the new span `id` as this layer sees it (the nearest ancestor its filter

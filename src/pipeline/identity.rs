@@ -83,9 +83,7 @@ pub(crate) fn without_note(state: &TraceState) -> TraceState {
     if state.into_iter().all(|(key, _)| key == PARENT_KEY) {
         return TraceState::NONE;
     }
-    state
-        .delete(PARENT_KEY)
-        .unwrap_or_else(|_| TraceState::NONE)
+    state.delete(PARENT_KEY).unwrap_or(TraceState::NONE)
 }
 
 /// The remote parent noted in `state`, if any.
