@@ -5,11 +5,11 @@ pub use crate::error::BuildError;
 use crate::export::env::{self, Getter, Named};
 use crate::export::{console::ConsoleExporter, target};
 use crate::handle::LlmHandle;
+use crate::layer::held_traces::HeldTraces;
 use crate::layer::CaptureSettings;
 use crate::layer::{Core, LlmLayer};
 use crate::mapping::Mapper;
 use crate::metrics::Metrics;
-use crate::pipeline::identity::NotingIds;
 use crate::pipeline::sampler::LlmSampler;
 use crate::pipeline::stats::PipelineStats;
 use crate::pipeline::worker::ErasedExporter;
@@ -19,9 +19,7 @@ use crate::privacy::Privacy;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_sdk::metrics::{MeterProviderBuilder, SdkMeterProvider};
-use opentelemetry_sdk::trace::{
-    IdGenerator, RandomIdGenerator, SdkTracerProvider, SpanExporter, SpanLimits,
-};
+use opentelemetry_sdk::trace::{IdGenerator, SdkTracerProvider, SpanExporter, SpanLimits};
 use opentelemetry_sdk::Resource;
 use std::fmt;
 use std::path::PathBuf;

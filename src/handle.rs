@@ -40,12 +40,23 @@ impl fmt::Display for HandleError {
 
 impl std::error::Error for HandleError {}
 
-#[derive(Debug)]
 struct Providers {
     traces: SdkTracerProvider,
     metrics: Option<SdkMeterProvider>,
     extras: MetricsExtras,
     stats: Arc<PipelineStats>,
+    /// Runs once before the span pipeline ends: the layer's sampled-out traces still open are
+    /// decided (see `layer::held_traces`).
+    at_end: Option<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl fmt::Debug for Providers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Providers")
+            .field("traces", &self.traces)
+            .field("metrics", &self.metrics)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for Providers {
@@ -54,6 +65,9 @@ impl Drop for Providers {
     /// that does not answer (the SDK's meter shutdown ignores its time limit and waits up to
     /// 5 s). The span pipeline's own bound (0.7 s) is kept by its processor.
     fn drop(&mut self) {
+        if let Some(at_end) = &self.at_end {
+            at_end();
+        }
         if self.stats.explicit_shutdown.load(Ordering::Relaxed) {
             return;
         }
@@ -102,6 +116,7 @@ impl LlmHandle {
                 metrics,
                 extras: MetricsExtras::default(),
                 stats,
+                at_end: None,
             }),
         }
     }
@@ -112,6 +127,15 @@ impl LlmHandle {
     pub(crate) fn with_metrics_extras(mut self, extras: MetricsExtras) -> Self {
         if let Some(p) = Arc::get_mut(&mut self.providers) {
             p.extras = extras;
+        }
+        self
+    }
+
+    /// Runs `at_end` once before the span pipeline ends (at [`LlmHandle::shutdown`], or as
+    /// the last handle goes).
+    pub(crate) fn with_at_end(mut self, at_end: Option<Box<dyn Fn() + Send + Sync>>) -> Self {
+        if let Some(p) = Arc::get_mut(&mut self.providers) {
+            p.at_end = at_end;
         }
         self
     }
@@ -221,6 +245,9 @@ impl LlmHandle {
             .explicit_shutdown
             .store(true, Ordering::Relaxed);
         self.run_with_timeout(timeout, move |p| {
+            if let Some(at_end) = &p.at_end {
+                at_end();
+            }
             let traces = p.traces.shutdown_with_timeout(timeout);
             if let Some(tap) = &p.extras.summary {
                 // Read before the meter provider shuts down; a second shutdown finds it

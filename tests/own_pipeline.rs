@@ -240,3 +240,229 @@ fn error_keeping_sampling_in_the_service_s_provider_keeps_exactly_the_failing_tr
     // Downstream services saw the ratio's decision.
     assert_eq!(propagated_sampled, Some(false));
 }
+
+mod semantics {
+    //! `LlmSemantics` next to the service's own bridge: inheritance, derived values and GenAI
+    //! metrics in the own-provider mode, with the layers in either order.
+
+    use super::*;
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+    use tracing_openinference::compose::LlmSemantics;
+
+    /// A request whose handler span carries the session and the user.
+    fn handle_session_request() {
+        let http = tracing::info_span!(
+            "GET /chat",
+            http.route = "/chat",
+            otel.kind = "server",
+            session.id = "s-7",
+            user.id = "u-3",
+        );
+        http.in_scope(|| {
+            tracing::info_span!("plan", step = 1).in_scope(|| {
+                tracing::info_span!(
+                    "chat",
+                    llm.model_name = "gpt-4o-mini",
+                    llm.provider = "openai",
+                    llm.token_count.prompt = 12_u64,
+                    llm.token_count.completion = 4_u64,
+                )
+                .in_scope(|| {});
+            });
+            tracing::info_span!("lookup", tool.name = "weather").in_scope(|| {});
+            tracing::info_span!(
+                "retry",
+                llm.model_name = "gpt-4o-mini",
+                llm.provider = "openai"
+            )
+            .in_scope(|| tracing::error!(error.type = "RateLimited", "429 from the provider"));
+        });
+    }
+
+    struct Run {
+        spans: Vec<SpanData>,
+        metrics: Vec<ResourceMetrics>,
+    }
+
+    /// Runs [`handle_session_request`] with `LlmSemantics` before (`first`) or after the
+    /// service's bridge.
+    fn run_with_semantics(first: bool) -> Run {
+        let spans = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(quiet(spans.clone()))
+            .build();
+        let exporter = InMemoryMetricExporter::default();
+        let meters = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(exporter.clone()).build())
+            .build();
+        let semantics = LlmSemantics::new().with_meter_provider(&meters);
+        let tracer = provider.tracer("svc");
+        if first {
+            let bridge = tracing_opentelemetry::layer().with_tracer(tracer);
+            let subscriber = tracing_subscriber::registry().with(semantics).with(bridge);
+            tracing::subscriber::with_default(subscriber, handle_session_request);
+        } else {
+            let bridge = tracing_opentelemetry::layer().with_tracer(tracer);
+            let subscriber = tracing_subscriber::registry().with(bridge).with(semantics);
+            tracing::subscriber::with_default(subscriber, handle_session_request);
+        }
+        provider.force_flush().unwrap();
+        meters.force_flush().unwrap();
+        Run {
+            spans: spans.get_finished_spans().unwrap(),
+            metrics: exporter.get_finished_metrics().unwrap(),
+        }
+    }
+
+    /// Data points of histogram `name`: (attributes as `key=value`, count, sum).
+    fn histogram(metrics: &[ResourceMetrics], name: &str) -> Vec<(Vec<String>, u64, f64)> {
+        let mut out = Vec::new();
+        for rm in metrics {
+            for sm in rm.scope_metrics() {
+                for m in sm.metrics().filter(|m| m.name() == name) {
+                    match m.data() {
+                        AggregatedMetrics::F64(MetricData::Histogram(h)) => {
+                            for p in h.data_points() {
+                                let attrs = p
+                                    .attributes()
+                                    .map(|kv| format!("{}={}", kv.key, kv.value))
+                                    .collect();
+                                out.push((attrs, p.count(), p.sum()));
+                            }
+                        }
+                        AggregatedMetrics::U64(MetricData::Histogram(h)) => {
+                            for p in h.data_points() {
+                                let attrs = p
+                                    .attributes()
+                                    .map(|kv| format!("{}={}", kv.key, kv.value))
+                                    .collect();
+                                out.push((attrs, p.count(), p.sum() as f64));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn check_spans(run: &Run) {
+        let spans = &run.spans;
+        assert_eq!(
+            spans.len(),
+            5,
+            "{:?}",
+            spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+        );
+        let http = span(spans, "GET /chat");
+        let plan = span(spans, "plan");
+        let chat = span(spans, "chat");
+        let lookup = span(spans, "lookup");
+        let retry = span(spans, "retry");
+        for s in [plan, chat, lookup, retry] {
+            assert_eq!(s.span_context.trace_id(), http.span_context.trace_id());
+        }
+        assert_eq!(chat.parent_span_id, plan.span_context.span_id());
+        assert_eq!(plan.parent_span_id, http.span_context.span_id());
+        assert_eq!(lookup.parent_span_id, http.span_context.span_id());
+        // Inherited through a plain span in between, once each, as text.
+        for s in [chat, lookup, retry] {
+            assert_eq!(str_attr(s, "session.id"), "s-7", "{}", s.name);
+            assert_eq!(str_attr(s, "user.id"), "u-3", "{}", s.name);
+            assert_eq!(str_attr(s, "gen_ai.conversation.id"), "s-7", "{}", s.name);
+            let sessions = s
+                .attributes
+                .iter()
+                .filter(|kv| kv.key.as_str() == "session.id")
+                .count();
+            assert_eq!(sessions, 1, "{}", s.name);
+        }
+        assert_eq!(str_attr(chat, "openinference.span.kind"), "LLM");
+        assert_eq!(int_attr(chat, "llm.token_count.total"), 16);
+        assert!(float_attr(chat, "llm.cost.total") > 0.0);
+        assert_eq!(str_attr(lookup, "openinference.span.kind"), "TOOL");
+        assert!(is_error(retry));
+    }
+
+    fn check_metrics(run: &Run) {
+        let durations = histogram(&run.metrics, "gen_ai.client.operation.duration");
+        let ok: u64 = durations
+            .iter()
+            .filter(|(a, ..)| !a.iter().any(|s| s.starts_with("error.type")))
+            .map(|(_, n, _)| n)
+            .sum();
+        let failed: Vec<_> = durations
+            .iter()
+            .filter(|(a, ..)| a.iter().any(|s| s == "error.type=RateLimited"))
+            .collect();
+        assert_eq!(ok, 1, "{durations:?}");
+        assert_eq!(failed.len(), 1, "{durations:?}");
+        assert_eq!(failed[0].1, 1);
+        assert!(durations
+            .iter()
+            .all(|(a, ..)| a.iter().any(|s| s == "gen_ai.request.model=gpt-4o-mini")));
+        let usage = histogram(&run.metrics, "gen_ai.client.token.usage");
+        let by_type = |ty: &str| -> f64 {
+            usage
+                .iter()
+                .filter(|(a, ..)| a.iter().any(|s| *s == format!("gen_ai.token.type={ty}")))
+                .map(|(_, _, sum)| sum)
+                .sum()
+        };
+        assert_eq!(by_type("input"), 12.0, "{usage:?}");
+        assert_eq!(by_type("output"), 4.0, "{usage:?}");
+        let tools = histogram(&run.metrics, "openinference.tool.duration");
+        assert_eq!(tools.iter().map(|(_, n, _)| n).sum::<u64>(), 1, "{tools:?}");
+    }
+
+    #[test]
+    fn before_the_bridge_llm_spans_inherit_session_and_user_and_metrics_are_recorded() {
+        let run = run_with_semantics(true);
+        check_spans(&run);
+        check_metrics(&run);
+        // Values derived at close reach a bridge that closes after this layer.
+        assert_eq!(
+            str_attr(span(&run.spans, "retry"), "error.type"),
+            "RateLimited"
+        );
+    }
+
+    #[test]
+    fn after_the_bridge_llm_spans_inherit_session_and_user_and_metrics_are_recorded() {
+        let run = run_with_semantics(false);
+        check_spans(&run);
+        check_metrics(&run);
+    }
+
+    #[test]
+    fn metrics_count_every_call_whatever_the_service_s_sampler_keeps() {
+        let spans = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff)
+            .with_simple_exporter(quiet(spans.clone()))
+            .build();
+        let exporter = InMemoryMetricExporter::default();
+        let meters = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(exporter.clone()).build())
+            .build();
+        let subscriber = tracing_subscriber::registry()
+            .with(LlmSemantics::new().with_meter_provider(&meters))
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("svc")));
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..5 {
+                handle_session_request();
+            }
+        });
+        provider.force_flush().unwrap();
+        meters.force_flush().unwrap();
+        assert!(spans.get_finished_spans().unwrap().is_empty());
+        let metrics = exporter.get_finished_metrics().unwrap();
+        let calls: u64 = histogram(&metrics, "gen_ai.client.operation.duration")
+            .iter()
+            .map(|(_, n, _)| n)
+            .sum();
+        assert_eq!(calls, 10);
+    }
+}

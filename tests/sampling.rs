@@ -722,3 +722,74 @@ fn an_event_whose_value_logs_does_not_deadlock_a_sampled_out_span() {
     assert!(is_error(chat));
     assert!(str_attr(chat, "input.value").contains("Chatty"), "{chat:?}");
 }
+
+/// An exporter that keeps what it received through its shutdown.
+#[derive(Debug, Clone, Default)]
+struct Keeping(std::sync::Arc<std::sync::Mutex<Vec<SpanData>>>);
+
+impl opentelemetry_sdk::trace::SpanExporter for Keeping {
+    async fn export(&self, batch: Vec<SpanData>) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.lock().unwrap().extend(batch);
+        Ok(())
+    }
+}
+
+#[test]
+fn at_shutdown_an_open_trace_is_exported_if_it_failed_and_counted_as_sampled_out_if_not() {
+    let exporter = Keeping::default();
+    let layer: LlmLayer<_> = quiet_builder()
+        .with_sampling_ratio(0.0)
+        .with_span_exporter(exporter.clone())
+        .build();
+    let handle = layer.handle();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let open_roots = tracing::dispatcher::with_default(&dispatch, || {
+        let failing = tracing::info_span!("failing_root");
+        failing.in_scope(|| {
+            tracing::info_span!("chat", llm.model_name = "gpt-4o-mini")
+                .in_scope(|| tracing::error!(error.type = "RateLimited", "429"));
+        });
+        let clean = tracing::info_span!("clean_root");
+        clean.in_scope(|| tracing::info_span!("step").in_scope(|| {}));
+        (failing, clean)
+    });
+    handle.shutdown(Duration::from_secs(10)).expect("shutdown");
+    let spans = exporter.0.lock().unwrap().clone();
+    assert_eq!(names(&spans), ["chat"]);
+    let chat = span(&spans, "chat");
+    assert_eq!(str_attr(chat, "error.type"), "RateLimited");
+    assert!(chat.span_context.is_sampled());
+    assert_eq!(handle.pipeline_stats().dropped("sampled_out"), 1);
+    drop(open_roots);
+}
+
+#[test]
+fn a_kept_trace_under_an_unsampled_remote_parent_keeps_its_parent_and_no_internal_state() {
+    let mut propagated = None;
+    let (spans, _) = run(quiet_builder().with_sampling_ratio(0.0), || {
+        let span = tracing::info_span!("request");
+        let _ = span.set_parent(remote_parent(false));
+        span.in_scope(|| {
+            let chat = tracing::info_span!("chat", llm.model_name = "gpt-4o");
+            // What an outgoing call made inside the LLM span sends on.
+            propagated = Some(chat.context().span().span_context().clone());
+            chat.in_scope(|| tracing::error!("upstream failed"));
+        });
+    });
+    let request = span(&spans, "request");
+    assert_eq!(request.parent_span_id.to_string(), "00f067aa0ba902b7");
+    assert!(request.parent_span_is_remote);
+    assert_eq!(
+        request.span_context.trace_id(),
+        remote_parent(false).span().span_context().trace_id()
+    );
+    let chat = span(&spans, "chat");
+    assert_eq!(chat.parent_span_id, request.span_context.span_id());
+    assert!(!chat.parent_span_is_remote);
+    for s in &spans {
+        assert_eq!(s.span_context.trace_state().header(), "", "{}", s.name);
+    }
+    let propagated = propagated.expect("ran");
+    assert!(!propagated.is_sampled());
+    assert_eq!(propagated.trace_state().header(), "");
+}

@@ -111,13 +111,9 @@ impl LlmLayerBuilder {
             .with_sampler(sampler)
             .with_span_limits(span_limits())
             .with_resource(resource.clone());
-        let ids = self
-            .id_generator
-            .take()
-            .unwrap_or_else(|| Box::new(RandomIdGenerator::default()));
-        // The sampler notes each span's parent for the layer, under the id the generator
-        // gave it (see `pipeline::identity`).
-        provider = provider.with_id_generator(NotingIds(ids));
+        if let Some(ids) = self.id_generator.take() {
+            provider = provider.with_id_generator(GivenIds(ids));
+        }
         let scope = InstrumentationScope::builder("tracing-openinference")
             .with_version(env!("CARGO_PKG_VERSION"))
             .build();
@@ -132,22 +128,25 @@ impl LlmLayerBuilder {
             && target
                 .as_ref()
                 .is_some_and(crate::export::mlflow::is_mlflow);
+        let mut at_end = None;
         if !exporters.is_empty() {
-            let processor = LlmSpanProcessor::start(
-                pipeline,
-                mapper,
-                exporters,
-                Arc::clone(&stats),
-                &scope,
-                Arc::clone(&prices),
-            )
-            .map_err(|e| BuildError::Exporter(format!("export thread: {e}")))?;
-            if let Some(rule) = self.keep_rule.take() {
-                processor.set_keep_rule(rule);
-            }
+            let limits = pipeline.buffer;
+            let processor =
+                LlmSpanProcessor::start(pipeline, mapper, exporters, Arc::clone(&stats))
+                    .map_err(|e| BuildError::Exporter(format!("export thread: {e}")))?;
             if capturing {
+                let held = Arc::new(HeldTraces::new(
+                    limits,
+                    self.keep_rule.take(),
+                    processor.clone(),
+                    Arc::clone(&stats),
+                    scope.clone(),
+                    Arc::clone(&prices),
+                ));
+                let end = Arc::clone(&held);
+                at_end = Some(Box::new(move || end.at_end()) as Box<dyn Fn() + Send + Sync>);
                 capture = Some(CaptureSettings {
-                    processor: processor.clone(),
+                    held,
                     roots_may_be_unsampled: ratio < 1.0 || !parent_based,
                     parent_based,
                 });
@@ -191,7 +190,8 @@ impl LlmLayerBuilder {
             observation: std::mem::take(&mut self.observation),
         });
         let handle = LlmHandle::new(tracer_provider, meter_provider, stats)
-            .with_metrics_extras(std::mem::take(&mut self.metrics_out.extras));
+            .with_metrics_extras(std::mem::take(&mut self.metrics_out.extras))
+            .with_at_end(at_end);
         Ok(LlmLayer::from_parts(tracer, core, handle))
     }
 
@@ -288,5 +288,19 @@ where
             core,
             LlmHandle::new(provider, None, Arc::new(PipelineStats::default())),
         )
+    }
+}
+
+/// The id generator given with `with_id_generator`, as the provider takes one.
+#[derive(Debug)]
+struct GivenIds(Box<dyn IdGenerator>);
+
+impl IdGenerator for GivenIds {
+    fn new_trace_id(&self) -> opentelemetry::trace::TraceId {
+        self.0.new_trace_id()
+    }
+
+    fn new_span_id(&self) -> opentelemetry::trace::SpanId {
+        self.0.new_span_id()
     }
 }

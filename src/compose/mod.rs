@@ -39,15 +39,22 @@
 //! assert_eq!(phoenix.get_finished_spans().unwrap().len(), 1);
 //! ```
 //!
-//! Compared with [`LlmLayer`](crate::LlmLayer), spans seen only at export carry what was
-//! recorded on them: `session.id`, `user.id`, `metadata` and `tag.tags` are not inherited from
-//! parents, `#[instrument(ret)]` values arrive as the bridge exports them (an event), and no
-//! GenAI metrics are recorded. Error-keeping sampling comes as a pair for the provider:
+//! The LLM semantics that need the spans as they happen (`session.id`, `user.id`, `metadata`
+//! and `tag.tags` inherited from ancestor spans, `output.value` from `#[instrument(ret)]`, the
+//! error type, and the GenAI metrics of every call, sampled or not) come from
+//! [`LlmSemantics`], a layer next to the service's own bridge; without it, spans carry only
+//! what was recorded on them. Error-keeping sampling comes as a pair for the provider:
 //! [`KeepErrorsSampler`] and [`KeepErrorsProcessor`].
+//!
+//! [`LlmLayer`](crate::LlmLayer) is these parts assembled around a bridge and pipeline of its
+//! own: the same per-span state, derivation and metrics as [`LlmSemantics`], the same mapping,
+//! privacy and limits as [`OpenInferenceExporter`].
 
 mod exporter;
 mod keep_errors;
 mod recognize;
+mod semantics;
 
 pub use exporter::{OpenInferenceExporter, PlainSpans};
 pub use keep_errors::{KeepErrorsProcessor, KeepErrorsSampler};
+pub use semantics::LlmSemantics;

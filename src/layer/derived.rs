@@ -70,21 +70,7 @@ pub(crate) fn derived_values(
             );
         }
 
-        let is_llm = kind == crate::SpanKind::Llm;
-        for (slot, (own, inherited)) in ContextSlot::ALL
-            .iter()
-            .zip(state.own.0.iter().zip(state.inherited.0.iter()))
-        {
-            if own.is_none() && (is_llm || !slot.llm_only()) {
-                if let Some(value) = inherited {
-                    push(
-                        &mut values,
-                        slot.index(),
-                        OwnedValue::Str(value.to_string()),
-                    );
-                }
-            }
-        }
+        push_inherited(state, kind, &mut values);
 
         // Reply messages, or a retriever's documents, are the output the mapping derives,
         // not the `ret` value.
@@ -210,6 +196,26 @@ pub(crate) fn derived_values(
 
         values.append(&mut state.pending);
         values
+    }
+}
+
+/// Pushes the context values `state` inherited and does not set itself: `session.id`,
+/// `user.id`, `metadata` and `tag.tags` on every span, the prompt identity on LLM spans only.
+pub(crate) fn push_inherited(
+    state: &SpanState,
+    kind: crate::SpanKind,
+    values: &mut Vec<(tracing_core::field::Field, OwnedValue)>,
+) {
+    let is_llm = kind == crate::SpanKind::Llm;
+    for (slot, (own, inherited)) in ContextSlot::ALL
+        .iter()
+        .zip(state.own.0.iter().zip(state.inherited.0.iter()))
+    {
+        if own.is_none() && (is_llm || !slot.llm_only()) {
+            if let Some(value) = inherited {
+                push(values, slot.index(), OwnedValue::Str(value.to_string()));
+            }
+        }
     }
 }
 

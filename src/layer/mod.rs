@@ -12,6 +12,7 @@ pub(crate) mod derived;
 pub(crate) mod event;
 pub(crate) mod fields;
 pub(crate) mod held;
+pub(crate) mod held_traces;
 mod observe;
 pub(crate) mod per_thread;
 pub(crate) mod plain;
@@ -61,8 +62,8 @@ pub(crate) struct Core {
 /// How the layer keeps sampled-out spans (see [`capture`]).
 #[derive(Debug)]
 pub(crate) struct CaptureSettings {
-    /// Where kept spans go.
-    pub(crate) processor: crate::pipeline::LlmSpanProcessor,
+    /// Where sampled-out spans wait for their trace's decision.
+    pub(crate) held: Arc<held_traces::HeldTraces>,
     /// Whether a span without a known sampled parent may be sampled out (a ratio under 1,
     /// or no parent-based sampling); if not, only an unsampled current context says so.
     pub(crate) roots_may_be_unsampled: bool,
@@ -256,14 +257,7 @@ where
                 || plain::start_of(id),
             );
         }
-        let parent_span = || {
-            span.parent().and_then(|p| {
-                p.extensions()
-                    .get::<Box<SpanState>>()
-                    .and_then(|s| s.identity.as_ref().map(|i| i.context.span_id()))
-            })
-        };
-        let identity = Identity::of(sc, parent_span)?;
+        let identity = Identity::of(sc, || stateful::local_parent(span.parent()))?;
         let mut ext = span.extensions_mut();
         let state = ext.get_mut::<Box<SpanState>>()?;
         let sampled = identity.sampled();
@@ -287,14 +281,8 @@ where
         let cx =
             tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(id, d))?;
         let sc = cx.span().span_context().clone();
-        let parent_span = || {
-            ctx.span(id)?.parent().and_then(|p| {
-                p.extensions()
-                    .get::<Box<SpanState>>()
-                    .and_then(|s| s.identity.as_ref().map(|i| i.context.span_id()))
-            })
-        };
-        Identity::of(&sc, parent_span).map(|identity| (identity, cx.clone()))
+        let parent = || stateful::local_parent(ctx.span(id)?.parent());
+        Identity::of(&sc, parent).map(|identity| (identity, cx.clone()))
     }
 }
 

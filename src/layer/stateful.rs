@@ -178,7 +178,7 @@ where
                             let lasted = ended.saturating_duration_since(state.start);
                             held::HeldSpan::new(capture, identity, name, lasted)
                         };
-                    settings.processor.hold(held);
+                    settings.held.hold(held);
                 }
                 _ => {
                     let finished = self.core.finish(&mut state);
@@ -197,4 +197,27 @@ where
         }
         self.bridge.on_close(id, ctx);
     }
+}
+
+/// The OpenTelemetry trace and span of `parent`, a span's parent `tracing` span: the identity
+/// the layer learned, else asked of the bridge (no lock is held here).
+pub(super) fn local_parent<S>(
+    parent: Option<tracing_subscriber::registry::SpanRef<'_, S>>,
+) -> Option<(opentelemetry::trace::TraceId, opentelemetry::trace::SpanId)>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let parent = parent?;
+    let learned = parent.extensions().get::<Box<SpanState>>().and_then(|s| {
+        let sc = &s.identity.as_ref()?.context;
+        Some((sc.trace_id(), sc.span_id()))
+    });
+    learned.or_else(|| {
+        let id = parent.id();
+        let cx =
+            tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(&id, d))?;
+        let span = cx.span();
+        let sc = span.span_context();
+        sc.is_valid().then(|| (sc.trace_id(), sc.span_id()))
+    })
 }

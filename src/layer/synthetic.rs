@@ -179,6 +179,22 @@ impl OwnedValue {
     }
 }
 
+/// Whether `values` are the layer's own (fields of [`KEYS`]), handed to a bridge through the
+/// dispatch: a layer that records onto a bridge it does not own sees them come back.
+pub(crate) fn is_own_record(values: &tracing_core::span::Record<'_>) -> bool {
+    struct First(Option<bool>);
+    impl tracing_core::field::Visit for First {
+        fn record_debug(&mut self, field: &Field, _: &dyn std::fmt::Debug) {
+            if self.0.is_none() {
+                self.0 = Some(field.callsite() == META.callsite());
+            }
+        }
+    }
+    let mut first = First(None);
+    values.record(&mut first);
+    first.0.unwrap_or(false)
+}
+
 /// How many values go into one `Record` handed to the bridge.
 const CHUNK: usize = 16;
 

@@ -101,7 +101,8 @@ struct Instruments {
     retrieval_ok: BoundHistogram<f64>,
     /// `openinference.retrieval.documents`, bound once (it has no attributes).
     documents_bound: BoundHistogram<u64>,
-    _pipeline: PipelineInstruments,
+    /// The export pipeline's self-observation, when the metrics belong to one.
+    _pipeline: Option<PipelineInstruments>,
 }
 
 /// A counter of pipeline events split by `reason`, read from the stats at each collection.
@@ -266,6 +267,8 @@ pub(crate) struct Metrics {
     /// Wakes the export thread that records full batches (see [`batch`]); without one, a
     /// thread records its own.
     wake: Option<batch::Wake>,
+    /// Each span's values are recorded when it ends, not gathered per thread.
+    at_once: bool,
 }
 
 impl Metrics {
@@ -279,6 +282,24 @@ impl Metrics {
     pub(crate) fn new(
         meter: &Meter,
         stats: Arc<PipelineStats>,
+        prices: Arc<PriceCache>,
+    ) -> Metrics {
+        Metrics::with_instruments(meter, Some(stats), prices)
+    }
+
+    /// Instruments created once from `meter`, for spans that no pipeline of this crate
+    /// exports ([`crate::compose::LlmSemantics`]): no self-observation, and each span's values
+    /// recorded when it ends (nothing gathered per thread waits for a collection).
+    pub(crate) fn unbatched(meter: &Meter, prices: Arc<PriceCache>) -> Metrics {
+        Metrics {
+            at_once: true,
+            ..Metrics::with_instruments(meter, None, prices)
+        }
+    }
+
+    fn with_instruments(
+        meter: &Meter,
+        stats: Option<Arc<PipelineStats>>,
         prices: Arc<PriceCache>,
     ) -> Metrics {
         let p = PREFIX;
@@ -347,7 +368,7 @@ impl Metrics {
             retrieval_ok: retrieval_duration.bind(&[]),
             documents_bound: documents.bind(&[]),
             retrieval_duration,
-            _pipeline: PipelineInstruments::new(meter, stats),
+            _pipeline: stats.map(|stats| PipelineInstruments::new(meter, stats)),
         };
         Metrics {
             instruments: Some(instruments),
@@ -488,7 +509,7 @@ impl Metrics {
                 let first_chunk = state
                     .first_chunk
                     .map(|first| first.saturating_duration_since(state.start).as_secs_f64());
-                if error.is_none() {
+                if error.is_none() && !self.at_once {
                     // Gathered per thread and priced per batch, from the summed usage (see
                     // `batch`).
                     let values = batch::LlmValues {
@@ -511,11 +532,18 @@ impl Metrics {
                     t.reasoning,
                 ];
                 let priced = priced.map(|u| u.clamped());
-                // A failed call is recorded at once, under its `error.type`.
+                // A failed call (or any, unbatched) is recorded at once, a failed one under
+                // its `error.type`.
                 let series = self.llm_series(m, op, provider, model);
-                if let Some(failed) = with_error(&series.base) {
-                    m.duration.record(seconds, &failed);
-                    m.calls.add(1, &failed);
+                match with_error(&series.base) {
+                    Some(failed) => {
+                        m.duration.record(seconds, &failed);
+                        m.calls.add(1, &failed);
+                    }
+                    None => {
+                        series.duration.record(seconds);
+                        series.calls.add(1);
+                    }
                 }
                 if let Some(t) = first_chunk {
                     series.ttfc.record(t);

@@ -1,23 +1,23 @@
 //! Which OpenTelemetry span a `tracing` span became, and whether it was sampled.
 //!
 //! A sampled-out span is a non-recording span in the bridge: nothing in it says what its
-//! parent was. To rescue its trace later the layer needs that, so the tracer provider's id
-//! generator and sampler note each decision to sample out, on the thread that makes it, in a small
-//! per-thread ring ([`remember`]); the layer looks its span id up there ([`recall`]) once
-//! it learns which span it got. The ring holds the last few decisions: a span is looked up
-//! on the thread that started it, right after.
+//! parent was. To rescue its trace later the layer needs that. A local parent is the parent
+//! `tracing` span, whose identity the layer learned first. A remote parent (an incoming
+//! request's, set with `OpenTelemetrySpanExt::set_parent`) is seen only by the sampler, which
+//! hands it on in the one value a dropped span keeps, its span context: as a `tracestate`
+//! entry ([`PARENT_KEY`], see [`note_remote_parent`]). Children of the span do not inherit the
+//! entry, and spans leave with it removed.
 
-use opentelemetry::trace::{SpanContext, SpanId, TraceId};
-use opentelemetry_sdk::trace::IdGenerator;
-use std::cell::{Cell, RefCell};
+use opentelemetry::trace::{SpanContext, SpanId, TraceId, TraceState};
 
-/// How many recent decisions each thread remembers.
-const RECENT: usize = 8;
+/// The `tracestate` key under which the sampler notes a sampled-out span's remote parent.
+pub(crate) const PARENT_KEY: &str = "openinference";
 
 /// A span's place in its trace, and whether it was sampled.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Identity {
-    /// The span's context: trace, span, flags (sampled or not), trace state.
+    /// The span's context: trace, span, flags (sampled or not), trace state (without the
+    /// [`PARENT_KEY`] entry).
     pub(crate) context: SpanContext,
     /// Its parent ([`SpanId::INVALID`] for a root).
     pub(crate) parent: SpanId,
@@ -26,19 +26,36 @@ pub(crate) struct Identity {
 }
 
 impl Identity {
-    /// The identity of a started span, with its parent as the sampler saw it, or else
-    /// `fallback` (the parent `tracing` span's).
+    /// The identity of a started span: its parent is `local` (the parent `tracing` span's
+    /// context) when that is in the same trace, else the remote parent the sampler noted,
+    /// else none (a root).
     pub(crate) fn of(
         sc: &SpanContext,
-        fallback: impl FnOnce() -> Option<SpanId>,
+        local: impl FnOnce() -> Option<(TraceId, SpanId)>,
     ) -> Option<Identity> {
         if !sc.is_valid() {
             return None;
         }
-        let (parent, parent_remote) =
-            recall(sc.span_id()).unwrap_or_else(|| (fallback().unwrap_or(SpanId::INVALID), false));
+        let (parent, parent_remote) = match local() {
+            Some((trace, span)) if trace == sc.trace_id() => (span, false),
+            _ => match noted_parent(sc.trace_state()) {
+                Some(remote) => (remote, true),
+                None => (SpanId::INVALID, false),
+            },
+        };
+        let context = if sc.trace_state().get(PARENT_KEY).is_some() {
+            SpanContext::new(
+                sc.trace_id(),
+                sc.span_id(),
+                sc.trace_flags(),
+                sc.is_remote(),
+                without_note(sc.trace_state()),
+            )
+        } else {
+            sc.clone()
+        };
         Some(Identity {
-            context: sc.clone(),
+            context,
             parent,
             parent_remote,
         })
@@ -50,90 +67,69 @@ impl Identity {
     }
 }
 
-thread_local! {
-    /// The span id generated last on this thread: the span the sampler is about to decide.
-    static NEXT_SPAN_ID: Cell<SpanId> = const { Cell::new(SpanId::INVALID) };
-    /// Recent decisions: (span, parent, parent is remote), newest at `RING_AT - 1`.
-    static RING: RefCell<[(SpanId, SpanId, bool); RECENT]> =
-        const { RefCell::new([(SpanId::INVALID, SpanId::INVALID, false); RECENT]) };
-    static RING_AT: Cell<usize> = const { Cell::new(0) };
+/// `state` with an entry noting `parent` as the remote parent of the span it is given to.
+pub(crate) fn note_remote_parent(state: &TraceState, parent: SpanId) -> TraceState {
+    state
+        .insert(PARENT_KEY, parent.to_string())
+        .unwrap_or_else(|_| without_note(state))
 }
 
-/// Notes, from the sampler, the parent of the span sampled out now on this thread.
-pub(crate) fn remember(parent: SpanId, parent_remote: bool) {
-    let span = NEXT_SPAN_ID.with(Cell::get);
-    if span == SpanId::INVALID {
-        return;
+/// `state` without a noted parent: what a span's children and the spans it sends inherit.
+/// Allocates nothing unless `state` holds other entries besides the note.
+pub(crate) fn without_note(state: &TraceState) -> TraceState {
+    if state.get(PARENT_KEY).is_none() {
+        return state.clone();
     }
-    let at = RING_AT.with(|at| {
-        let i = at.get();
-        at.set((i + 1) % RECENT);
-        i
-    });
-    RING.with(|ring| {
-        if let Ok(mut ring) = ring.try_borrow_mut() {
-            ring[at] = (span, parent, parent_remote);
-        }
-    });
+    if state.into_iter().all(|(key, _)| key == PARENT_KEY) {
+        return TraceState::NONE;
+    }
+    state.delete(PARENT_KEY).unwrap_or(TraceState::NONE)
 }
 
-/// The parent noted for `span` on this thread, if it was decided recently.
-pub(crate) fn recall(span: SpanId) -> Option<(SpanId, bool)> {
-    RING.with(|ring| {
-        let ring = ring.try_borrow().ok()?;
-        ring.iter()
-            .find(|(s, ..)| *s == span)
-            .map(|(_, parent, remote)| (*parent, *remote))
-    })
-}
-
-/// The provider's id generator, noting each new span id for the sampler.
-#[derive(Debug)]
-pub(crate) struct NotingIds(pub(crate) Box<dyn IdGenerator>);
-
-impl IdGenerator for NotingIds {
-    fn new_trace_id(&self) -> TraceId {
-        self.0.new_trace_id()
-    }
-
-    fn new_span_id(&self) -> SpanId {
-        let id = self.0.new_span_id();
-        NEXT_SPAN_ID.with(|next| next.set(id));
-        id
-    }
+/// The remote parent noted in `state`, if any.
+fn noted_parent(state: &TraceState) -> Option<SpanId> {
+    let hex = state.get(PARENT_KEY)?;
+    let id = SpanId::from_hex(hex).ok()?;
+    (id != SpanId::INVALID).then_some(id)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::trace::{TraceFlags, TraceState};
-    use opentelemetry_sdk::trace::RandomIdGenerator;
+    use opentelemetry::trace::TraceFlags;
 
-    #[test]
-    fn a_decision_is_found_by_its_span_id_until_pushed_out() {
-        let ids = NotingIds(Box::new(RandomIdGenerator::default()));
-        let first = ids.new_span_id();
-        remember(SpanId::from(7u64), true);
-        assert_eq!(recall(first), Some((SpanId::from(7u64), true)));
-        for _ in 0..RECENT {
-            ids.new_span_id();
-            remember(SpanId::INVALID, false);
-        }
-        assert_eq!(recall(first), None);
-    }
-
-    #[test]
-    fn identity_falls_back_to_the_local_parent() {
-        let sc = SpanContext::new(
+    fn context(state: TraceState) -> SpanContext {
+        SpanContext::new(
             TraceId::from(1u128),
             SpanId::from(0xabcu64),
             TraceFlags::default(),
             false,
-            TraceState::default(),
-        );
-        let id = Identity::of(&sc, || Some(SpanId::from(5u64))).expect("valid");
-        assert_eq!(id.parent, SpanId::from(5u64));
-        assert!(!id.sampled() && !id.parent_remote);
+            state,
+        )
+    }
+
+    #[test]
+    fn a_noted_remote_parent_is_found_and_removed_from_the_span_s_state() {
+        let upstream = TraceState::from_key_value([("vendor", "x")]).unwrap();
+        let noted = note_remote_parent(&upstream, SpanId::from(7u64));
+        let id = Identity::of(&context(noted.clone()), || None).expect("valid");
+        assert_eq!((id.parent, id.parent_remote), (SpanId::from(7u64), true));
+        assert_eq!(id.context.trace_state().header(), "vendor=x");
+        assert_eq!(without_note(&noted).header(), "vendor=x");
+        let alone = note_remote_parent(&TraceState::NONE, SpanId::from(7u64));
+        assert_eq!(without_note(&alone), TraceState::NONE);
+    }
+
+    #[test]
+    fn a_local_parent_in_the_same_trace_wins_and_else_the_span_is_a_root() {
+        let noted = note_remote_parent(&TraceState::NONE, SpanId::from(7u64));
+        let local = || Some((TraceId::from(1u128), SpanId::from(5u64)));
+        let id = Identity::of(&context(noted), local).expect("valid");
+        assert_eq!((id.parent, id.parent_remote), (SpanId::from(5u64), false));
+        let elsewhere = || Some((TraceId::from(2u128), SpanId::from(5u64)));
+        let id = Identity::of(&context(TraceState::NONE), elsewhere).expect("valid");
+        assert_eq!((id.parent, id.parent_remote), (SpanId::INVALID, false));
+        assert!(!id.sampled());
         assert_eq!(Identity::of(&SpanContext::empty_context(), || None), None);
     }
 }

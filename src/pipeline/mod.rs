@@ -1,5 +1,5 @@
 //! The export pipeline: one span processor that maps and exports off the calling thread,
-//! and the buffer where sampled-out traces wait for their decision.
+//! and the buffer where sampled-out traces wait for their decision ([`traces`]).
 //!
 //! ```text
 //! calling thread                                export thread ("openinference-export")
@@ -8,9 +8,13 @@
 //!   (size estimate, push on a bounded queue;
 //!    full = drop + count; no wake-up until a
 //!    batch waits)
-//! sampled-out span ends (layer) → hold: TraceBuffer until the local root ends
-//!   error or slow → the whole trace is queued as above; else freed here
+//! sampled-out span ends (layer) → TraceBuffer until the local root ends
+//!   error or slow → the layer finishes the whole trace's spans and queues them as above
+//!   (LlmSpanProcessor::enqueue_kept); else freed there
 //! ```
+//!
+//! Everything here works on finished spans (`SpanData`) handed to it: nothing reads the
+//! layer's span state or calls back into the layer.
 //!
 //! - The calling thread never blocks: the queue is bounded in spans and bytes, and a full
 //!   queue drops the span and counts it (`openinference.spans.dropped{reason="queue_full"}`).
@@ -37,9 +41,7 @@ pub(crate) mod trace_name;
 pub(crate) mod traces;
 pub(crate) mod worker;
 
-use crate::layer::held::HeldSpan;
 use crate::mapping::Mapper;
-use crate::pricing::PriceCache;
 use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
@@ -50,7 +52,7 @@ use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use traces::{BufferLimits, TraceBuffer, Verdict};
+use traces::BufferLimits;
 use worker::{Control, ErasedExporter, Queues, Worker};
 
 /// Default queue capacity in spans (`OTEL_BSP_MAX_QUEUE_SIZE`).
@@ -232,23 +234,9 @@ pub(crate) struct ProcessorShared {
     max_queue_bytes: u64,
     shut_down: AtomicBool,
     worker: Mutex<Option<JoinHandle<()>>>,
-    /// Sampled-out traces the layer holds until their local root ends (see [`traces`]).
-    held: Mutex<TraceBuffer<HeldSpan>>,
-    /// The tracer's scope, for the spans of kept traces.
-    scope: opentelemetry::InstrumentationScope,
-    /// The layer's prices, for the cost of a kept trace's spans.
-    prices: Arc<PriceCache>,
 }
 
 impl LlmSpanProcessor {
-    /// Also keeps a sampled-out trace that `rule` accepts (see [`crate::keep`]); set before
-    /// the first span.
-    pub(crate) fn set_keep_rule(&self, rule: crate::keep::SharedRule) {
-        let mut held = self.held.lock();
-        let limits = held.limits();
-        *held = TraceBuffer::new(limits).with_rule(rule, Arc::clone(&self.prices));
-    }
-
     /// Starts the export thread with `exporters` (each flagged when refused batches are
     /// retried).
     pub(crate) fn start(
@@ -256,10 +244,7 @@ impl LlmSpanProcessor {
         mapper: Arc<Mapper>,
         exporters: Vec<(Box<dyn ErasedExporter>, bool)>,
         stats: Arc<PipelineStats>,
-        scope: &opentelemetry::InstrumentationScope,
-        prices: Arc<PriceCache>,
     ) -> std::io::Result<Self> {
-        let held = Mutex::new(TraceBuffer::new(config.buffer));
         let (exporters, retried): (Vec<_>, Vec<_>) = exporters.into_iter().unzip();
         let (spans, span_rx) = mpsc::sync_channel(config.queue_spans.max(1));
         let (kept, kept_rx) = mpsc::sync_channel(config.queue_spans.max(1));
@@ -303,9 +288,6 @@ impl LlmSpanProcessor {
             max_queue_bytes,
             shut_down: AtomicBool::new(false),
             worker: Mutex::new(Some(handle)),
-            held,
-            scope: scope.clone(),
-            prices,
         })))
     }
 
@@ -343,31 +325,6 @@ impl LlmSpanProcessor {
 }
 
 impl LlmSpanProcessor {
-    /// Holds a finished span of a sampled-out trace until its local root ends; what a kept
-    /// trace held goes to the export thread, a dropped trace is freed here.
-    pub(crate) fn hold(&self, span: HeldSpan) {
-        let size = span.size();
-        let (verdict, bytes) = {
-            let mut held = self.held.lock();
-            let verdict = held.on_end(span, size, &self.stats);
-            (verdict, held.bytes())
-        };
-        self.stats.set_buffer_bytes(bytes);
-        match verdict {
-            Verdict::Keep(spans) => self.release(spans),
-            // What a dropped trace held is freed here, with the buffer unlocked.
-            Verdict::Drop(span, spans) => drop((span, spans)),
-            Verdict::Held => {}
-        }
-    }
-
-    /// Hands the spans of a kept trace to the export thread.
-    fn release(&self, spans: Vec<HeldSpan>) {
-        for span in spans {
-            self.enqueue_kept(span.into_span_data(&self.scope, &self.prices));
-        }
-    }
-
     /// Queues a finished span for the export thread; when the queue is full (in spans or
     /// bytes) the span is dropped and counted. Never blocks.
     #[inline(always)]
@@ -375,8 +332,9 @@ impl LlmSpanProcessor {
         self.enqueue_on(&self.spans, span);
     }
 
-    /// Queues a span of a kept trace, like [`LlmSpanProcessor::enqueue`].
-    fn enqueue_kept(&self, span: SpanData) {
+    /// Queues a span of a sampled-out trace that was kept after all (see
+    /// `layer::held_traces`), like [`LlmSpanProcessor::enqueue`].
+    pub(crate) fn enqueue_kept(&self, span: SpanData) {
         self.enqueue_on(&self.kept, span);
     }
 
@@ -493,15 +451,6 @@ impl SpanProcessor for LlmSpanProcessor {
         if self.shut_down.load(Ordering::Relaxed) {
             return Err(OTelSdkError::AlreadyShutdown);
         }
-        // Traces still open that already failed would be kept when their roots end.
-        let (failed, undecided) = {
-            let mut held = self.held.lock();
-            let failed = held.drain_failed();
-            let undecided = held.held_spans() as u64;
-            (failed, undecided)
-        };
-        self.release(failed);
-        self.stats.spans_dropped(DropReason::SampledOut, undecided);
         if self.shut_down.swap(true, Ordering::Relaxed) {
             return Err(OTelSdkError::AlreadyShutdown);
         }

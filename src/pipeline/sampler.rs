@@ -7,11 +7,12 @@
 //! An unsampled span is `Drop`: the SDK records nothing for it, as with the plain bridge.
 //! While error or slow capture is on, the layer keeps such a span's fields itself, and
 //! [`super::traces::TraceBuffer`] decides at the end of its local root whether the whole
-//! trace is exported after all. For that the sampler notes each sampled-out span's parent
-//! ([`super::identity::remember`]). The flag propagated downstream stays off: other
-//! services see the ratio's decision, not the later rescue.
+//! trace is exported after all. For that the sampler hands on a sampled-out span's remote
+//! parent in the span's trace state ([`super::identity::note_remote_parent`]); a local parent
+//! the layer knows. The flag propagated downstream stays off: other services see the ratio's
+//! decision, not the later rescue.
 
-use opentelemetry::trace::{Link, SpanId, SpanKind, TraceContextExt, TraceId, TraceState};
+use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId, TraceState};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, SamplingDecision, SamplingResult, ShouldSample};
 
@@ -22,7 +23,8 @@ pub(crate) struct LlmSampler {
     ratio: Sampler,
     /// Whether spans with a parent follow the parent's sampled flag.
     parent_based: bool,
-    /// Whether each sampled-out span's parent is noted for the layer (error or slow capture is on).
+    /// Whether each sampled-out span's remote parent is noted for the layer (error or slow
+    /// capture is on).
     note_parents: bool,
 }
 
@@ -59,25 +61,27 @@ impl ShouldSample for LlmSampler {
         _attributes: &[KeyValue],
         _links: &[Link],
     ) -> SamplingResult {
-        let mut trace_state = TraceState::default();
+        let mut trace_state = TraceState::NONE;
         let mut parent_sampled = None;
-        let mut parent = (SpanId::INVALID, false);
+        let mut remote_parent = None;
         if let Some(cx) = parent_context.filter(|cx| cx.has_active_span()) {
             let span = cx.span();
             let sc = span.span_context();
             if sc.is_valid() {
-                trace_state = sc.trace_state().clone();
+                // A parent's noted parent is not the child's.
+                trace_state = super::identity::without_note(sc.trace_state());
                 parent_sampled = Some(sc.is_sampled());
-                parent = (sc.span_id(), sc.is_remote());
+                remote_parent = sc.is_remote().then(|| sc.span_id());
             }
         }
         let sampled = match parent_sampled {
             Some(flag) if self.parent_based => flag,
             _ => self.ratio_samples(trace_id),
         };
-        // Only a sampled-out span's parent is ever looked up (its trace may be kept later).
-        if self.note_parents && !sampled {
-            super::identity::remember(parent.0, parent.1);
+        // Only a sampled-out span's parent is ever looked up (its trace may be kept later);
+        // the layer knows a local one.
+        if let Some(parent) = remote_parent.filter(|_| self.note_parents && !sampled) {
+            trace_state = super::identity::note_remote_parent(&trace_state, parent);
         }
         let decision = if sampled {
             SamplingDecision::RecordAndSample
