@@ -155,6 +155,14 @@ impl LlmLayerBuilder {
         }
         let tracer_provider = provider.build();
         let tracer = tracer_provider.tracer_with_scope(scope);
+        let evaluations = crate::evaluation::resolve(crate::evaluation::Setup {
+            backend: self.evaluations,
+            target: target.as_ref().filter(|_| use_otlp),
+            exporting: export_thread.is_some(),
+            get,
+            tracer: &tracer,
+            stats: &stats,
+        })?;
 
         let meter_provider = if disabled {
             None
@@ -189,7 +197,8 @@ impl LlmLayerBuilder {
             observation: std::mem::take(&mut self.observation),
         });
         let handle = LlmHandle::new(tracer_provider, meter_provider, stats)
-            .with_metrics_extras(std::mem::take(&mut self.metrics_out.extras));
+            .with_metrics_extras(std::mem::take(&mut self.metrics_out.extras))
+            .with_evaluations(evaluations);
         Ok(LlmLayer::from_parts(tracer, core, handle))
     }
 
