@@ -9,6 +9,8 @@
 //! 0.9 s with jitter, or the collector's longer `Retry-After` (up to 30 s). Both backends
 //! replace an annotation sent twice rather than store it twice (Phoenix upserts on target,
 //! name and identifier; Langfuse on the score id), so a request that timed out is retried.
+//! A fresh annotation waits [`HOLD`] (the span batch delay) before it is posted, unless a
+//! flush comes first, so that it usually follows the span it is about.
 //! Past [`MAX_WAITING`] waiting annotations the oldest are dropped and counted. A refusal
 //! that will not change (another 4xx) drops and counts the request's annotations.
 
@@ -37,6 +39,10 @@ const BATCH: usize = 100;
 const CANCEL_CHECK: Duration = Duration::from_millis(20);
 /// How long the sending thread goes on after the last handle is dropped without a shutdown.
 const DROP_WAIT: Duration = Duration::from_millis(700);
+/// How long a fresh annotation waits before it is posted (a flush does not wait): the span
+/// export's batch delay, so that the span an annotation is about usually reaches the
+/// collector first.
+const HOLD: Duration = Duration::from_millis(1_000);
 
 /// Where annotations are posted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,6 +291,8 @@ impl Backoff {
 struct Pending {
     annotation: Annotation,
     score_id: String,
+    /// Not posted before this, but by a flush.
+    not_before: Instant,
 }
 
 /// The sending thread's state.
@@ -312,10 +320,9 @@ impl Sender {
             }
         };
         loop {
-            let first = if self.waiting.is_empty() {
-                rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
-            } else {
-                rx.recv_timeout(self.backoff.left())
+            let first = match self.due_in() {
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                Some(wait) => rx.recv_timeout(wait),
             };
             let mut next = match first {
                 Ok(message) => Some(message),
@@ -341,13 +348,20 @@ impl Sender {
                 }
                 next = rx.try_recv().ok();
             }
-            // Sends while the collector takes them and no backoff is due.
-            while !self.waiting.is_empty() && self.backoff.left().is_zero() {
+            // Sends while the collector takes them and the oldest is due.
+            while self.due_in() == Some(Duration::ZERO) {
                 if !self.attempt(&runtime, None) {
                     break;
                 }
             }
         }
+    }
+
+    /// How long until the oldest waiting annotation may be posted; `None` when none waits.
+    fn due_in(&self) -> Option<Duration> {
+        let front = self.waiting.front()?;
+        let held = front.not_before.saturating_duration_since(Instant::now());
+        Some(held.max(self.backoff.left()))
     }
 
     fn push(&mut self, annotation: Annotation) {
@@ -358,6 +372,7 @@ impl Sender {
         self.waiting.push_back(Pending {
             annotation,
             score_id,
+            not_before: Instant::now() + HOLD,
         });
         if self.waiting.len() > MAX_WAITING {
             self.waiting.pop_front();

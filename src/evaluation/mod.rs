@@ -258,4 +258,56 @@ mod tests {
         assert!(looks_like_phoenix("https://app.phoenix.arize.com/v1/traces", &preset));
         assert_eq!(port("http://h/v1/traces"), None);
     }
+
+    #[cfg(feature = "otlp-http")]
+    #[test]
+    fn routes_follow_the_traces_destination() {
+        use delivery::Destination;
+        use opentelemetry::trace::TracerProvider as _;
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let tracer = provider.tracer("test");
+        let stats = Arc::new(PipelineStats::default());
+        let route = |vars: &[(&str, &str)], backend, exporting| {
+            let get = crate::export::values::test_env(vars);
+            let target = crate::export::env::otlp_target(&get, "traces").unwrap();
+            let setup = Setup {
+                backend,
+                target: target.as_ref(),
+                exporting,
+                get: &get,
+                tracer: &tracer,
+                stats: &stats,
+            };
+            match resolve(setup).unwrap() {
+                Some(Evaluations::Http(sink)) => Some(sink.destination()),
+                Some(Evaluations::Spans(_)) => Some(None),
+                None => None,
+            }
+        };
+        let auto = EvaluationBackend::Auto;
+        let langfuse = [
+            ("LANGFUSE_PUBLIC_KEY", "pk"),
+            ("LANGFUSE_SECRET_KEY", "sk"),
+            ("LANGFUSE_HOST", "http://127.0.0.1:3000"),
+        ];
+        assert_eq!(
+            route(&langfuse, auto, true),
+            Some(Some(Destination::Langfuse("http://127.0.0.1:3000".into())))
+        );
+        let phoenix = [("PHOENIX_COLLECTOR_ENDPOINT", "http://127.0.0.1:6006")];
+        assert_eq!(
+            route(&phoenix, auto, true),
+            Some(Some(Destination::Phoenix("http://127.0.0.1:6006".into())))
+        );
+        let collector = [("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")];
+        assert_eq!(route(&collector, auto, true), Some(None));
+        assert_eq!(
+            route(&collector, EvaluationBackend::Phoenix, true),
+            Some(Some(Destination::Phoenix("http://127.0.0.1:4318".into())))
+        );
+        assert_eq!(route(&phoenix, EvaluationBackend::Spans, true), Some(None));
+        assert_eq!(route(&phoenix, EvaluationBackend::Off, true), None);
+        assert_eq!(route(&phoenix, auto, false), None);
+        assert_eq!(route(&[], auto, true), Some(None));
+    }
 }
