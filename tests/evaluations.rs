@@ -356,3 +356,32 @@ fn nothing_is_sent_when_nothing_is_configured_or_annotations_are_off() {
         Err(AnnotateError::NotFinite)
     );
 }
+
+#[test]
+fn credentials_in_annotations_are_redacted_before_they_leave() {
+    let sink = JsonSink::start(json_sink::ok());
+    let (handle, target) = traced_call(env_builder(vec![(
+        "PHOENIX_COLLECTOR_ENDPOINT",
+        sink.url(),
+    )]));
+    let key = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD";
+    handle
+        .annotate(
+            Annotation::score(target, "leak_check", 0.0)
+                .explanation(format!("the reply quoted {key}"))
+                .metadata(json!({"password": "correct-horse-battery", "rubric": "v1"})),
+        )
+        .unwrap();
+    handle.shutdown(LIMIT).unwrap();
+    let sent = sink.to("/v1/span_annotations");
+    assert_eq!(sent.len(), 1);
+    let body = String::from_utf8_lossy(&sent[0].body).into_owned();
+    assert!(!body.contains(key), "{body}");
+    assert!(!body.contains("correct-horse-battery"), "{body}");
+    let entry = &sent[0].json()["data"][0];
+    assert_eq!(entry["metadata"]["rubric"], "v1");
+    assert!(entry["result"]["explanation"]
+        .as_str()
+        .unwrap()
+        .starts_with("the reply quoted"));
+}

@@ -79,6 +79,7 @@ impl LlmLayerBuilder {
             };
 
         let mapper = Arc::new(Mapper::new(privacy));
+        let annotation_privacy = mapper.privacy.clone();
         let resource = mapper.privacy.clean_resource(self.resource(get));
         // Each exporter, and whether batches it refuses are retried (collectors only).
         let mut exporters: Vec<(Box<dyn ErasedExporter>, bool)> = Vec::new();
@@ -162,6 +163,7 @@ impl LlmLayerBuilder {
             get,
             tracer: &tracer,
             stats: &stats,
+            privacy: &annotation_privacy,
         })?;
 
         let meter_provider = if disabled {

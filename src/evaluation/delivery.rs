@@ -21,6 +21,7 @@ use crate::export::OtlpTarget;
 use crate::pipeline::outbound::{FIRST_BACKOFF, MAX_BACKOFF, MAX_RETRY_AFTER};
 use crate::pipeline::outcome::{parse_retry_after, ExportError};
 use crate::pipeline::stats::{AnnotationDrop, PipelineStats};
+use crate::privacy::{KeyPlans, Privacy};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -92,6 +93,8 @@ struct Poster {
     client: reqwest::Client,
     headers: reqwest::header::HeaderMap,
     destination: Destination,
+    /// The spans' privacy settings, applied to each annotation's texts.
+    privacy: Privacy,
 }
 
 impl HttpSink {
@@ -100,6 +103,7 @@ impl HttpSink {
         destination: Destination,
         target: &OtlpTarget,
         stats: Arc<PipelineStats>,
+        privacy: Privacy,
     ) -> Result<HttpSink, BuildError> {
         use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
         let mut headers = HeaderMap::new();
@@ -115,6 +119,7 @@ impl HttpSink {
             client: crate::export::transport::async_client(target)?,
             headers,
             destination,
+            privacy,
         };
         let (tx, rx) = sync_channel(QUEUE);
         Ok(HttpSink {
@@ -173,6 +178,7 @@ impl HttpSink {
                 backoff: Backoff::default(),
                 stats: Arc::clone(&self.stats),
                 cancel: Arc::clone(&self.cancel),
+                plans: KeyPlans::default(),
             };
             match std::thread::Builder::new()
                 .name("openinference-annotations".into())
@@ -302,6 +308,7 @@ struct Sender {
     backoff: Backoff,
     stats: Arc<PipelineStats>,
     cancel: Arc<AtomicBool>,
+    plans: KeyPlans,
 }
 
 impl Sender {
@@ -365,6 +372,7 @@ impl Sender {
     }
 
     fn push(&mut self, annotation: Annotation) {
+        let annotation = super::masking::cleaned(annotation, &self.poster.privacy, &mut self.plans);
         let score_id = match &self.poster.destination {
             Destination::Langfuse(_) => langfuse::score_id(&annotation, random_u64),
             Destination::Phoenix(_) => String::new(),

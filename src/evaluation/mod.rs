@@ -53,6 +53,8 @@
 #[cfg(feature = "otlp-http")]
 pub(crate) mod delivery;
 pub(crate) mod langfuse;
+#[cfg(feature = "otlp-http")]
+mod masking;
 mod model;
 pub(crate) mod phoenix;
 pub(crate) mod span;
@@ -154,6 +156,8 @@ pub(crate) struct Setup<'a> {
     pub(crate) tracer: &'a SdkTracer,
     /// The pipeline's counters.
     pub(crate) stats: &'a Arc<PipelineStats>,
+    /// The privacy settings the spans get.
+    pub(crate) privacy: &'a crate::privacy::Privacy,
 }
 
 /// Where annotations go, or `None` when nowhere.
@@ -186,7 +190,7 @@ pub(crate) fn resolve(setup: Setup<'_>) -> Result<Option<Evaluations>, BuildErro
             None => return spans(),
         },
     };
-    http_route(destination, http, setup.stats)
+    http_route(destination, http, setup.stats, setup.privacy)
 }
 
 /// An HTTP destination before its client is built.
@@ -200,6 +204,7 @@ fn http_route(
     route: Route,
     target: Option<&OtlpTarget>,
     stats: &Arc<PipelineStats>,
+    privacy: &crate::privacy::Privacy,
 ) -> Result<Option<Evaluations>, BuildError> {
     let Some(target) = target else {
         return Ok(None);
@@ -208,7 +213,7 @@ fn http_route(
         Route::Phoenix(base) => delivery::Destination::Phoenix(base),
         Route::Langfuse(base) => delivery::Destination::Langfuse(base),
     };
-    let sink = delivery::HttpSink::new(destination, target, Arc::clone(stats))?;
+    let sink = delivery::HttpSink::new(destination, target, Arc::clone(stats), privacy.clone())?;
     Ok(Some(Evaluations::Http(sink)))
 }
 
@@ -217,6 +222,7 @@ fn http_route(
     _route: Route,
     _target: Option<&OtlpTarget>,
     _stats: &Arc<PipelineStats>,
+    _privacy: &crate::privacy::Privacy,
 ) -> Result<Option<Evaluations>, BuildError> {
     Err(BuildError::Unsupported(
         "Phoenix and Langfuse evaluations need the `otlp-http` feature".into(),
@@ -277,6 +283,7 @@ mod tests {
                 get: &get,
                 tracer: &tracer,
                 stats: &stats,
+                privacy: &crate::privacy::Privacy::default(),
             };
             match resolve(setup).unwrap() {
                 Some(Evaluations::Http(sink)) => Some(sink.destination()),
