@@ -19,7 +19,9 @@ use tracing_openinference::LlmLayer;
 use tracing_subscriber::prelude::*;
 
 fn main() {
-    let run = std::env::args().nth(1).unwrap_or_else(|| "local".to_owned());
+    let run = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "local".to_owned());
     let layer = LlmLayer::new();
     let handle = layer.handle();
     tracing_subscriber::registry().with(layer).init();
@@ -90,7 +92,11 @@ fn answer(question: &str) -> (String, AnnotationTarget) {
 /// The judge (simulated): does the reply state the 30-day window?
 fn judge(_question: &str, reply: &str) -> (f64, &'static str, &'static str) {
     if reply.contains("30 days") {
-        (0.9, "correct", "states the 30-day return window from the policy")
+        (
+            0.9,
+            "correct",
+            "states the 30-day return window from the policy",
+        )
     } else {
         (0.1, "incorrect", "does not state the return window")
     }

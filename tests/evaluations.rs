@@ -10,6 +10,8 @@ mod json_sink;
 use json_sink::{JsonSink, Responder};
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry::Value;
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader};
 use opentelemetry_sdk::trace::InMemorySpanExporter;
 use serde_json::json;
 use std::sync::Arc;
@@ -35,12 +37,13 @@ fn env_builder(vars: Vec<(&'static str, String)>) -> LlmLayerBuilder {
 fn traced_call(builder: LlmLayerBuilder) -> (LlmHandle, AnnotationTarget) {
     let layer: LlmLayer<_> = builder.build();
     let handle = layer.handle();
-    let target = tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
-        let span = tracing::info_span!("chat", llm.model_name = "gpt-4o-mini");
-        let target = AnnotationTarget::span(&span);
-        span.in_scope(|| {});
-        target
-    });
+    let target =
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            let span = tracing::info_span!("chat", llm.model_name = "gpt-4o-mini");
+            let target = AnnotationTarget::span(&span);
+            span.in_scope(|| {});
+            target
+        });
     assert!(target.is_valid(), "the span has ids: {target:?}");
     (handle, target)
 }
@@ -114,8 +117,13 @@ fn langfuse_gets_scores_with_basic_auth_from_its_keys() {
     handle.annotate(full(target)).unwrap();
     handle
         .annotate(
-            Annotation::new(AnnotationTarget::Trace { trace_id: target.trace_id() }, "thumbs")
-                .label("up"),
+            Annotation::new(
+                AnnotationTarget::Trace {
+                    trace_id: target.trace_id(),
+                },
+                "thumbs",
+            )
+            .label("up"),
         )
         .unwrap();
     handle.shutdown(LIMIT).unwrap();
@@ -125,7 +133,9 @@ fn langfuse_gets_scores_with_basic_auth_from_its_keys() {
     assert_eq!(scores.len(), 2, "{:?}", sink.requests());
     // base64("pk-lf-1:sk-lf-2")
     let basic = "Basic cGstbGYtMTpzay1sZi0y";
-    assert!(scores.iter().all(|r| r.header("authorization") == Some(basic)));
+    assert!(scores
+        .iter()
+        .all(|r| r.header("authorization") == Some(basic)));
     let numeric = scores[0].json();
     let id = numeric["id"].as_str().unwrap().to_owned();
     assert!(id.starts_with(&target.trace_id().to_string()), "{id}");
@@ -175,7 +185,10 @@ fn unavailable_and_rate_limited_collectors_are_retried_after_retry_after() {
     for pair in attempts.windows(2) {
         let gap = pair[1].at - pair[0].at;
         assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
-        assert_eq!(pair[0].body, pair[1].body, "the same annotation is sent again");
+        assert_eq!(
+            pair[0].body, pair[1].body,
+            "the same annotation is sent again"
+        );
     }
     let stats = handle.pipeline_stats();
     assert_eq!(stats.annotations_delivered, 1);
@@ -193,18 +206,51 @@ fn refused_annotations_are_dropped_and_counted() {
         }
     });
     let sink = JsonSink::start(responder);
-    let (handle, target) = traced_call(env_builder(vec![(
-        "PHOENIX_COLLECTOR_ENDPOINT",
-        sink.url(),
-    )]));
+    let metrics = InMemoryMetricExporter::default();
+    let (handle, target) = traced_call(
+        env_builder(vec![("PHOENIX_COLLECTOR_ENDPOINT", sink.url())])
+            .with_metric_reader(PeriodicReader::builder(metrics.clone()).build()),
+    );
     handle.annotate(full(target)).unwrap();
-    handle.annotate(full(target).identifier("judge-v2")).unwrap();
+    handle
+        .annotate(full(target).identifier("judge-v2"))
+        .unwrap();
     handle.force_flush(LIMIT).unwrap();
     // Refused for good: not sent again.
     assert_eq!(sink.to("/v1/span_annotations").len(), 1);
     let stats = handle.pipeline_stats();
     assert_eq!(stats.annotations_dropped_for("export_failed"), 2);
     assert_eq!(stats.annotations_delivered, 0);
+    // The self-metrics say so too.
+    handle.force_flush(LIMIT).unwrap();
+    let collected = metrics.get_finished_metrics().unwrap();
+    let sum = |name: &str, reason: Option<&str>| -> Option<u64> {
+        let rm = collected.last()?;
+        rm.scope_metrics()
+            .flat_map(|sm| sm.metrics())
+            .filter(|m| m.name() == name)
+            .find_map(|m| match m.data() {
+                AggregatedMetrics::U64(MetricData::Sum(s)) => s
+                    .data_points()
+                    .find(|p| {
+                        reason.is_none_or(|r| {
+                            p.attributes()
+                                .any(|kv| kv.key.as_str() == "reason" && kv.value.as_str() == r)
+                        })
+                    })
+                    .map(|p| p.value()),
+                _ => None,
+            })
+    };
+    assert_eq!(
+        sum("openinference.annotations.dropped", Some("export_failed")),
+        Some(2)
+    );
+    assert_eq!(
+        sum("openinference.annotations.dropped", Some("queue_full")),
+        Some(0)
+    );
+    assert_eq!(sum("openinference.annotations.delivered", None), Some(0));
     handle.shutdown(LIMIT).unwrap();
 }
 
@@ -271,16 +317,31 @@ fn other_destinations_get_an_evaluator_span_in_the_evaluated_trace() {
 
     let eval = common::span(&spans, "relevance");
     let kv = |k: &str| common::attr(eval, k).cloned();
-    assert_eq!(common::str_attr(eval, "openinference.span.kind"), "EVALUATOR");
-    assert_eq!(kv("evaluations.0.evaluation.name"), Some(Value::from("relevance")));
+    assert_eq!(
+        common::str_attr(eval, "openinference.span.kind"),
+        "EVALUATOR"
+    );
+    assert_eq!(
+        kv("evaluations.0.evaluation.name"),
+        Some(Value::from("relevance"))
+    );
     assert_eq!(kv("evaluations.0.evaluation.score"), Some(Value::F64(0.75)));
-    assert_eq!(kv("evaluations.0.evaluation.label"), Some(Value::from("relevant")));
+    assert_eq!(
+        kv("evaluations.0.evaluation.label"),
+        Some(Value::from("relevant"))
+    );
     assert_eq!(
         kv("evaluations.0.evaluation.explanation"),
         Some(Value::from("answers the question"))
     );
-    assert_eq!(kv("evaluations.0.evaluation.annotator_kind"), Some(Value::from("LLM")));
-    assert_eq!(kv("evaluations.0.evaluation.identifier"), Some(Value::from("judge-v1")));
+    assert_eq!(
+        kv("evaluations.0.evaluation.annotator_kind"),
+        Some(Value::from("LLM"))
+    );
+    assert_eq!(
+        kv("evaluations.0.evaluation.identifier"),
+        Some(Value::from("judge-v1"))
+    );
     let metadata = common::str_attr(eval, "evaluations.0.evaluation.metadata");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&metadata).unwrap(),
@@ -289,7 +350,11 @@ fn other_destinations_get_an_evaluator_span_in_the_evaluated_trace() {
     // In the evaluated trace, under the evaluated span, linked to it.
     assert_eq!(eval.span_context.trace_id(), trace_id);
     assert_eq!(Some(eval.parent_span_id), target.span_id());
-    let link = eval.links.iter().next().expect("a link to the evaluated span");
+    let link = eval
+        .links
+        .iter()
+        .next()
+        .expect("a link to the evaluated span");
     assert_eq!(Some(link.span_context.span_id()), target.span_id());
     // The GenAI form of the same result.
     let event = eval
@@ -305,13 +370,21 @@ fn other_destinations_get_an_evaluator_span_in_the_evaluated_trace() {
             .map(|a| a.value.clone())
     };
     assert_eq!(ev("gen_ai.evaluation.score.value"), Some(Value::F64(0.75)));
-    assert_eq!(ev("gen_ai.evaluation.score.label"), Some(Value::from("relevant")));
+    assert_eq!(
+        ev("gen_ai.evaluation.score.label"),
+        Some(Value::from("relevant"))
+    );
 
     let whole = common::span(&spans, "thumbs");
     assert_eq!(whole.span_context.trace_id(), trace_id);
     assert_ne!(whole.parent_span_id, SpanId::INVALID);
-    assert!(spans.iter().all(|s| s.span_context.span_id() != whole.parent_span_id));
-    assert_eq!(common::str_attr(whole, "evaluations.0.evaluation.label"), "down");
+    assert!(spans
+        .iter()
+        .all(|s| s.span_context.span_id() != whole.parent_span_id));
+    assert_eq!(
+        common::str_attr(whole, "evaluations.0.evaluation.label"),
+        "down"
+    );
     assert!(common::attr(whole, "evaluations.0.evaluation.score").is_none());
     assert_eq!(handle.pipeline_stats().annotations_delivered, 0);
 }

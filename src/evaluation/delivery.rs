@@ -265,8 +265,9 @@ impl Default for Backoff {
 impl Backoff {
     /// How long until the next attempt may be made.
     fn left(&self) -> Duration {
-        self.not_before
-            .map_or(Duration::ZERO, |t| t.saturating_duration_since(Instant::now()))
+        self.not_before.map_or(Duration::ZERO, |t| {
+            t.saturating_duration_since(Instant::now())
+        })
     }
 
     fn succeeded(&mut self) {

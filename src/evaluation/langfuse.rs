@@ -102,7 +102,10 @@ mod tests {
             Some("https://cloud.langfuse.com")
         );
         assert_eq!(base_url("http://collector:4318/v1/traces"), None);
-        assert_eq!(endpoint("http://h:3000/"), "http://h:3000/api/public/scores");
+        assert_eq!(
+            endpoint("http://h:3000/"),
+            "http://h:3000/api/public/scores"
+        );
     }
 
     #[test]

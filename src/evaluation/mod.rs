@@ -232,9 +232,13 @@ fn http_route(
 /// Whether the traces go to Phoenix: its preset or another `PHOENIX_*` setting is there, or
 /// the endpoint is on Phoenix's port.
 fn looks_like_phoenix(endpoint: &str, get: Getter<'_>) -> bool {
-    let preset = ["PHOENIX_COLLECTOR_ENDPOINT", "PHOENIX_API_KEY", "PHOENIX_PROJECT_NAME"]
-        .iter()
-        .any(|v| get(v).is_some());
+    let preset = [
+        "PHOENIX_COLLECTOR_ENDPOINT",
+        "PHOENIX_API_KEY",
+        "PHOENIX_PROJECT_NAME",
+    ]
+    .iter()
+    .any(|v| get(v).is_some());
     preset || port(endpoint) == Some(6006)
 }
 
@@ -259,9 +263,15 @@ mod tests {
         let none = |_: &str| None;
         assert!(looks_like_phoenix("http://localhost:6006/v1/traces", &none));
         assert!(looks_like_phoenix("http://[::1]:6006/v1/traces", &none));
-        assert!(!looks_like_phoenix("http://localhost:4318/v1/traces", &none));
+        assert!(!looks_like_phoenix(
+            "http://localhost:4318/v1/traces",
+            &none
+        ));
         let preset = |k: &str| (k == "PHOENIX_API_KEY").then(|| "k".to_owned());
-        assert!(looks_like_phoenix("https://app.phoenix.arize.com/v1/traces", &preset));
+        assert!(looks_like_phoenix(
+            "https://app.phoenix.arize.com/v1/traces",
+            &preset
+        ));
         assert_eq!(port("http://h/v1/traces"), None);
     }
 

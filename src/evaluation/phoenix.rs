@@ -80,8 +80,14 @@ mod tests {
             base_url("https://app.phoenix.arize.com/s/me/v1/traces"),
             "https://app.phoenix.arize.com/s/me"
         );
-        assert_eq!(endpoint("http://h:6006/", true), "http://h:6006/v1/span_annotations");
-        assert_eq!(endpoint("http://h:6006", false), "http://h:6006/v1/trace_annotations");
+        assert_eq!(
+            endpoint("http://h:6006/", true),
+            "http://h:6006/v1/span_annotations"
+        );
+        assert_eq!(
+            endpoint("http://h:6006", false),
+            "http://h:6006/v1/trace_annotations"
+        );
     }
 
     #[test]
@@ -101,8 +107,13 @@ mod tests {
                    "result": {"score": 0.5, "label": "ok"}, "metadata": {"m": 1},
                    "identifier": "j1"})
         );
-        let t = Annotation::new(AnnotationTarget::Trace { trace_id: TraceId::from(2u128) }, "x")
-            .explanation("why");
+        let t = Annotation::new(
+            AnnotationTarget::Trace {
+                trace_id: TraceId::from(2u128),
+            },
+            "x",
+        )
+        .explanation("why");
         assert_eq!(
             entry(&t),
             json!({"trace_id": "00000000000000000000000000000002", "name": "x",

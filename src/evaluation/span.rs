@@ -10,8 +10,7 @@
 
 use super::model::{Annotation, AnnotationTarget};
 use opentelemetry::trace::{
-    Link, SpanContext, SpanId, SpanKind, TraceContextExt as _, TraceFlags, TraceState,
-    Tracer as _,
+    Link, SpanContext, SpanId, SpanKind, TraceContextExt as _, TraceFlags, TraceState, Tracer as _,
 };
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::trace::SdkTracer;
@@ -31,7 +30,10 @@ pub(crate) fn attributes(a: &Annotation) -> Vec<KeyValue> {
         out.push(KeyValue::new(format!("{P}.label"), label.clone()));
     }
     if let Some(explanation) = &a.explanation {
-        out.push(KeyValue::new(format!("{P}.explanation"), explanation.clone()));
+        out.push(KeyValue::new(
+            format!("{P}.explanation"),
+            explanation.clone(),
+        ));
     }
     if let Some(identifier) = &a.identifier {
         out.push(KeyValue::new(format!("{P}.identifier"), identifier.clone()));
@@ -50,10 +52,16 @@ fn event_attributes(a: &Annotation) -> Vec<KeyValue> {
         out.push(KeyValue::new("gen_ai.evaluation.score.value", score));
     }
     if let Some(label) = &a.label {
-        out.push(KeyValue::new("gen_ai.evaluation.score.label", label.clone()));
+        out.push(KeyValue::new(
+            "gen_ai.evaluation.score.label",
+            label.clone(),
+        ));
     }
     if let Some(explanation) = &a.explanation {
-        out.push(KeyValue::new("gen_ai.evaluation.explanation", explanation.clone()));
+        out.push(KeyValue::new(
+            "gen_ai.evaluation.explanation",
+            explanation.clone(),
+        ));
     }
     out
 }
@@ -74,8 +82,8 @@ pub(crate) fn emit(tracer: &SdkTracer, a: &Annotation) {
             (SpanId::from_bytes(low.map(|b| b | 1)), Vec::new())
         }
     };
-    let parent = opentelemetry::Context::new()
-        .with_remote_span_context(context(trace_id, parent_id));
+    let parent =
+        opentelemetry::Context::new().with_remote_span_context(context(trace_id, parent_id));
     let span = tracer
         .span_builder(a.name.clone())
         .with_kind(SpanKind::Internal)

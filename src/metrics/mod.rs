@@ -203,7 +203,10 @@ impl PipelineInstruments {
             .with_unit("{annotation}")
             .with_description("Annotations the collector accepted")
             .with_callback(move |o| {
-                let n = s.annotations.delivered.load(std::sync::atomic::Ordering::Relaxed);
+                let n = s
+                    .annotations
+                    .delivered
+                    .load(std::sync::atomic::Ordering::Relaxed);
                 o.observe(n, &[]);
             })
             .build();

@@ -33,9 +33,8 @@ impl Request {
 
     /// The body as JSON.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("{} body is not JSON ({e}): {:?}", self.path, self.body)
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{} body is not JSON ({e}): {:?}", self.path, self.body))
     }
 }
 
