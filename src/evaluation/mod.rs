@@ -52,10 +52,12 @@
 
 #[cfg(feature = "otlp-http")]
 pub(crate) mod delivery;
+#[cfg_attr(not(feature = "otlp-http"), allow(dead_code))]
 pub(crate) mod langfuse;
 #[cfg(feature = "otlp-http")]
 mod masking;
 mod model;
+#[cfg_attr(not(feature = "otlp-http"), allow(dead_code))]
 pub(crate) mod phoenix;
 pub(crate) mod span;
 
@@ -99,7 +101,7 @@ pub enum EvaluationBackend {
 pub(crate) enum Evaluations {
     /// Posted to Phoenix or Langfuse.
     #[cfg(feature = "otlp-http")]
-    Http(delivery::HttpSink),
+    Http(Box<delivery::HttpSink>),
     /// As `EVALUATOR` spans on this tracer.
     Spans(SdkTracer),
 }
@@ -194,6 +196,7 @@ pub(crate) fn resolve(setup: Setup<'_>) -> Result<Option<Evaluations>, BuildErro
 }
 
 /// An HTTP destination before its client is built.
+#[cfg_attr(not(feature = "otlp-http"), allow(dead_code))]
 enum Route {
     Phoenix(String),
     Langfuse(String),
@@ -214,7 +217,7 @@ fn http_route(
         Route::Langfuse(base) => delivery::Destination::Langfuse(base),
     };
     let sink = delivery::HttpSink::new(destination, target, Arc::clone(stats), privacy.clone())?;
-    Ok(Some(Evaluations::Http(sink)))
+    Ok(Some(Evaluations::Http(Box::new(sink))))
 }
 
 #[cfg(not(feature = "otlp-http"))]
