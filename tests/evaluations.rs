@@ -347,9 +347,10 @@ fn other_destinations_get_an_evaluator_span_in_the_evaluated_trace() {
         serde_json::from_str::<serde_json::Value>(&metadata).unwrap(),
         json!({"judge": "gpt-4o"})
     );
-    // In the evaluated trace, under the evaluated span, linked to it.
+    // In the evaluated trace, under the evaluated span, linked to it; not a kept trace of its own.
     assert_eq!(eval.span_context.trace_id(), trace_id);
     assert_eq!(Some(eval.parent_span_id), target.span_id());
+    assert!(common::attr(eval, "openinference.sampling.reason").is_none());
     let link = eval
         .links
         .iter()
@@ -386,7 +387,10 @@ fn other_destinations_get_an_evaluator_span_in_the_evaluated_trace() {
         "down"
     );
     assert!(common::attr(whole, "evaluations.0.evaluation.score").is_none());
-    assert_eq!(handle.pipeline_stats().annotations_delivered, 0);
+    let stats = handle.pipeline_stats();
+    assert_eq!(stats.annotations_delivered, 0);
+    // The evaluated trace is counted once; its EVALUATOR spans add no kept trace.
+    assert_eq!((stats.kept("ratio"), stats.kept("parent")), (1, 0));
 }
 
 #[test]

@@ -96,12 +96,15 @@ pub(crate) fn emit(tracer: &SdkTracer, a: &Annotation) {
     span.end();
 }
 
+/// The context of a span of the evaluated trace. Not flagged remote: the `EVALUATOR` span is
+/// no local root, so it neither counts as a kept trace nor carries the sampling reason, and a
+/// console tree shows it under the span it evaluates.
 fn context(trace_id: opentelemetry::trace::TraceId, span_id: SpanId) -> SpanContext {
     SpanContext::new(
         trace_id,
         span_id,
         TraceFlags::SAMPLED,
-        true,
+        false,
         TraceState::default(),
     )
 }
