@@ -57,6 +57,8 @@ type ReaderFactory = Box<dyn FnOnce(MeterProviderBuilder) -> MeterProviderBuilde
 ///     .expect("valid settings");
 /// # drop(layer);
 /// ```
+///
+#[doc = include_str!("../docs/configuration.md")]
 pub struct LlmLayerBuilder {
     get: EnvReader,
     service_name: Option<String>,

@@ -10,6 +10,8 @@ mod export;
 mod flag;
 mod fnv;
 mod handle;
+#[cfg(feature = "async-openai")]
+pub mod integrations;
 pub mod keep;
 mod kind;
 mod layer;

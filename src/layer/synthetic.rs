@@ -66,6 +66,7 @@ pub(crate) const KEYS: &[&str] = &[
     "gen_ai.response.time_to_first_chunk",
     "gen_ai.request.stream",
     "openinference.stream.incomplete",
+    "gen_ai.response.id",
 ];
 
 /// The callsite the layer's own fields belong to. It is never registered or enabled: its
