@@ -83,6 +83,7 @@ pub struct LlmLayerBuilder {
     mlflow_experiment_name: Option<String>,
     observation: crate::usage::Observation,
     keep_rule: Option<crate::keep::SharedRule>,
+    evaluations: crate::evaluation::EvaluationBackend,
     errors: Vec<BuildError>,
 }
 
@@ -145,6 +146,7 @@ impl LlmLayerBuilder {
             mlflow_experiment_name: None,
             observation: Default::default(),
             keep_rule: None,
+            evaluations: Default::default(),
             errors: Vec::new(),
         }
     }

@@ -1,5 +1,6 @@
 //! [`LlmHandle`]: flush and shut the pipeline down, with a time limit.
 
+use crate::evaluation::{AnnotateError, Annotation, Evaluations};
 use crate::export::metrics_out::MetricsExtras;
 use crate::pipeline::stats::PipelineStats;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
@@ -48,6 +49,8 @@ struct Providers {
     /// Runs once before the span pipeline ends: the layer's sampled-out traces still open are
     /// decided (see `layer::held_traces`).
     at_end: Option<Box<dyn Fn() + Send + Sync>>,
+    /// Where annotations go, if anywhere.
+    evaluations: Option<Evaluations>,
 }
 
 impl fmt::Debug for Providers {
@@ -117,6 +120,7 @@ impl LlmHandle {
                 extras: MetricsExtras::default(),
                 stats,
                 at_end: None,
+                evaluations: None,
             }),
         }
     }
@@ -138,6 +142,44 @@ impl LlmHandle {
             p.at_end = at_end;
         }
         self
+    }
+
+    /// Sets where annotations go, right after [`new`].
+    ///
+    /// [`new`]: LlmHandle::new
+    pub(crate) fn with_evaluations(mut self, evaluations: Option<Evaluations>) -> Self {
+        if let Some(p) = Arc::get_mut(&mut self.providers) {
+            p.evaluations = evaluations;
+        }
+        self
+    }
+
+    /// Attaches an evaluation or a piece of feedback to a span or a trace (see
+    /// [`crate::evaluation`]): to Phoenix as an annotation, to Langfuse as a score, else as an
+    /// `EVALUATOR` span. Never blocks: it is queued for a sending thread, and a full queue
+    /// drops it (counted, [`AnnotateError::QueueFull`]). With no destination it is accepted
+    /// and not sent.
+    ///
+    /// ```
+    /// use tracing_openinference::evaluation::{Annotation, AnnotatorKind};
+    /// use tracing_openinference::LlmLayer;
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// let layer = LlmLayer::builder().with_console_exporter(false).build();
+    /// let handle = layer.handle();
+    /// let _guard = tracing_subscriber::registry().with(layer).set_default();
+    ///
+    /// let span = tracing::info_span!("judge me", llm.model_name = "gpt-4o");
+    /// handle
+    ///     .annotate(Annotation::score(&span, "correctness", 1.0).annotator(AnnotatorKind::Llm))
+    ///     .unwrap();
+    /// ```
+    pub fn annotate(&self, annotation: Annotation) -> Result<(), AnnotateError> {
+        annotation.check()?;
+        match &self.providers.evaluations {
+            Some(evaluations) => evaluations.submit(annotation),
+            None => Ok(()),
+        }
     }
 
     /// The address the Prometheus endpoint listens on (feature `prometheus`), when it is on.
@@ -217,8 +259,14 @@ impl LlmHandle {
     /// layer.handle().force_flush(std::time::Duration::from_secs(1)).unwrap();
     /// ```
     pub fn force_flush(&self, timeout: Duration) -> Result<(), HandleError> {
-        self.run_with_timeout(timeout, |p| {
+        let deadline = std::time::Instant::now() + timeout;
+        self.run_with_timeout(timeout, move |p| {
             let traces = p.traces.force_flush();
+            // After the spans, so that an annotation follows the span it is about.
+            let annotations = match &p.evaluations {
+                Some(e) => e.flush(deadline).map_err(HandleError::Pipeline),
+                None => Ok(()),
+            };
             let metrics = p
                 .metrics
                 .as_ref()
@@ -227,6 +275,7 @@ impl LlmHandle {
             traces
                 .and(metrics)
                 .map_err(|e| HandleError::Pipeline(e.to_string()))
+                .and(annotations)
         })
     }
 
@@ -244,11 +293,16 @@ impl LlmHandle {
             .stats
             .explicit_shutdown
             .store(true, Ordering::Relaxed);
+        let deadline = std::time::Instant::now() + timeout;
         self.run_with_timeout(timeout, move |p| {
             if let Some(at_end) = &p.at_end {
                 at_end();
             }
             let traces = p.traces.shutdown_with_timeout(timeout);
+            let annotations = match &p.evaluations {
+                Some(e) => e.shutdown(deadline).map_err(HandleError::Pipeline),
+                None => Ok(()),
+            };
             if let Some(tap) = &p.extras.summary {
                 // Read before the meter provider shuts down; a second shutdown finds it
                 // closed and prints nothing.
@@ -271,8 +325,8 @@ impl LlmHandle {
                 .map(|m| m.shutdown_with_timeout(timeout))
                 .unwrap_or(Ok(()));
             match traces.and(metrics) {
-                Ok(()) => Ok(()),
-                Err(opentelemetry_sdk::error::OTelSdkError::AlreadyShutdown) => Ok(()),
+                Ok(()) => annotations,
+                Err(opentelemetry_sdk::error::OTelSdkError::AlreadyShutdown) => annotations,
                 Err(e) => Err(HandleError::Pipeline(e.to_string())),
             }
         })

@@ -5,6 +5,7 @@
 mod builder;
 pub mod compose;
 mod error;
+pub mod evaluation;
 mod export;
 mod flag;
 mod fnv;

@@ -766,9 +766,14 @@ fn at_shutdown_an_open_trace_is_exported_if_it_failed_and_counted_as_sampled_out
 #[test]
 fn a_kept_trace_under_an_unsampled_remote_parent_keeps_its_parent_and_no_internal_state() {
     let mut propagated = None;
+    let mut injected = std::collections::HashMap::new();
     let (spans, _) = run(quiet_builder().with_sampling_ratio(0.0), || {
         let span = tracing::info_span!("request");
         let _ = span.set_parent(remote_parent(false));
+        // What an outgoing call made directly in the request span sends on.
+        let mut headers = std::collections::HashMap::new();
+        tracing_openinference::propagation::inject_context(&span, &mut headers);
+        injected = headers;
         span.in_scope(|| {
             let chat = tracing::info_span!("chat", llm.model_name = "gpt-4o");
             // What an outgoing call made inside the LLM span sends on.
@@ -792,4 +797,12 @@ fn a_kept_trace_under_an_unsampled_remote_parent_keeps_its_parent_and_no_interna
     let propagated = propagated.expect("ran");
     assert!(!propagated.is_sampled());
     assert_eq!(propagated.trace_state().header(), "");
+    let traceparent = injected.get("traceparent").expect("traceparent sent");
+    assert!(traceparent.ends_with("-00"), "{traceparent}");
+    assert!(
+        injected
+            .get("tracestate")
+            .is_none_or(|t| !t.contains("openinference")),
+        "{injected:?}"
+    );
 }

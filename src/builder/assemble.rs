@@ -81,6 +81,7 @@ impl LlmLayerBuilder {
             };
 
         let mapper = Arc::new(Mapper::new(privacy));
+        let annotation_privacy = mapper.privacy.clone();
         let resource = mapper.privacy.clean_resource(self.resource(get));
         // Each exporter, and whether batches it refuses are retried (collectors only).
         let mut exporters: Vec<(Box<dyn ErasedExporter>, bool)> = Vec::new();
@@ -156,6 +157,15 @@ impl LlmLayerBuilder {
         }
         let tracer_provider = provider.build();
         let tracer = tracer_provider.tracer_with_scope(scope);
+        let evaluations = crate::evaluation::resolve(crate::evaluation::Setup {
+            backend: self.evaluations,
+            target: target.as_ref().filter(|_| use_otlp),
+            exporting: export_thread.is_some(),
+            get,
+            tracer: &tracer,
+            stats: &stats,
+            privacy: &annotation_privacy,
+        })?;
 
         let meter_provider = if disabled {
             None
@@ -191,7 +201,8 @@ impl LlmLayerBuilder {
         });
         let handle = LlmHandle::new(tracer_provider, meter_provider, stats)
             .with_metrics_extras(std::mem::take(&mut self.metrics_out.extras))
-            .with_at_end(at_end);
+            .with_at_end(at_end)
+            .with_evaluations(evaluations);
         Ok(LlmLayer::from_parts(tracer, core, handle))
     }
 

@@ -40,6 +40,23 @@ impl LlmLayerBuilder {
 }
 
 impl LlmLayerBuilder {
+    /// Sends annotations ([`crate::LlmHandle::annotate`]) by `backend` instead of the route
+    /// that follows the traces' destination (see [`crate::evaluation`]).
+    ///
+    /// ```
+    /// use tracing_openinference::evaluation::EvaluationBackend;
+    ///
+    /// let builder = tracing_openinference::LlmLayerBuilder::from_env()
+    ///     .with_evaluations(EvaluationBackend::Spans);
+    /// # drop(builder);
+    /// ```
+    pub fn with_evaluations(mut self, backend: crate::evaluation::EvaluationBackend) -> Self {
+        self.evaluations = backend;
+        self
+    }
+}
+
+impl LlmLayerBuilder {
     /// Exports a sampled-out trace after all when `rule` says so (see [`crate::keep`]). It
     /// turns on the sampling buffer, as error keeping does.
     ///

@@ -22,6 +22,8 @@
 //! | `openinference.traces.kept` | counter | {trace} | `reason` = ratio / parent / error / slow |
 //! | `openinference.traces.dropped` | counter | {trace} | `reason` = sampled_out / buffer_full |
 //! | `openinference.buffer.bytes` | gauge | By | `buffer` = queue / sampling |
+//! | `openinference.annotations.delivered` | counter | {annotation} | — |
+//! | `openinference.annotations.dropped` | counter | {annotation} | `reason` = queue_full / export_failed / shutdown / retry_full |
 //!
 //! The `openinference.spans.*`, `openinference.traces.*` and `openinference.buffer.bytes`
 //! instruments observe the export pipeline (see [`crate::PipelineSnapshot`]); they are read at
@@ -37,7 +39,7 @@ pub(crate) use batch::record_handed;
 
 use crate::kind::SpanKind;
 use crate::layer::state::SpanState;
-use crate::pipeline::stats::{DropReason, KeepReason, PipelineStats};
+use crate::pipeline::stats::{AnnotationDrop, DropReason, KeepReason, PipelineStats};
 use crate::pricing::{ModelPrice, PriceCache};
 use opentelemetry::metrics::{
     BoundCounter, BoundHistogram, Counter, Histogram, Meter, ObservableCounter, ObservableGauge,
@@ -135,6 +137,7 @@ struct PipelineInstruments {
     _kept: ObservableCounter<u64>,
     _traces_dropped: ObservableCounter<u64>,
     _bytes: ObservableGauge<u64>,
+    _annotations: [ObservableCounter<u64>; 2],
 }
 
 impl PipelineInstruments {
@@ -185,6 +188,29 @@ impl PipelineInstruments {
             DropReason::as_str,
             move |r| s.traces_dropped(r),
         );
+        let s = Arc::clone(&stats);
+        let annotations_dropped = counter_by_reason(
+            meter,
+            format!("{p}.annotations.dropped"),
+            "{annotation}",
+            "Annotations not delivered, by reason",
+            &AnnotationDrop::ALL,
+            AnnotationDrop::as_str,
+            move |r| s.annotations.dropped_for(r),
+        );
+        let s = Arc::clone(&stats);
+        let annotations_delivered = meter
+            .u64_observable_counter(format!("{p}.annotations.delivered"))
+            .with_unit("{annotation}")
+            .with_description("Annotations the collector accepted")
+            .with_callback(move |o| {
+                let n = s
+                    .annotations
+                    .delivered
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                o.observe(n, &[]);
+            })
+            .build();
         let s = stats;
         let bytes = meter
             .u64_observable_gauge(format!("{p}.buffer.bytes"))
@@ -208,6 +234,7 @@ impl PipelineInstruments {
             _kept: kept,
             _traces_dropped: traces_dropped,
             _bytes: bytes,
+            _annotations: [annotations_delivered, annotations_dropped],
         }
     }
 }

@@ -134,6 +134,11 @@ pub struct PipelineSnapshot {
     pub buffer_bytes: u64,
     /// The most bytes of undecided traces held at once.
     pub peak_buffer_bytes: u64,
+    /// Annotations the collector accepted (see [`crate::evaluation`]).
+    pub annotations_delivered: u64,
+    /// Annotations not delivered, by reason: `queue_full`, `export_failed`, `shutdown`,
+    /// `retry_full`.
+    pub annotations_dropped: Vec<(&'static str, u64)>,
 }
 
 impl PipelineSnapshot {
@@ -155,6 +160,16 @@ impl PipelineSnapshot {
     /// ```
     pub fn kept(&self, reason: &str) -> u64 {
         lookup(&self.traces_kept, reason)
+    }
+
+    /// Annotations dropped for `reason` (0 for an unknown reason).
+    ///
+    /// ```
+    /// let s = tracing_openinference::PipelineSnapshot::default();
+    /// assert_eq!(s.annotations_dropped_for("queue_full"), 0);
+    /// ```
+    pub fn annotations_dropped_for(&self, reason: &str) -> u64 {
+        lookup(&self.annotations_dropped, reason)
     }
 }
 

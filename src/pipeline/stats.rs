@@ -125,6 +125,84 @@ pub(crate) struct PipelineStats {
     pub(crate) explicit_shutdown: AtomicBool,
     warned_export: AtomicBool,
     warned_retry: AtomicBool,
+    /// Annotations (evaluations, feedback) delivered and dropped.
+    pub(crate) annotations: AnnotationStats,
+}
+
+/// Why annotations were not delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AnnotationDrop {
+    /// The queue to the sending thread was full.
+    QueueFull,
+    /// The collector refused them for good (a 4xx), or they cannot be sent there.
+    ExportFailed,
+    /// The collector was down at shutdown, or they were made after it.
+    Shutdown,
+    /// The collector was down and the annotations waiting for it outgrew their bound.
+    RetryFull,
+}
+
+impl AnnotationDrop {
+    /// Every reason, in index order.
+    pub(crate) const ALL: [AnnotationDrop; 4] = [
+        AnnotationDrop::QueueFull,
+        AnnotationDrop::ExportFailed,
+        AnnotationDrop::Shutdown,
+        AnnotationDrop::RetryFull,
+    ];
+
+    /// The `reason` attribute value.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            AnnotationDrop::QueueFull => "queue_full",
+            AnnotationDrop::ExportFailed => "export_failed",
+            AnnotationDrop::Shutdown => "shutdown",
+            AnnotationDrop::RetryFull => "retry_full",
+        }
+    }
+}
+
+/// Annotations delivered and dropped; each reason of drop is warned about once.
+#[derive(Debug, Default)]
+pub(crate) struct AnnotationStats {
+    /// Annotations the collector accepted.
+    pub(crate) delivered: AtomicU64,
+    dropped: [AtomicU64; 4],
+    warned: [AtomicBool; 4],
+    warned_retry: AtomicBool,
+}
+
+impl AnnotationStats {
+    /// Counts `n` annotations dropped for `reason`, warning the first time with `why`.
+    pub(crate) fn dropped(&self, reason: AnnotationDrop, n: u64, why: &str) {
+        if n == 0 {
+            return;
+        }
+        let i = index_of(&AnnotationDrop::ALL, &reason);
+        self.dropped[i].fetch_add(n, Ordering::Relaxed);
+        if !self.warned[i].swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "tracing-openinference: {n} annotations dropped ({why}); counted in \
+                 openinference.annotations.dropped{{reason=\"{}\"}}, further drops are not printed",
+                reason.as_str()
+            );
+        }
+    }
+
+    /// Annotations dropped so far for `reason`.
+    pub(crate) fn dropped_for(&self, reason: AnnotationDrop) -> u64 {
+        self.dropped[index_of(&AnnotationDrop::ALL, &reason)].load(Ordering::Relaxed)
+    }
+
+    /// Warns once that a collector refuses annotations and they are retried.
+    pub(crate) fn warn_retrying(&self, message: &str) {
+        if !self.warned_retry.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "tracing-openinference: the collector refused annotations ({message}); \
+                 retrying with backoff (further refusals are not printed)"
+            );
+        }
+    }
 }
 
 /// A value alone on its cache line (64 bytes), so that writes to its neighbours do not take
@@ -235,6 +313,11 @@ impl PipelineStats {
             queue_bytes: self.queue_bytes.load(Ordering::Relaxed),
             buffer_bytes: self.buffer_bytes.load(Ordering::Relaxed),
             peak_buffer_bytes: self.peak_buffer_bytes.load(Ordering::Relaxed),
+            annotations_delivered: self.annotations.delivered.load(Ordering::Relaxed),
+            annotations_dropped: AnnotationDrop::ALL
+                .iter()
+                .map(|r| (r.as_str(), self.annotations.dropped_for(*r)))
+                .collect(),
         }
     }
 }

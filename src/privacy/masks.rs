@@ -294,6 +294,8 @@ pub(super) fn json_scan_key(key: &str) -> bool {
     ) || key.ends_with(".tool_call.function.arguments")
         || key.ends_with(".message.function_call_arguments_json")
         || key.ends_with(".document.metadata")
+        || key.ends_with(".evaluation.metadata")
+        || key.ends_with(".annotation.metadata")
 }
 
 /// `llm.{input,output}_messages.<i>.message.{role,content,name}`: the most common keys, made only of words that are

@@ -219,7 +219,7 @@ impl Propagation {
         if !self.trace_context && !self.baggage {
             return;
         }
-        let cx = span.context();
+        let cx = outgoing(span.context());
         if self.trace_context {
             TraceContextPropagator::new().inject_context(&cx, carrier);
         }
@@ -305,6 +305,29 @@ pub fn inject_context(span: &tracing::Span, carrier: &mut dyn Injector) {
 /// ```
 pub fn extract_context(carrier: &dyn Extractor) -> RemoteContext {
     from_env().extract(carrier)
+}
+
+/// `cx` as it may leave the process: without the note the sampler keeps on a sampled-out
+/// span's trace state (its remote parent, for error capture), which is this process's own.
+fn outgoing(cx: Context) -> Context {
+    use opentelemetry::trace::{SpanContext, TraceContextExt as _};
+    let sc = cx.span().span_context().clone();
+    if sc
+        .trace_state()
+        .get(crate::pipeline::identity::PARENT_KEY)
+        .is_none()
+    {
+        return cx;
+    }
+    let state = crate::pipeline::identity::without_note(sc.trace_state());
+    let sc = SpanContext::new(
+        sc.trace_id(),
+        sc.span_id(),
+        sc.trace_flags(),
+        sc.is_remote(),
+        state,
+    );
+    cx.with_remote_span_context(sc)
 }
 
 /// [`Propagation::from_env`], read once for the process.
