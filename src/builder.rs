@@ -30,6 +30,7 @@ use tracing_core::Subscriber;
 use tracing_subscriber::registry::LookupSpan;
 
 mod assemble;
+mod conventions;
 mod entry;
 mod extensions;
 mod settings;
@@ -83,6 +84,8 @@ pub struct LlmLayerBuilder {
     mlflow_experiment_name: Option<String>,
     observation: crate::usage::Observation,
     keep_rule: Option<crate::keep::SharedRule>,
+    /// The latest GenAI names instead of v1.41.0's (see `crate::semconv`).
+    gen_ai_latest: Option<bool>,
     errors: Vec<BuildError>,
 }
 
@@ -145,6 +148,7 @@ impl LlmLayerBuilder {
             mlflow_experiment_name: None,
             observation: Default::default(),
             keep_rule: None,
+            gen_ai_latest: None,
             errors: Vec::new(),
         }
     }

@@ -18,6 +18,7 @@ pub mod metrics;
 mod pipeline;
 pub mod pricing;
 pub mod privacy;
+mod semconv;
 mod span_ext;
 mod span_values;
 mod stream_guard;
