@@ -23,6 +23,7 @@
 //! - Privacy masks and size limits apply last ([`crate::privacy`]).
 
 pub(crate) mod chat_json;
+mod content_parts;
 pub(crate) mod documents;
 pub(crate) mod flatten;
 pub(crate) mod genai;
