@@ -15,6 +15,8 @@
 //! | `gen_ai.client.token.usage` (histogram by `gen_ai.token.type`) | `gen_ai.client.inference.operation.{input,output}_tokens` histograms and `gen_ai.client.inference.usage.{input_tokens, output_tokens, cache_read.input_tokens, cache_write.input_tokens, reasoning.output_tokens}` counters by `gen_ai.token.modality` |
 //! | — | `gen_ai.execute_tool.duration` (by `gen_ai.tool.name`) |
 //! | span attribute `gen_ai.usage.cache_creation.input_tokens` | `gen_ai.usage.cache_write.input_tokens` |
+//! | span attribute `gen_ai.request.top_k`, a double | an integer |
+//! | `gen_ai.provider.name` and cache token counts on agent spans | left out (in-process `invoke_agent`) |
 //!
 //! Embeddings keep `gen_ai.client.operation.duration` either way (it stays for operations
 //! other than inference). The crate's own `openinference.*` metrics are the same in both.

@@ -15,7 +15,8 @@ impl LlmLayerBuilder {
     ///   `gen_ai.client.inference.operation.{input,output}_tokens` histograms in place of
     ///   `gen_ai.client.token.usage`, and `gen_ai.execute_tool.duration` for tools;
     /// - span attributes: `gen_ai.usage.cache_write.input_tokens` in place of
-    ///   `gen_ai.usage.cache_creation.input_tokens`.
+    ///   `gen_ai.usage.cache_creation.input_tokens`, `gen_ai.request.top_k` as an integer, and
+    ///   no `gen_ai.provider.name` or cache token counts on agent spans.
     ///
     /// The OpenInference attributes and the crate's own `openinference.*` metrics do not change.
     ///

@@ -141,7 +141,7 @@ impl Mapper {
         latest::to_v1_41(out);
         genai::enrich(out, kind);
         if self.gen_ai_latest {
-            latest::to_latest(out);
+            latest::to_latest(out, kind);
         }
         // Most spans (plain ones) have no key of either convention: nothing below applies.
         let semantic = out.iter().any(|kv| {
