@@ -23,13 +23,9 @@
 //! | `openinference.traces.dropped` | counter | {trace} | `reason` = sampled_out / buffer_full |
 //! | `openinference.buffer.bytes` | gauge | By | `buffer` = queue / sampling |
 //!
-//! With `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental` (or
-//! [`crate::LlmLayerBuilder::with_gen_ai_latest_conventions`]), the `gen_ai.*` instruments of LLM
-//! calls take the latest names instead: `gen_ai.client.inference.duration`,
-//! `gen_ai.client.inference.time_to_first_chunk`, the
-//! `gen_ai.client.inference.operation.{input,output}_tokens` histograms and the
-//! `gen_ai.client.inference.usage.*` counters (by `gen_ai.token.modality` = `unknown`), and
-//! tools add `gen_ai.execute_tool.duration` (by `gen_ai.tool.name`, `error.type`).
+//! With `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`, the `gen_ai.*` instruments take
+//! their latest names instead (`gen_ai.client.inference.*`, `gen_ai.execute_tool.duration`): see
+//! [`crate::LlmLayerBuilder::with_gen_ai_latest_conventions`].
 //!
 //! The `openinference.spans.*`, `openinference.traces.*` and `openinference.buffer.bytes`
 //! instruments observe the export pipeline (see [`crate::PipelineSnapshot`]); they are read at
