@@ -137,3 +137,21 @@ fn a_data_uri_image_over_the_cap_is_redacted_in_both_shapes() {
     let s = record(quiet_builder(), small);
     assert_eq!(part(&s, 1, "image.image.url").as_deref(), Some(small));
 }
+
+#[test]
+fn hidden_input_text_covers_an_inline_text_document() {
+    let messages = json!([{"role": "user", "content": [
+        {"type": "text", "text": "Summarize this."},
+        {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "the whole contract"}},
+    ]}]);
+    let builder = quiet_builder().with_privacy(Privacy::default().with_hide_input_text(true));
+    let spans = capture_with(builder, || {
+        tracing::info_span!("chat", llm.model_name = "m", llm.input_messages = %messages)
+            .in_scope(|| {});
+    });
+    let s = span(&spans, "chat");
+    let key = "llm.input_messages.0.message.contents.1.message_content.document.document.content";
+    assert_eq!(str_attr(s, key), REDACTED);
+    let input = str_attr(s, "input.value");
+    assert!(!input.contains("contract"), "{input}");
+}

@@ -298,7 +298,7 @@ fn message_json(m: &Msg<'_>, mask: ChatMask, default_role: &str, p: &Privacy) ->
                 }
             }
             "video" | "document" => {
-                parts.extend(super::content_parts::part_json(kind, &part.media))
+                parts.extend(super::content_parts::part_json(kind, &part.media, mask))
             }
             // Visible reasoning is not part of a chat request or reply.
             "reasoning" => {}
