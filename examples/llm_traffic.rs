@@ -8,6 +8,8 @@
 //!
 //! - `PROMETHEUS_ADDR`: where `/metrics` listens (default `127.0.0.1:9464`; port 0 picks one).
 //! - `TRAFFIC_SECONDS`: how long to run (default 60; 0 runs until killed).
+//! - `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`: the latest GenAI metric names
+//!   (`gen_ai.client.inference.duration`, ...), which the dashboard reads as well.
 //!
 //! Several models and providers, streamed calls (`mark_first_chunk`), cache-read tokens,
 //! tool calls and retrievals, and a few errors (rate limits, timeouts, a failing tool).

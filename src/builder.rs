@@ -28,6 +28,7 @@ use tracing_core::Subscriber;
 use tracing_subscriber::registry::LookupSpan;
 
 mod assemble;
+mod conventions;
 mod entry;
 mod extensions;
 mod settings;
@@ -84,6 +85,8 @@ pub struct LlmLayerBuilder {
     observation: crate::usage::Observation,
     keep_rule: Option<crate::keep::SharedRule>,
     evaluations: crate::evaluation::EvaluationBackend,
+    /// The latest GenAI names instead of v1.41.0's (see `crate::semconv`).
+    gen_ai_latest: Option<bool>,
     errors: Vec<BuildError>,
 }
 
@@ -147,6 +150,7 @@ impl LlmLayerBuilder {
             observation: Default::default(),
             keep_rule: None,
             evaluations: Default::default(),
+            gen_ai_latest: None,
             errors: Vec::new(),
         }
     }

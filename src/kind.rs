@@ -36,11 +36,14 @@ pub enum SpanKind {
     Evaluator,
     /// The rendering of a prompt template.
     Prompt,
+    /// A call to a decision model: state and typed questions in, a typed, probabilistic answer
+    /// per question out (the `decision.*` attributes).
+    Decision,
 }
 
 impl SpanKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [SpanKind; 10] = [
+    pub const ALL: [SpanKind; 11] = [
         SpanKind::Llm,
         SpanKind::Embedding,
         SpanKind::Chain,
@@ -51,6 +54,7 @@ impl SpanKind {
         SpanKind::Guardrail,
         SpanKind::Evaluator,
         SpanKind::Prompt,
+        SpanKind::Decision,
     ];
 
     /// The value of `openinference.span.kind`.
@@ -70,6 +74,7 @@ impl SpanKind {
             SpanKind::Guardrail => "GUARDRAIL",
             SpanKind::Evaluator => "EVALUATOR",
             SpanKind::Prompt => "PROMPT",
+            SpanKind::Decision => "DECISION",
         }
     }
 
@@ -145,7 +150,8 @@ impl SpanKind {
             "retrieval" => (SpanKind::Retriever, 2),
             "tool" => (SpanKind::Tool, 3),
             "agent" => (SpanKind::Agent, 4),
-            "llm" => (SpanKind::Llm, 5),
+            "decision" => (SpanKind::Decision, 5),
+            "llm" => (SpanKind::Llm, 6),
             "gen_ai" if name.starts_with("gen_ai.tool.") => (SpanKind::Tool, 3),
             "gen_ai" if name.starts_with("gen_ai.agent.") => (SpanKind::Agent, 4),
             "gen_ai" if name.starts_with("gen_ai.evaluation.") => (SpanKind::Evaluator, 3),
@@ -154,7 +160,7 @@ impl SpanKind {
                     || name.starts_with("gen_ai.usage.")
                     || name.starts_with("gen_ai.response.") =>
             {
-                (SpanKind::Llm, 6)
+                (SpanKind::Llm, 7)
             }
             _ => return None,
         })
@@ -186,5 +192,18 @@ mod tests {
         assert!(ra < rl);
         assert_eq!(SpanKind::from_field_name("session.id"), None);
         assert_eq!(SpanKind::from_field_name("question"), None);
+    }
+
+    #[test]
+    fn decision_fields_make_a_decision_span_with_no_gen_ai_operation() {
+        let (decision, rd) = SpanKind::from_field_name("decision.model_name").unwrap();
+        let (_, rl) = SpanKind::from_field_name("llm.model_name").unwrap();
+        assert_eq!(decision, SpanKind::Decision);
+        assert!(
+            rd < rl,
+            "a decision span that also names an llm.* field stays DECISION"
+        );
+        assert_eq!(SpanKind::parse("decision"), Some(SpanKind::Decision));
+        assert_eq!(SpanKind::Decision.gen_ai_operation(), None);
     }
 }

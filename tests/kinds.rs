@@ -63,3 +63,29 @@ fn gen_ai_operation_beats_namespaces() {
     assert_eq!(str_attr(&spans[0], "openinference.span.kind"), "EMBEDDING");
     assert_eq!(str_attr(&spans[0], "gen_ai.operation.name"), "embeddings");
 }
+
+#[test]
+fn decision_spans_are_recognized_explicitly_and_by_their_fields() {
+    let spans = capture(|| {
+        tracing::info_span!(
+            "route",
+            decision.model_name = "jev-1",
+            decision.provider = "typesafe",
+            decision.token_count.input = 120_i64,
+            decision.token_count.output = 4_i64
+        )
+        .in_scope(|| {});
+        tracing::info_span!("explicit", openinference.span.kind = "decision").in_scope(|| {});
+    });
+    let route = span(&spans, "route");
+    assert_eq!(str_attr(route, "openinference.span.kind"), "DECISION");
+    assert_eq!(str_attr(route, "decision.model_name"), "jev-1");
+    assert_eq!(int_attr(route, "decision.token_count.input"), 120);
+    // No GenAI operation applies to a decision model: nothing claims it is a chat.
+    assert!(attr(route, "gen_ai.operation.name").is_none());
+    assert!(attr(route, "gen_ai.request.model").is_none());
+    assert_eq!(
+        str_attr(span(&spans, "explicit"), "openinference.span.kind"),
+        "DECISION"
+    );
+}

@@ -80,7 +80,8 @@ impl LlmLayerBuilder {
                 None => wants(Named::Console) || (nothing_else && named.is_none()),
             };
 
-        let mapper = Arc::new(Mapper::new(privacy));
+        let gen_ai_latest = self.gen_ai_latest(get);
+        let mapper = Arc::new(Mapper::new(privacy).with_gen_ai_latest(gen_ai_latest));
         let annotation_privacy = mapper.privacy.clone();
         let resource = mapper.privacy.clean_resource(self.resource(get));
         // Each exporter, and whether batches it refuses are retried (collectors only).
@@ -183,6 +184,7 @@ impl LlmLayerBuilder {
                     ),
                     Arc::clone(&stats),
                     Arc::clone(&prices),
+                    gen_ai_latest,
                 )
             }
             None => Metrics::disabled(),

@@ -97,7 +97,11 @@ pub(crate) fn rows(snapshot: &Snapshot) -> BTreeMap<String, ModelRow> {
             }
         }
     }
-    for f in snapshot.named("gen_ai.client.operation.duration") {
+    let inference = snapshot.named("gen_ai.client.inference.duration");
+    for f in snapshot
+        .named("gen_ai.client.operation.duration")
+        .chain(inference)
+    {
         for p in &f.points {
             if let PointValue::Histogram {
                 bounds,

@@ -157,7 +157,8 @@ pub(crate) fn role_of(name: &str) -> Role {
             Role::Tokens(CacheRead)
         }
         "llm.token_count.prompt_details.cache_write"
-        | "gen_ai.usage.cache_creation.input_tokens" => Role::Tokens(CacheWrite),
+        | "gen_ai.usage.cache_creation.input_tokens"
+        | "gen_ai.usage.cache_write.input_tokens" => Role::Tokens(CacheWrite),
         // `gen_ai.usage.reasoning_tokens`: the name `rig` records.
         "llm.token_count.completion_details.reasoning"
         | "gen_ai.usage.reasoning.output_tokens"

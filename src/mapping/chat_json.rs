@@ -80,6 +80,8 @@ struct Part<'a> {
     text: Option<&'a Value>,
     image: Option<&'a Value>,
     audio: Option<&'a Value>,
+    /// A video's or document's fields.
+    media: super::content_parts::Media<'a>,
     /// A `tool_use` part's call.
     call: Call<'a>,
 }
@@ -168,7 +170,9 @@ fn messages<'a>(attrs: &'a [KeyValue], prefix: &str) -> BTreeMap<usize, Msg<'a>>
                             "message_content.text" => part.text = Some(value),
                             "message_content.image.image.url" => part.image = Some(value),
                             "message_content.audio.audio.url" => part.audio = Some(value),
-                            _ => {}
+                            f => part
+                                .media
+                                .set(f.trim_start_matches("message_content."), value),
                         }
                     }
                 }
@@ -292,6 +296,9 @@ fn message_json(m: &Msg<'_>, mask: ChatMask, default_role: &str, p: &Privacy) ->
                 if let Some(url) = part.audio {
                     parts.push(serde_json::json!({"type": "input_audio", "input_audio": {"url": json_of(url)}}));
                 }
+            }
+            "video" | "document" => {
+                parts.extend(super::content_parts::part_json(kind, &part.media, mask))
             }
             // Visible reasoning is not part of a chat request or reply.
             "reasoning" => {}

@@ -25,12 +25,14 @@
 //! - Privacy masks and size limits apply last ([`crate::privacy`]).
 
 pub(crate) mod chat_json;
+mod content_parts;
 pub(crate) mod documents;
 pub(crate) mod flatten;
 pub(crate) mod genai;
 pub(crate) mod genai_fields;
 pub(crate) mod io_values;
 pub(crate) mod langfuse;
+mod latest;
 pub(crate) mod secret_keys;
 
 use crate::kind::SpanKind;
@@ -45,6 +47,8 @@ use std::collections::HashSet;
 pub(crate) struct Mapper {
     /// Masks and limits.
     pub(crate) privacy: Privacy,
+    /// The latest GenAI attribute names instead of v1.41.0's (see [`crate::semconv`]).
+    gen_ai_latest: bool,
     /// What the mapping of one span reuses from the last (only the export thread maps, so the
     /// lock is uncontended).
     scratch: parking_lot::Mutex<Scratch>,
@@ -70,8 +74,15 @@ impl Mapper {
     pub(crate) fn new(privacy: Privacy) -> Mapper {
         Mapper {
             privacy,
+            gen_ai_latest: false,
             scratch: Default::default(),
         }
+    }
+
+    /// The latest GenAI attribute names (`latest`) or v1.41.0's.
+    pub(crate) fn with_gen_ai_latest(mut self, latest: bool) -> Mapper {
+        self.gen_ai_latest = latest;
+        self
     }
 
     /// Maps one span in place, with `extra` added to its attributes (a root's sampling
@@ -131,7 +142,11 @@ impl Mapper {
         }
         let built_json = io_values::derive(out, args, kind, p);
 
+        latest::to_v1_41(out);
         genai::enrich(out, kind);
+        if self.gen_ai_latest {
+            latest::to_latest(out, kind);
+        }
         // Most spans (plain ones) have no key of either convention: nothing below applies.
         let semantic = out.iter().any(|kv| {
             let k = kv.key.as_str();

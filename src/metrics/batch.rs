@@ -122,8 +122,10 @@ impl Slot {
         if self.calls > 0 {
             s.calls.add(self.calls);
         }
-        for &t in &self.first_chunks {
-            s.ttfc.record(t);
+        if let Some(ttfc) = &s.ttfc {
+            for &t in &self.first_chunks {
+                ttfc.record(t);
+            }
         }
         for (histogram, values) in s.usage.iter().zip(&self.usage) {
             for &n in values {
@@ -131,6 +133,11 @@ impl Slot {
             }
         }
         for (i, (counter, sum)) in s.tokens.iter().zip(self.tokens).enumerate() {
+            if self.seen & (1 << i) != 0 {
+                counter.add(sum);
+            }
+        }
+        for (i, (counter, sum)) in s.usage_counters.iter().zip(self.tokens).enumerate() {
             if self.seen & (1 << i) != 0 {
                 counter.add(sum);
             }

@@ -25,6 +25,10 @@
 //! | `openinference.annotations.delivered` | counter | {annotation} | — |
 //! | `openinference.annotations.dropped` | counter | {annotation} | `reason` = queue_full / export_failed / shutdown / retry_full |
 //!
+//! With `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`, the `gen_ai.*` instruments take
+//! their latest names instead (`gen_ai.client.inference.*`, `gen_ai.execute_tool.duration`): see
+//! [`crate::LlmLayerBuilder::with_gen_ai_latest_conventions`].
+//!
 //! The `openinference.spans.*`, `openinference.traces.*` and `openinference.buffer.bytes`
 //! instruments observe the export pipeline (see [`crate::PipelineSnapshot`]); they are read at
 //! collection time and cost nothing per span.
@@ -34,6 +38,7 @@
 //! cached; no id or content ever becomes an attribute.
 
 mod batch;
+mod latest;
 
 pub(crate) use batch::record_handed;
 
@@ -103,6 +108,8 @@ struct Instruments {
     retrieval_ok: BoundHistogram<f64>,
     /// `openinference.retrieval.documents`, bound once (it has no attributes).
     documents_bound: BoundHistogram<u64>,
+    /// The instruments of the latest GenAI names, when the layer opts in to them.
+    latest: Option<latest::LatestInstruments>,
     /// The export pipeline's self-observation, when the metrics belong to one.
     _pipeline: Option<PipelineInstruments>,
 }
@@ -247,15 +254,21 @@ struct LlmSeries {
     /// Operation, provider, model (for the rare failed call, which adds `error.type`).
     base: Vec<KeyValue>,
     duration: BoundHistogram<f64>,
+    /// The duration instrument unbound, for a failed call.
+    failed_duration: Histogram<f64>,
     calls: BoundCounter<u64>,
-    ttfc: BoundHistogram<f64>,
+    /// Time to first chunk (none for embeddings under the latest GenAI names).
+    ttfc: Option<BoundHistogram<f64>>,
     cost: BoundCounter<f64>,
     /// The model's price, if the table has one.
     price: Option<ModelPrice>,
-    /// Input and output token usage.
-    usage: [BoundHistogram<u64>; 2],
+    /// Input and output token usage (none for embeddings under the latest GenAI names).
+    usage: Vec<BoundHistogram<u64>>,
     /// Tokens by type, in [`TOKEN_TYPES`] order.
     tokens: [BoundCounter<u64>; 5],
+    /// The `gen_ai.client.inference.usage.*` counters in [`TOKEN_TYPES`] order (latest GenAI
+    /// names only).
+    usage_counters: Vec<BoundCounter<u64>>,
 }
 
 /// The attributes and bound duration of one tool.
@@ -263,6 +276,8 @@ struct LlmSeries {
 struct ToolSeries {
     attrs: Vec<KeyValue>,
     duration: BoundHistogram<f64>,
+    /// `gen_ai.execute_tool.duration` (latest GenAI names only).
+    latest: Option<BoundHistogram<f64>>,
 }
 
 /// The `gen_ai.token.type` values, in the order [`Metrics::record_span`] reads them.
@@ -305,13 +320,14 @@ impl Metrics {
     }
 
     /// Instruments created once from `meter`; the pipeline's are read from `stats`; costs
-    /// come from `prices`.
+    /// come from `prices`; `latest` selects the latest GenAI names (see [`crate::semconv`]).
     pub(crate) fn new(
         meter: &Meter,
         stats: Arc<PipelineStats>,
         prices: Arc<PriceCache>,
+        latest: bool,
     ) -> Metrics {
-        Metrics::with_instruments(meter, Some(stats), prices)
+        Metrics::with_instruments(meter, Some(stats), prices, latest)
     }
 
     /// Instruments created once from `meter`, for spans that no pipeline of this crate
@@ -320,7 +336,7 @@ impl Metrics {
     pub(crate) fn unbatched(meter: &Meter, prices: Arc<PriceCache>) -> Metrics {
         Metrics {
             at_once: true,
-            ..Metrics::with_instruments(meter, None, prices)
+            ..Metrics::with_instruments(meter, None, prices, false)
         }
     }
 
@@ -328,6 +344,7 @@ impl Metrics {
         meter: &Meter,
         stats: Option<Arc<PipelineStats>>,
         prices: Arc<PriceCache>,
+        latest: bool,
     ) -> Metrics {
         let p = PREFIX;
         let retrieval_duration = meter
@@ -395,6 +412,7 @@ impl Metrics {
             retrieval_ok: retrieval_duration.bind(&[]),
             documents_bound: documents.bind(&[]),
             retrieval_duration,
+            latest: latest.then(|| latest::LatestInstruments::new(meter)),
             _pipeline: stats.map(|stats| PipelineInstruments::new(meter, stats)),
         };
         Metrics {
@@ -451,17 +469,17 @@ impl Metrics {
             v
         };
         let by_type = TOKEN_TYPES.map(typed);
+        let bound = latest::bind(m, op, &base, &by_type[0], &by_type[1]);
         let series = Arc::new(LlmSeries {
-            duration: m.duration.bind(&base),
+            duration: bound.duration,
+            failed_duration: bound.failed_duration,
             calls: m.calls.bind(&base),
-            ttfc: m.ttfc.bind(&base),
+            ttfc: bound.ttfc,
             cost: m.cost.bind(&base),
             price,
-            usage: [
-                m.token_usage.bind(&by_type[0]),
-                m.token_usage.bind(&by_type[1]),
-            ],
+            usage: bound.usage,
             tokens: std::array::from_fn(|i| m.tokens.bind(&by_type[i])),
+            usage_counters: bound.usage_counters,
             base,
         });
         // Folded values are not cached under their raw key, so the map stays bounded.
@@ -490,6 +508,7 @@ impl Metrics {
         )];
         let series = Arc::new(ToolSeries {
             duration: m.tool_duration.bind(&attrs),
+            latest: m.latest.as_ref().map(|l| l.tool_duration.bind(&attrs)),
             attrs,
         });
         if &*folded != OTHER || key.is_none() {
@@ -564,7 +583,7 @@ impl Metrics {
                 let series = self.llm_series(m, op, provider, model);
                 match with_error(&series.base) {
                     Some(failed) => {
-                        m.duration.record(seconds, &failed);
+                        series.failed_duration.record(seconds, &failed);
                         m.calls.add(1, &failed);
                     }
                     None => {
@@ -572,8 +591,8 @@ impl Metrics {
                         series.calls.add(1);
                     }
                 }
-                if let Some(t) = first_chunk {
-                    series.ttfc.record(t);
+                if let Some((t, ttfc)) = first_chunk.zip(series.ttfc.as_ref()) {
+                    ttfc.record(t);
                 }
                 for (i, n) in tokens.into_iter().enumerate() {
                     let Some(n) = n else { continue };
@@ -581,6 +600,9 @@ impl Metrics {
                         usage.record(n);
                     }
                     series.tokens[i].add(n);
+                    if let Some(counter) = series.usage_counters.get(i) {
+                        counter.add(n);
+                    }
                 }
                 if let Some(cost) = priced.zip(series.price).map(|(u, p)| p.cost(&u).total) {
                     series.cost.add(cost);
@@ -589,8 +611,18 @@ impl Metrics {
             SpanKind::Tool => {
                 let series = self.tool_series(m, state.tool_name.as_ref());
                 match with_error(&series.attrs) {
-                    Some(failed) => m.tool_duration.record(seconds, &failed),
-                    None => series.duration.record(seconds),
+                    Some(failed) => {
+                        m.tool_duration.record(seconds, &failed);
+                        if let Some(l) = &m.latest {
+                            l.tool_duration.record(seconds, &failed);
+                        }
+                    }
+                    None => {
+                        series.duration.record(seconds);
+                        if let Some(latest) = &series.latest {
+                            latest.record(seconds);
+                        }
+                    }
                 }
             }
             SpanKind::Retriever => {

@@ -157,8 +157,11 @@ impl Privacy {
         let outputs = all || self.hide_outputs;
         let input_messages = inputs || self.hide_input_messages;
         let output_messages = outputs || self.hide_output_messages;
-        let is_text =
-            |k: &str| k.ends_with(".message.content") || k.ends_with(".message_content.text");
+        let is_text = |k: &str| {
+            k.ends_with(".message.content")
+                || k.ends_with(".message_content.text")
+                || k.ends_with(".message_content.document.document.content")
+        };
         let under = |k: &str, prefix: &str| {
             k.strip_prefix(prefix)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))

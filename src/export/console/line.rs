@@ -11,6 +11,8 @@ pub(super) struct Fields<'a> {
     pub(super) llm_model: Option<&'a Value>,
     /// `embedding.model_name`.
     pub(super) embedding_model: Option<&'a Value>,
+    /// `decision.model_name`.
+    pub(super) decision_model: Option<&'a Value>,
     /// `llm.token_count.prompt`.
     pub(super) prompt: Option<i64>,
     /// `llm.token_count.completion`.
@@ -37,6 +39,7 @@ impl<'a> Fields<'a> {
                 "openinference.span.kind" => f.kind = Some(value),
                 "llm.model_name" => f.llm_model = Some(value),
                 "embedding.model_name" => f.embedding_model = Some(value),
+                "decision.model_name" => f.decision_model = Some(value),
                 "llm.token_count.prompt" => f.prompt = as_i64(value),
                 "llm.token_count.completion" => f.completion = as_i64(value),
                 "llm.token_count.total" => f.total = as_i64(value),
@@ -100,10 +103,11 @@ pub(super) fn describe(span: &SpanData, color: bool) -> String {
         .and_then(value_text)
         .filter(|m| !m.trim().is_empty())
         .or_else(|| {
-            fields
-                .embedding_model
-                .and_then(value_text)
-                .filter(|m| !m.trim().is_empty())
+            [fields.embedding_model, fields.decision_model]
+                .into_iter()
+                .flatten()
+                .filter_map(value_text)
+                .find(|m| !m.trim().is_empty())
         });
     if let Some(model) = model {
         s.push_str("  ");
@@ -307,5 +311,38 @@ pub(super) fn as_f64(value: &Value) -> Option<f64> {
         Value::I64(n) => Some(*n as f64),
         Value::String(s) => s.as_str().trim().parse().ok(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{SpanContext, SpanKind, Status};
+    use opentelemetry::{InstrumentationScope, KeyValue};
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn a_decision_span_shows_its_kind_and_decision_model() {
+        let start = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let span = SpanData {
+            span_context: SpanContext::empty_context(),
+            parent_span_id: opentelemetry::trace::SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: "route".into(),
+            start_time: start,
+            end_time: start + Duration::from_millis(3),
+            attributes: vec![
+                KeyValue::new("openinference.span.kind", "DECISION"),
+                KeyValue::new("decision.model_name", "jev-1"),
+            ],
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: Status::Unset,
+            instrumentation_scope: InstrumentationScope::default(),
+        };
+        assert_eq!(describe(&span, false), "route [DECISION]  3.00ms  jev-1");
     }
 }

@@ -39,6 +39,10 @@ pub(super) enum Part {
         /// `audio.mime_type`, when known.
         mime_type: Option<String>,
     },
+    /// `message_content.type = video`, with the video URL.
+    Video(String),
+    /// `message_content.type = document`: a file or document given to the model.
+    Document(super::media::Document),
     /// `message_content.type = reasoning`.
     Reasoning(Reasoning),
     /// `message_content.type = tool_use`, with the call under `tool_call.*`.
@@ -278,6 +282,16 @@ pub(super) fn parse_part(part: &Json, message: &mut Message) {
                 message.add_part(part);
             }
         }
+        "video_url" | "input_video" | "video" => {
+            if let Some(part) = super::media::video_part(obj) {
+                message.add_part(part);
+            }
+        }
+        "file" | "input_file" | "document" => {
+            if let Some(part) = super::media::document_part(obj) {
+                message.add_part(part);
+            }
+        }
         "uri" | "blob" => {
             if let Some(part) = genai_media_part(kind, obj) {
                 message.add_part(part);
@@ -382,8 +396,8 @@ pub(super) fn audio_part(obj: &Map<String, Json>) -> Option<Part> {
     })
 }
 
-/// A GenAI `uri` or `blob` part with `modality` image or audio. Blobs (base64 in `content`,
-/// or `data` in older drafts) become `data:` URLs. Other modalities are skipped.
+/// A GenAI `uri` or `blob` part by its `modality` (image, audio, video; anything else is a
+/// document). Blobs (base64 in `content`, or `data` in older drafts) become `data:` URLs.
 pub(super) fn genai_media_part(kind: &str, obj: &Map<String, Json>) -> Option<Part> {
     let mime_type = str_field(obj, &["mime_type"]);
     let url = if kind == "uri" {
@@ -400,7 +414,7 @@ pub(super) fn genai_media_part(kind: &str, obj: &Map<String, Json>) -> Option<Pa
             url,
             mime_type: mime_type.map(str::to_owned),
         }),
-        _ => None,
+        _ => Some(super::media::genai_other_part(modality, url, mime_type)),
     }
 }
 
@@ -525,6 +539,9 @@ pub(super) fn emit_message(prefix: &str, index: usize, message: Message, out: &m
             Part::ToolUse(call) => {
                 push_str(out, cat(&mc, "type"), "tool_use".to_owned());
                 emit_tool_call(&part_base, call, out);
+            }
+            media @ (Part::Video(_) | Part::Document(_)) => {
+                super::media::emit_media(&mc, media, out)
             }
         }
     }

@@ -21,6 +21,7 @@ use serde_json::{Map, Value as Json};
 
 /// The most items flattened from one list: messages, documents, tools, embeddings, tags,
 /// prompts, choices, and per message its tool calls, content parts and tool responses.
+mod media;
 mod messages;
 use messages::*;
 
@@ -821,7 +822,10 @@ mod tests {
             m[&format!("{p}.3.message.contents.1.message_content.image.image.url")],
             s("data:image/png;base64,AA==")
         );
-        assert!(!m.contains_key(&format!("{p}.3.message.contents.2.message_content.type")));
+        assert_eq!(
+            m[&format!("{p}.3.message.contents.2.message_content.video.video.url")],
+            s("https://vid")
+        );
         // Output messages carry finish_reason, which is accepted and not emitted.
         let out = json!([{"role": "assistant", "finish_reason": "stop",
                           "parts": [{"type": "text", "content": "hi"}]}]);
