@@ -9,44 +9,96 @@
 use super::chat_json::{self, ChatMask};
 use super::documents;
 use super::genai::get;
+use super::json_text::{push_str, push_value};
 use crate::kind::SpanKind;
 use crate::privacy::{Privacy, REDACTED};
 use opentelemetry::{KeyValue, Value};
 
+/// What [`derive`] added.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Derived {
+    /// `input.value` is the arguments' JSON object (built from names checked for secrets).
+    pub(crate) args_json: bool,
+    /// `input.value` is a placeholder for the chat request, built by [`build_chat`].
+    pub(crate) chat_input: bool,
+    /// `output.value` is a placeholder for the chat reply, built by [`build_chat`].
+    pub(crate) chat_output: bool,
+}
+
 /// Adds `input.value` / `output.value` (and their mime types) to `out`, consuming the bare
-/// arguments `args` (already redacted as the privacy settings ask). Returns whether
-/// `input.value` is the arguments' JSON object (built from names checked for secrets).
+/// arguments `args` (already redacted as the privacy settings ask). An LLM span's chat JSON
+/// is only a placeholder here: it is built from the attributes once the privacy stage has
+/// cleaned them ([`build_chat`]).
 pub(crate) fn derive(
     out: &mut Vec<KeyValue>,
     mut args: Vec<KeyValue>,
     kind: SpanKind,
     p: &Privacy,
-) -> bool {
-    let mut built_json = false;
+) -> Derived {
+    let mut derived = Derived::default();
     if get(out, "input.value").is_some() {
         out.append(&mut args);
-    } else if let Some((value, mime)) = kind_input(out, kind, p) {
+    } else if let Some((value, mime)) = kind_input(out, kind, p, &mut derived) {
         out.push(KeyValue::new("input.value", value));
         out.push(KeyValue::new("input.mime_type", mime));
         out.append(&mut args);
     } else if let Some(input) = input_from_args(&args, kind == SpanKind::Tool) {
-        built_json = input.1 == "application/json";
+        derived.args_json = input.1 == "application/json";
         out.push(KeyValue::new("input.value", input.0));
         out.push(KeyValue::new("input.mime_type", input.1));
     }
     if get(out, "output.value").is_none() {
-        if let Some(output) = kind_output(out, kind, p) {
+        if let Some(output) = kind_output(out, kind, p, &mut derived) {
             out.push(KeyValue::new("output.value", output));
             out.push(KeyValue::new("output.mime_type", "application/json"));
         }
     }
     add_mime_type(out, "output.value", "output.mime_type");
     add_mime_type(out, "input.value", "input.mime_type");
-    built_json
+    derived
 }
 
-/// The input an LLM (chat request) or EMBEDDING (texts) span shows, and its mime type.
-fn kind_input(attrs: &[KeyValue], kind: SpanKind, p: &Privacy) -> Option<(Value, &'static str)> {
+/// Writes the chat request and reply into their placeholders (`waiting`: where
+/// [`crate::privacy::Privacy::clean`] left the `input.value` and `output.value` that still
+/// wait for their value) from the attributes as the privacy stage cleaned them, with what the
+/// hide flags leave of them and within the value length cap.
+pub(crate) fn build_chat(out: &mut [KeyValue], waiting: [Option<usize>; 2], p: &Privacy) {
+    for (slot, at) in waiting.into_iter().enumerate() {
+        let Some(at) = at else {
+            continue;
+        };
+        let built = if slot == 0 {
+            let mask = ChatMask {
+                redact_text: p.hide_input_text,
+                drop_images: p.hide_input_images,
+                drop_tools: p.hide_llm_tools,
+                drop_params: p.hide_llm_invocation_parameters,
+                drop_prompt_params: p.hide_input_text || p.hide_input_images || p.hide_prompts,
+                max_text: 0,
+            };
+            within_cap(p, mask, |mask| chat_json::request(out, mask))
+                .unwrap_or_else(|| r#"{"messages":[]}"#.to_owned())
+        } else {
+            let mask = ChatMask {
+                redact_text: p.hide_output_text,
+                ..ChatMask::default()
+            };
+            within_cap(p, mask, |mask| chat_json::reply(out, mask)).unwrap_or_else(|| "[]".into())
+        };
+        if let Some(kv) = out.get_mut(at) {
+            kv.value = Value::from(p.clean_built(built));
+        }
+    }
+}
+
+/// The input an LLM (chat request: a placeholder) or EMBEDDING (texts) span shows, and its
+/// mime type.
+fn kind_input(
+    attrs: &[KeyValue],
+    kind: SpanKind,
+    p: &Privacy,
+    derived: &mut Derived,
+) -> Option<(Value, &'static str)> {
     if chat_json::has_messages(attrs, chat_json::INPUT) {
         if p.hide_input_messages && !p.hides_inputs() {
             return None;
@@ -55,16 +107,8 @@ fn kind_input(attrs: &[KeyValue], kind: SpanKind, p: &Privacy) -> Option<(Value,
             // Redacted by the privacy stage anyway: not built.
             return Some((Value::from(REDACTED), "application/json"));
         }
-        let mask = ChatMask {
-            redact_text: p.hide_input_text,
-            drop_images: p.hide_input_images,
-            drop_tools: p.hide_llm_tools,
-            drop_params: p.hide_llm_invocation_parameters,
-            drop_prompt_params: p.hide_input_text || p.hide_input_images || p.hide_prompts,
-            max_text: 0,
-        };
-        return within_cap(p, mask, |mask| chat_json::request(attrs, mask, p))
-            .map(|json| (Value::from(json), "application/json"));
+        derived.chat_input = true;
+        return Some((Value::from(""), "application/json"));
     }
     if kind == SpanKind::Embedding && !p.hide_embeddings_text && !p.hide_all {
         return documents::embedding_input(attrs);
@@ -72,8 +116,13 @@ fn kind_input(attrs: &[KeyValue], kind: SpanKind, p: &Privacy) -> Option<(Value,
     None
 }
 
-/// The output an LLM (reply messages) or RETRIEVER / RERANKER (documents) span shows.
-fn kind_output(attrs: &[KeyValue], kind: SpanKind, p: &Privacy) -> Option<String> {
+/// The output an LLM (reply messages: a placeholder) or RETRIEVER / RERANKER (documents) span shows.
+fn kind_output(
+    attrs: &[KeyValue],
+    kind: SpanKind,
+    p: &Privacy,
+    derived: &mut Derived,
+) -> Option<String> {
     if chat_json::has_messages(attrs, chat_json::OUTPUT) {
         let hides_outputs = p.hide_outputs || p.hide_all;
         if p.hide_output_messages && !hides_outputs {
@@ -82,11 +131,8 @@ fn kind_output(attrs: &[KeyValue], kind: SpanKind, p: &Privacy) -> Option<String
         if hides_outputs {
             return Some(REDACTED.to_owned());
         }
-        let mask = ChatMask {
-            redact_text: p.hide_output_text,
-            ..ChatMask::default()
-        };
-        return within_cap(p, mask, |mask| chat_json::reply(attrs, mask, p));
+        derived.chat_output = true;
+        return Some(String::new());
     }
     let prefix = match kind {
         SpanKind::Retriever => "retrieval.documents",
@@ -127,7 +173,7 @@ const MAX_REBUILDS: usize = 12;
 
 /// `input.value` and its mime type from the bare arguments: one argument as text (unless
 /// `object`), several as a JSON object with the keys in order (written straight into the
-/// text, without a JSON tree).
+/// text, without a JSON tree, as serde_json would write the tree).
 pub(crate) fn input_from_args(args: &[KeyValue], object: bool) -> Option<(String, &'static str)> {
     match args {
         [] => None,
@@ -138,39 +184,26 @@ pub(crate) fn input_from_args(args: &[KeyValue], object: bool) -> Option<(String
         many => {
             let mut sorted: Vec<&KeyValue> = many.iter().collect();
             sorted.sort_unstable_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
-            let mut json = Vec::with_capacity(
+            let mut json = String::with_capacity(
                 many.iter()
                     .map(|kv| kv.key.as_str().len() + json_len_hint(&kv.value) + 4)
                     .sum::<usize>()
                     + 2,
             );
-            json.push(b'{');
+            json.push('{');
             for (i, kv) in sorted.into_iter().enumerate() {
                 if i > 0 {
-                    json.push(b',');
+                    json.push(',');
                 }
-                write_json(&mut json, kv.key.as_str());
-                json.push(b':');
-                match &kv.value {
-                    Value::Bool(b) => write_json(&mut json, b),
-                    Value::I64(n) => write_json(&mut json, n),
-                    // Not finite: `null`, as serde_json writes it.
-                    Value::F64(f) => write_json(&mut json, f),
-                    Value::String(s) => write_json(&mut json, s.as_str()),
-                    other => write_json(&mut json, &other.to_string()),
-                }
+                push_str(&mut json, kv.key.as_str());
+                json.push(':');
+                // A float that is not finite is `null`, as serde_json writes it.
+                push_value(&mut json, &kv.value);
             }
-            json.push(b'}');
-            // serde_json writes UTF-8 only.
-            let json = String::from_utf8(json).ok()?;
+            json.push('}');
             Some((json, "application/json"))
         }
     }
-}
-
-/// Writes `value` as JSON (serde_json cannot fail writing these into memory).
-fn write_json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
-    let _ = serde_json::to_writer(out, value);
 }
 
 /// About how long an attribute value is as JSON, to size the text once.

@@ -13,6 +13,7 @@
 //!   `langfuse.observation.prompt.{name,version}`.
 
 use super::genai::get;
+use super::json_text::{push_str, push_value};
 use crate::kind::SpanKind;
 use crate::privacy::Privacy;
 use opentelemetry::trace::Event;
@@ -126,23 +127,27 @@ fn cost_details(attrs: &mut Vec<KeyValue>) {
         (None, None) => None,
         (p, c) => Some(p.unwrap_or(0.0) + c.unwrap_or(0.0)),
     });
-    let mut details = serde_json::Map::new();
+    // Written straight out, keys sorted (as a JSON object tree would write them): a tree
+    // and its `Display` cost ≈ 8,000 instructions per span here.
+    let mut details = String::with_capacity(96);
     for (key, value) in [
         ("input", input),
-        ("input_cached_tokens", cache_read),
         ("input_cache_creation", cache_write),
+        ("input_cached_tokens", cache_read),
         ("output", output),
         ("output_reasoning_tokens", reasoning),
         ("total", total),
     ] {
-        if let Some(n) = value.and_then(serde_json::Number::from_f64) {
-            details.insert(key.into(), Json::Number(n));
-        }
+        let Some(n) = value.filter(|n| n.is_finite()) else {
+            continue;
+        };
+        details.push(if details.is_empty() { '{' } else { ',' });
+        push_str(&mut details, key);
+        details.push(':');
+        push_value(&mut details, &Value::F64(n));
     }
-    attrs.push(KeyValue::new(
-        "langfuse.observation.cost_details",
-        Json::Object(details).to_string(),
-    ));
+    details.push_str(if details.is_empty() { "{}" } else { "}" });
+    attrs.push(KeyValue::new("langfuse.observation.cost_details", details));
 }
 
 /// `langfuse.observation.prompt.{name,version}` from `gen_ai.prompt.{name,version}` (the

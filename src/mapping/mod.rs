@@ -20,13 +20,16 @@
 //! - A span that ended without error gets status OK, as the OpenInference instrumentations
 //!   set it.
 //! - An error becomes one `exception` event with `exception.type` and `exception.message`.
-//! - Privacy masks and size limits apply last ([`crate::privacy`]).
+//! - Privacy masks and size limits apply last ([`crate::privacy`]); an LLM span's chat JSON
+//!   is then written from the cleaned messages ([`io_values::build_chat`]), so its text is
+//!   not scanned twice, and the span is fitted to its byte budget.
 
 pub(crate) mod chat_json;
 pub(crate) mod documents;
 pub(crate) mod flatten;
 pub(crate) mod genai;
 pub(crate) mod io_values;
+pub(crate) mod json_text;
 pub(crate) mod langfuse;
 pub(crate) mod secret_keys;
 
@@ -125,7 +128,7 @@ impl Mapper {
                 }
             }
         }
-        let built_json = io_values::derive(out, args, kind, p);
+        let derived = io_values::derive(out, args, kind, p);
 
         genai::enrich(out, kind);
         // Most spans (plain ones) have no key of either convention: nothing below applies.
@@ -151,14 +154,22 @@ impl Mapper {
             span.status = Status::Ok;
         }
         normalize_error(span, out);
-        // Found by key, now that nothing moves any more: the only `input.value` there is.
-        let keys_checked = built_json
-            .then(|| out.iter().position(|kv| kv.key.as_str() == "input.value"))
-            .flatten();
+        // Found by key, now that nothing moves any more: the only `input.value` and
+        // `output.value` there are.
+        let at = |key: &str| out.iter().position(|kv| kv.key.as_str() == key);
+        let marks = crate::privacy::Marks {
+            keys_checked: derived.args_json.then(|| at("input.value")).flatten(),
+            built_later: [
+                derived.chat_input.then(|| at("input.value")).flatten(),
+                derived.chat_output.then(|| at("output.value")).flatten(),
+            ],
+        };
         self.privacy.clean_span_strings(span);
-        let content = self
-            .privacy
-            .apply(out, &mut span.events.events, plans, keys_checked);
+        let events = &mut span.events.events;
+        let waiting = self.privacy.clean(out, events, plans, marks);
+        // The chat JSON, from the cleaned messages: it needs no scan of its own.
+        io_values::build_chat(out, waiting, p);
+        let content = self.privacy.fit_span(out, events);
         // Moved back into the span's own list when it has room (a plain span's usually has),
         // else into a new list of their exact length; `out` keeps its room for the next span.
         // The span's list came from the calling thread's heap: freeing it here, while that
