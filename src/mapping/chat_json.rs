@@ -130,9 +130,12 @@ struct Msg<'a> {
 
 /// Whether any attribute is a flattened message of `prefix`.
 pub(crate) fn has_messages(attrs: &[KeyValue], prefix: &str) -> bool {
-    attrs
-        .iter()
-        .any(|kv| under(kv.key.as_str(), prefix).is_some())
+    attrs.iter().any(|kv| is_under(kv.key.as_str(), prefix))
+}
+
+/// Whether `key` is under `prefix.` (a flattened message of `prefix`).
+pub(crate) fn is_under(key: &str, prefix: &str) -> bool {
+    under(key, prefix).is_some()
 }
 
 /// `key` after `prefix.`, if it is under it.
@@ -160,8 +163,9 @@ fn set_call<'a>(call: &mut Call<'a>, field: &str, value: &'a Value) {
     }
 }
 
-/// The messages under `prefix`, in the order of their indices.
-fn messages<'a>(attrs: &'a [KeyValue], prefix: &str) -> Vec<Msg<'a>> {
+/// The messages under `prefix`, in the order of their indices, and about how long their
+/// values are as JSON (to size the text once).
+fn messages<'a>(attrs: &'a [KeyValue], prefix: &str) -> (Vec<Msg<'a>>, usize) {
     /// A message with its calls and parts still by index.
     #[derive(Default)]
     struct Building<'a> {
@@ -170,6 +174,7 @@ fn messages<'a>(attrs: &'a [KeyValue], prefix: &str) -> Vec<Msg<'a>> {
         parts: Option<ByIndex<Part<'a>>>,
     }
     let mut messages: ByIndex<Building<'a>> = ByIndex::new();
+    let mut size = 0;
     for kv in attrs {
         let Some(rest) = under(kv.key.as_str(), prefix) else {
             continue;
@@ -181,6 +186,10 @@ fn messages<'a>(attrs: &'a [KeyValue], prefix: &str) -> Vec<Msg<'a>> {
             continue;
         };
         let value = &kv.value;
+        size += match value {
+            Value::String(s) => s.as_str().len() + 16,
+            _ => 32,
+        };
         let b = messages.entry(index);
         let m = &mut b.msg;
         match field {
@@ -215,7 +224,7 @@ fn messages<'a>(attrs: &'a [KeyValue], prefix: &str) -> Vec<Msg<'a>> {
             }
         }
     }
-    messages
+    let messages = messages
         .sorted()
         .into_iter()
         .map(|(_, b)| {
@@ -224,7 +233,8 @@ fn messages<'a>(attrs: &'a [KeyValue], prefix: &str) -> Vec<Msg<'a>> {
             msg.parts = b.parts.map(ByIndex::sorted).unwrap_or_default();
             msg
         })
-        .collect()
+        .collect();
+    (messages, size)
 }
 
 /// Writes the text of a message or part, redacted or cut if asked.
@@ -364,8 +374,10 @@ fn push_messages(out: &mut String, attrs: &[KeyValue], prefix: &str, mask: ChatM
     } else {
         "user"
     };
+    let (messages, size) = messages(attrs, prefix);
+    out.reserve(size + 2);
     out.push('[');
-    for (i, m) in messages(attrs, prefix).iter().enumerate() {
+    for (i, m) in messages.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }

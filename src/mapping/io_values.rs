@@ -8,7 +8,6 @@
 
 use super::chat_json::{self, ChatMask};
 use super::documents;
-use super::genai::get;
 use super::json_text::{push_str, push_value};
 use crate::kind::SpanKind;
 use crate::privacy::{Privacy, REDACTED};
@@ -23,6 +22,8 @@ pub(crate) struct Derived {
     pub(crate) chat_input: bool,
     /// `output.value` is a placeholder for the chat reply, built by [`build_chat`].
     pub(crate) chat_output: bool,
+    /// The span has an `output.value` (given, derived or a placeholder).
+    pub(crate) has_output: bool,
 }
 
 /// Adds `input.value` / `output.value` (and their mime types) to `out`, consuming the bare
@@ -35,10 +36,12 @@ pub(crate) fn derive(
     kind: SpanKind,
     p: &Privacy,
 ) -> Derived {
+    let seen = Seen::of(out);
     let mut derived = Derived::default();
-    if get(out, "input.value").is_some() {
+    if seen.input.is_some() {
         out.append(&mut args);
-    } else if let Some((value, mime)) = kind_input(out, kind, p, &mut derived) {
+    } else if let Some((value, mime)) = kind_input(out, kind, p, seen.input_messages, &mut derived)
+    {
         out.push(KeyValue::new("input.value", value));
         out.push(KeyValue::new("input.mime_type", mime));
         out.append(&mut args);
@@ -47,15 +50,57 @@ pub(crate) fn derive(
         out.push(KeyValue::new("input.value", input.0));
         out.push(KeyValue::new("input.mime_type", input.1));
     }
-    if get(out, "output.value").is_none() {
-        if let Some(output) = kind_output(out, kind, p, &mut derived) {
+    derived.has_output = seen.output.is_some();
+    if seen.output.is_none() {
+        if let Some(output) = kind_output(out, kind, p, seen.output_messages, &mut derived) {
             out.push(KeyValue::new("output.value", output));
             out.push(KeyValue::new("output.mime_type", "application/json"));
+            derived.has_output = true;
         }
     }
-    add_mime_type(out, "output.value", "output.mime_type");
-    add_mime_type(out, "input.value", "input.mime_type");
+    // A value the user gave without its mime type.
+    for (at, has_mime, mime_key) in [
+        (seen.output, seen.output_mime, "output.mime_type"),
+        (seen.input, seen.input_mime, "input.mime_type"),
+    ] {
+        if let (Some(at), false) = (at, has_mime) {
+            let mime = mime_of(&out[at].value);
+            out.push(KeyValue::new(mime_key, mime));
+        }
+    }
     derived
+}
+
+/// Where the keys [`derive`] reads are among a span's attributes, found in one pass (a
+/// lookup per key would read them all six times).
+#[derive(Default)]
+struct Seen {
+    input: Option<usize>,
+    output: Option<usize>,
+    input_mime: bool,
+    output_mime: bool,
+    input_messages: bool,
+    output_messages: bool,
+}
+
+impl Seen {
+    fn of(attrs: &[KeyValue]) -> Seen {
+        let mut seen = Seen::default();
+        for (i, kv) in attrs.iter().enumerate() {
+            let key = kv.key.as_str();
+            match key {
+                "input.value" => seen.input = seen.input.or(Some(i)),
+                "output.value" => seen.output = seen.output.or(Some(i)),
+                "input.mime_type" => seen.input_mime = true,
+                "output.mime_type" => seen.output_mime = true,
+                _ => {
+                    seen.input_messages |= chat_json::is_under(key, chat_json::INPUT);
+                    seen.output_messages |= chat_json::is_under(key, chat_json::OUTPUT);
+                }
+            }
+        }
+        seen
+    }
 }
 
 /// Writes the chat request and reply into their placeholders (`waiting`: where
@@ -97,9 +142,10 @@ fn kind_input(
     attrs: &[KeyValue],
     kind: SpanKind,
     p: &Privacy,
+    has_messages: bool,
     derived: &mut Derived,
 ) -> Option<(Value, &'static str)> {
-    if chat_json::has_messages(attrs, chat_json::INPUT) {
+    if has_messages {
         if p.hide_input_messages && !p.hides_inputs() {
             return None;
         }
@@ -121,9 +167,10 @@ fn kind_output(
     attrs: &[KeyValue],
     kind: SpanKind,
     p: &Privacy,
+    has_messages: bool,
     derived: &mut Derived,
 ) -> Option<String> {
-    if chat_json::has_messages(attrs, chat_json::OUTPUT) {
+    if has_messages {
         let hides_outputs = p.hide_outputs || p.hide_all;
         if p.hide_output_messages && !hides_outputs {
             return None;
@@ -215,19 +262,12 @@ fn json_len_hint(value: &Value) -> usize {
     }
 }
 
-/// Sets `mime_key` to `application/json` or `text/plain` for `value_key` when not given.
-fn add_mime_type(attrs: &mut Vec<KeyValue>, value_key: &str, mime_key: &'static str) {
-    if get(attrs, mime_key).is_some() {
-        return;
-    }
-    let Some(value) = get(attrs, value_key) else {
-        return;
-    };
-    let mime = match value {
+/// `application/json` for a JSON object or array, else `text/plain`.
+fn mime_of(value: &Value) -> &'static str {
+    match value {
         Value::String(s) if looks_like_json(s.as_str()) => "application/json",
         _ => "text/plain",
-    };
-    attrs.push(KeyValue::new(mime_key, mime));
+    }
 }
 
 /// Whether `s` is a JSON object or array.

@@ -136,7 +136,7 @@ impl Mapper {
             let k = kv.key.as_str();
             k.starts_with("llm.") || k.starts_with("gen_ai.") || k == "metadata"
         });
-        if semantic && genai::get(out, "output.value").is_none() {
+        if semantic && !derived.has_output {
             // With no output, Phoenix builds one from these (`{"model": ...}`): a made-up
             // output. `llm.response.model_name` keeps the response model.
             out.retain(|kv| {
@@ -222,12 +222,26 @@ fn dedupe_last_wins(mut attrs: Vec<KeyValue>) -> Vec<KeyValue> {
 /// One `exception` event per failed span, with `exception.type` and `exception.message`; the
 /// span keeps `error.type` and its Error status.
 fn normalize_error(span: &mut SpanData, attrs: &mut Vec<KeyValue>) {
-    let take = |attrs: &mut Vec<KeyValue>, key: &str| {
-        let i = attrs.iter().position(|kv| kv.key.as_str() == key)?;
-        Some(attrs.remove(i).value)
+    // Both found in one pass, then taken out, the later one first.
+    let (mut type_at, mut message_at) = (None, None);
+    for (i, kv) in attrs.iter().enumerate() {
+        match kv.key.as_str() {
+            "exception.type" => type_at = type_at.or(Some(i)),
+            "exception.message" => message_at = message_at.or(Some(i)),
+            _ => {}
+        }
+    }
+    let mut take = |at: Option<usize>| at.map(|i| attrs.remove(i).value);
+    let (ex_type, ex_message) = match (type_at, message_at) {
+        (Some(t), Some(m)) if t > m => {
+            let ex_type = take(type_at);
+            (ex_type, take(message_at))
+        }
+        _ => {
+            let ex_message = take(message_at);
+            (take(type_at), ex_message)
+        }
     };
-    let ex_type = take(attrs, "exception.type");
-    let ex_message = take(attrs, "exception.message");
     let failed = matches!(span.status, Status::Error { .. });
     if !failed {
         return;
