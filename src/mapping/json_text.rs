@@ -1,23 +1,27 @@
 //! JSON text written straight into a `String`: strings escaped as serde_json escapes them,
 //! attribute values as JSON scalars.
 //!
-//! Escaping tests 32 bytes at a time for the three that need it (`"`, `\`, below 0x20) and
+//! Escaping tests 64 bytes at a time for the three that need it (`"`, `\`, below 0x20) and
 //! copies whole runs without them: the 2 KB of a chat request's messages cost ≈ 1,500
 //! instructions this way, against ≈ 11,000 through serde_json's byte-by-byte escape table.
 
 use opentelemetry::Value;
 
 /// Bytes tested at once: a block the compiler turns into a few vector instructions.
-const BLOCK: usize = 32;
+const BLOCK: usize = 64;
 
 /// Whether any byte of `block` is `"`, `\` or below 0x20 (bytes of UTF-8 sequences, 0x80
 /// and above, never are). Written without an early exit, so that it compiles to vector
 /// compares and one reduction.
 #[inline]
 fn block_needs_escape(block: &[u8; BLOCK]) -> bool {
-    block.iter().fold(false, |any, &c| {
-        any | (c < 0x20) | (c == b'"') | (c == b'\\')
-    })
+    block.iter().fold(false, |any, &c| any | needs_escape(c))
+}
+
+/// Whether `c` is `"`, `\` or below 0x20.
+#[inline]
+fn needs_escape(c: u8) -> bool {
+    (c < 0x20) | (c == b'"') | (c == b'\\')
 }
 
 /// The escape serde_json writes for `c`, if `c` needs one.
@@ -51,6 +55,7 @@ pub(crate) fn push_str(out: &mut String, s: &str) {
                 continue;
             }
             Some(_) => (i, i + BLOCK),
+            None if !b[i..].iter().fold(false, |any, &c| any | needs_escape(c)) => break,
             None => (i, b.len()),
         };
         for (j, &c) in b[from..to].iter().enumerate() {
@@ -90,15 +95,31 @@ fn push_f64(out: &mut String, f: f64) {
     push_serde(out, &f);
 }
 
+/// Appends `i` in decimal (without `fmt`'s machinery: ≈ 40 instructions, not ≈ 300).
+fn push_i64(out: &mut String, i: i64) {
+    let mut buf = [0u8; 20];
+    let mut n = i.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push('-');
+    }
+    out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or_default());
+}
+
 /// Appends an attribute value: a string as a JSON string, an integer, a boolean, a finite
 /// float as a number (else `null`, as serde_json writes it), anything else as its text.
 pub(crate) fn push_value(out: &mut String, value: &Value) {
-    use std::fmt::Write as _;
     match value {
         Value::String(s) => push_str(out, s.as_str()),
-        Value::I64(i) => {
-            let _ = write!(out, "{i}");
-        }
+        Value::I64(i) => push_i64(out, *i),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::F64(f) => push_f64(out, *f),
         other => push_str(out, &other.to_string()),
@@ -121,7 +142,7 @@ mod tests {
         for c in 0u8..0x80 {
             // Alone, at the end and in the middle of a block, and after a block the test
             // skips.
-            let run = "abcdefghijklmnopqrstuvwxyz012345";
+            let run = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-+";
             let c = c as char;
             for s in [
                 c.to_string(),
@@ -148,6 +169,9 @@ mod tests {
             out
         };
         assert_eq!(text(Value::from(-3i64)), "-3");
+        for i in [0, 7, 10, -10, 1_234_567, i64::MAX, i64::MIN] {
+            assert_eq!(text(Value::from(i)), i.to_string());
+        }
         assert_eq!(text(Value::from(true)), "true");
         assert_eq!(text(Value::from(0.2)), "0.2");
         assert_eq!(text(Value::from(f64::NAN)), "null");
@@ -158,7 +182,7 @@ mod tests {
         /// Any text, as serde_json writes it: the same bytes, so it always parses back.
         #[test]
         fn strings_are_escaped_as_serde_json_escapes_them(
-            s in r#"(.|[\x00-\x1f"\\é🦀]){0,100}"#
+            s in r#"(.|[\x00-\x1f"\\é🦀]){0,200}"#
         ) {
             let text = escaped(&s);
             prop_assert_eq!(&text, &serde_json::to_string(&s).unwrap());
