@@ -48,26 +48,26 @@ pub(crate) fn push_str(out: &mut String, s: &str) {
     out.push('"');
     let mut run = 0;
     let mut i = 0;
+    // Whole blocks first; a block with a byte to escape, and the short rest (most keys and
+    // roles are all rest), a byte at a time.
     while i < b.len() {
-        let (from, to) = match b.get(i..i + BLOCK).map(<&[u8; BLOCK]>::try_from) {
+        let end = match b.get(i..i + BLOCK).map(<&[u8; BLOCK]>::try_from) {
             Some(Ok(block)) if !block_needs_escape(block) => {
                 i += BLOCK;
                 continue;
             }
-            Some(_) => (i, i + BLOCK),
-            None if !b[i..].iter().fold(false, |any, &c| any | needs_escape(c)) => break,
-            None => (i, b.len()),
+            Some(_) => i + BLOCK,
+            None => b.len(),
         };
-        for (j, &c) in b[from..to].iter().enumerate() {
-            if let Some(escape) = escape_of(c) {
-                let at = from + j;
-                // `at` holds an ASCII byte: a char boundary on both sides.
-                out.push_str(&s[run..at]);
+        while i < end {
+            if let Some(escape) = escape_of(b[i]) {
+                // `i` holds an ASCII byte: a char boundary on both sides.
+                out.push_str(&s[run..i]);
                 out.push_str(escape);
-                run = at + 1;
+                run = i + 1;
             }
+            i += 1;
         }
-        i = to;
     }
     out.push_str(&s[run..]);
     out.push('"');
@@ -111,7 +111,9 @@ fn push_i64(out: &mut String, i: i64) {
     if i < 0 {
         out.push('-');
     }
-    out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or_default());
+    for &digit in &buf[at..] {
+        out.push(char::from(digit));
+    }
 }
 
 /// Appends an attribute value: a string as a JSON string, an integer, a boolean, a finite
