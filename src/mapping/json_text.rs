@@ -24,6 +24,20 @@ fn needs_escape(c: u8) -> bool {
     (c < 0x20) | (c == b'"') | (c == b'\\')
 }
 
+/// Whether any of the eight bytes of `w` is `"`, `\` or below 0x20.
+#[inline]
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    // The high bit of each byte of `v` that is zero (at least one when any is).
+    let zero_bytes = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let splat = |c: u8| u64::from_le_bytes([c; 8]);
+    // A byte below 0x20 borrows when 0x20 is taken from it; bytes at 0x80 and above are
+    // masked out by `!w`.
+    let below_space = w.wrapping_sub(splat(0x20)) & !w & HIGHS;
+    (zero_bytes(w ^ splat(b'"')) | zero_bytes(w ^ splat(b'\\')) | below_space) != 0
+}
+
 /// The escape serde_json writes for `c`, if `c` needs one.
 #[inline]
 fn escape_of(c: u8) -> Option<&'static str> {
@@ -48,8 +62,8 @@ pub(crate) fn push_str(out: &mut String, s: &str) {
     out.push('"');
     let mut run = 0;
     let mut i = 0;
-    // Whole blocks first; a block with a byte to escape, and the short rest (most keys and
-    // roles are all rest), a byte at a time.
+    // Whole blocks first, then the rest (most keys and roles are all rest) by words; a block
+    // or word with a byte to escape, and the last few bytes, a byte at a time.
     while i < b.len() {
         let end = match b.get(i..i + BLOCK).map(<&[u8; BLOCK]>::try_from) {
             Some(Ok(block)) if !block_needs_escape(block) => {
@@ -57,7 +71,16 @@ pub(crate) fn push_str(out: &mut String, s: &str) {
                 continue;
             }
             Some(_) => i + BLOCK,
-            None => b.len(),
+            None => {
+                // The rest, shorter than a block: eight bytes at a time while none needs it.
+                while let Some(word) = b.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+                    if word_needs_escape(u64::from_le_bytes(word)) {
+                        break;
+                    }
+                    i += 8;
+                }
+                b.len()
+            }
         };
         while i < end {
             if let Some(escape) = escape_of(b[i]) {
@@ -151,6 +174,8 @@ mod tests {
                 format!("{}{c}", &run[1..]),
                 format!("abc{c}{run}"),
                 format!("{run}{c}xyz"),
+                format!("{run}abcdefghij{c}klmnopqrstu"),
+                format!("abcdefghij{c}klmnopqrstu"),
                 format!("{run}{run}{c}{run}"),
             ] {
                 assert_eq!(
