@@ -8,7 +8,6 @@
 
 use super::chat_json::{self, ChatMask};
 use super::documents;
-use super::json_text::{push_str, push_value};
 use crate::kind::SpanKind;
 use crate::privacy::{Privacy, REDACTED};
 use opentelemetry::{KeyValue, Value};
@@ -220,7 +219,7 @@ const MAX_REBUILDS: usize = 12;
 
 /// `input.value` and its mime type from the bare arguments: one argument as text (unless
 /// `object`), several as a JSON object with the keys in order (written straight into the
-/// text, without a JSON tree, as serde_json would write the tree).
+/// text, without a JSON tree).
 pub(crate) fn input_from_args(args: &[KeyValue], object: bool) -> Option<(String, &'static str)> {
     match args {
         [] => None,
@@ -231,26 +230,41 @@ pub(crate) fn input_from_args(args: &[KeyValue], object: bool) -> Option<(String
         many => {
             let mut sorted: Vec<&KeyValue> = many.iter().collect();
             sorted.sort_unstable_by(|a, b| a.key.as_str().cmp(b.key.as_str()));
-            let mut json = String::with_capacity(
+            let mut json = Vec::with_capacity(
                 many.iter()
                     .map(|kv| kv.key.as_str().len() + json_len_hint(&kv.value) + 4)
                     .sum::<usize>()
                     + 2,
             );
-            json.push('{');
+            json.push(b'{');
             for (i, kv) in sorted.into_iter().enumerate() {
                 if i > 0 {
-                    json.push(',');
+                    json.push(b',');
                 }
-                push_str(&mut json, kv.key.as_str());
-                json.push(':');
-                // A float that is not finite is `null`, as serde_json writes it.
-                push_value(&mut json, &kv.value);
+                write_json(&mut json, kv.key.as_str());
+                json.push(b':');
+                match &kv.value {
+                    Value::Bool(b) => write_json(&mut json, b),
+                    Value::I64(n) => write_json(&mut json, n),
+                    // Not finite: `null`, as serde_json writes it.
+                    Value::F64(f) => write_json(&mut json, f),
+                    Value::String(s) => write_json(&mut json, s.as_str()),
+                    other => write_json(&mut json, &other.to_string()),
+                }
             }
-            json.push('}');
+            json.push(b'}');
+            // serde_json writes UTF-8 only.
+            let json = String::from_utf8(json).ok()?;
             Some((json, "application/json"))
         }
     }
+}
+
+/// Writes `value` as JSON (serde_json cannot fail writing these into memory). Its writer, not
+/// [`super::json_text`]: for a plain span's handful of short names and numbers it costs
+/// ≈ 430 instructions less per span (callgrind).
+fn write_json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
+    let _ = serde_json::to_writer(out, value);
 }
 
 /// About how long an attribute value is as JSON, to size the text once.
