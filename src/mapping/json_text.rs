@@ -1,9 +1,10 @@
 //! JSON text written straight into a `String`: strings escaped as serde_json escapes them,
 //! attribute values as JSON scalars.
 //!
-//! Escaping tests 64 bytes at a time for the three that need it (`"`, `\`, below 0x20) and
-//! copies whole runs without them: the 2 KB of a chat request's messages cost ≈ 1,500
-//! instructions this way, against ≈ 11,000 through serde_json's byte-by-byte escape table.
+//! Escaping tests 64 bytes at a time (then 8) for the three bytes that need it (`"`, `\`,
+//! below 0x20) and copies whole runs without them: the strings of a 2 KB chat request cost
+//! ≈ 3,700 instructions this way, against ≈ 21,700 through serde_json's byte-by-byte escape
+//! (callgrind, per span).
 
 use opentelemetry::Value;
 
