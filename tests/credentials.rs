@@ -135,9 +135,12 @@ enum Position {
     SpanName,
     LinkAttribute,
     Resource,
+    /// An LLM span's messages: a message's text, a tool call's arguments and the reply, which
+    /// leave flattened and in the chat JSON of `input.value` / `output.value`.
+    Message,
 }
 
-const POSITIONS: [Position; 8] = [
+const POSITIONS: [Position; 9] = [
     Position::Attribute,
     Position::Argument,
     Position::EventName,
@@ -146,6 +149,7 @@ const POSITIONS: [Position; 8] = [
     Position::SpanName,
     Position::LinkAttribute,
     Position::Resource,
+    Position::Message,
 ];
 
 #[tracing::instrument(err, skip(text), fields(llm.model_name = "gpt-4o-mini"))]
@@ -189,6 +193,24 @@ fn emit(position: Position, formats: &[Format]) {
                 span.in_scope(|| {});
             }
             Position::Resource => tracing::info_span!("case", llm.model_name = "m").in_scope(|| {}),
+            Position::Message => {
+                let arguments = serde_json::json!({ "note": text }).to_string();
+                let input = serde_json::json!([
+                    {"role": "user", "content": text},
+                    {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
+                        "function": {"name": "lookup", "arguments": arguments}}]},
+                ])
+                .to_string();
+                let output =
+                    serde_json::json!([{"role": "assistant", "content": text}]).to_string();
+                tracing::info_span!(
+                    "case",
+                    llm.model_name = "m",
+                    llm.input_messages = %input,
+                    llm.output_messages = %output,
+                )
+                .in_scope(|| {})
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use super::model::Annotation;
 use super::span::attributes;
-use crate::privacy::{KeyPlans, Privacy};
+use crate::privacy::{KeyPlans, Marks, Privacy};
 use opentelemetry::Value;
 
 /// `a` with its name, label, explanation, identifier and metadata as the privacy stage
@@ -12,7 +12,7 @@ use opentelemetry::Value;
 /// becomes the redaction placeholder).
 pub(crate) fn cleaned(mut a: Annotation, privacy: &Privacy, plans: &mut KeyPlans) -> Annotation {
     let mut attrs = attributes(&a);
-    privacy.apply(&mut attrs, &mut [], plans, None);
+    privacy.clean(&mut attrs, &mut [], plans, Marks::default());
     let text = |field: &str| {
         attrs.iter().find_map(|kv| {
             let key = kv.key.as_str();

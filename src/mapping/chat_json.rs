@@ -4,13 +4,15 @@
 //! flattened `llm.input_messages.*`: a chat view needs the whole conversation there. The
 //! request becomes `{"messages": [...], "tools": [...], <invocation parameters>}` and the reply
 //! a list of messages, `[{"role": "assistant", "content": ..., "tool_calls": [...]}]`, the pair
-//! that renders as a chat in both. The JSON is rebuilt from the attributes the flattening
-//! emitted (whatever shape the user recorded them in), on the export thread.
+//! that renders as a chat in both. The JSON is rebuilt on the export thread from the attributes
+//! the flattening emitted (whatever shape the user recorded them in), once the privacy stage has
+//! cleaned them ([`crate::privacy::Privacy::clean`]): every text in it has had its credentials,
+//! hide flags and length cap applied, so the JSON is not scanned again. Its text is written
+//! straight out ([`super::json_text`]), keys in reading order (`role` before `content`).
 
-use crate::privacy::Privacy;
+use super::json_text::{push_serde, push_str, push_value};
 use opentelemetry::{KeyValue, Value};
 use serde_json::Value as Json;
-use std::collections::BTreeMap;
 
 /// What the hide flags leave of the request or reply.
 #[derive(Debug, Clone, Copy, Default)]
@@ -30,21 +32,17 @@ pub(crate) struct ChatMask {
     pub(crate) max_text: usize,
 }
 
-/// `text` cut to at most `max` bytes (at a UTF-8 boundary) with a marker saying how long it
-/// was; as it is when `max` is 0 or it fits.
+/// `text` cut to about `max` bytes (at a UTF-8 boundary) with a marker saying how long it
+/// was (a text the privacy stage already cut keeps its original length); as it is when `max`
+/// is 0 or it fits.
 pub(crate) fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     if max == 0 || text.len() <= max {
         return std::borrow::Cow::Borrowed(text);
     }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
+    match crate::privacy::recut(text, max) {
+        Some(cut) => std::borrow::Cow::Owned(cut),
+        None => std::borrow::Cow::Borrowed(text),
     }
-    std::borrow::Cow::Owned(format!(
-        "{}…[truncated, {} bytes]",
-        &text[..end],
-        text.len()
-    ))
 }
 
 /// Keys of invocation parameters that carry prompt text (see [`ChatMask::drop_prompt_params`]).
@@ -64,6 +62,39 @@ const PROMPT_PARAMS: &[&str] = &[
 pub(crate) const INPUT: &str = "llm.input_messages";
 /// See [`INPUT`].
 pub(crate) const OUTPUT: &str = "llm.output_messages";
+
+/// Items by index, in the order of their indices: a span's flattened attributes come in index
+/// order, so the item an attribute belongs to is nearly always the last one (a vector beats a
+/// tree here).
+struct ByIndex<T>(Vec<(usize, T)>);
+
+impl<T: Default> ByIndex<T> {
+    fn new() -> Self {
+        ByIndex(Vec::new())
+    }
+
+    /// The item at `index`, added if new.
+    fn entry(&mut self, index: usize) -> &mut T {
+        let at = match self.0.last() {
+            Some((last, _)) if *last == index => self.0.len() - 1,
+            _ => match self.0.iter().position(|(i, _)| *i == index) {
+                Some(at) => at,
+                None => {
+                    self.0.push((index, T::default()));
+                    self.0.len() - 1
+                }
+            },
+        };
+        &mut self.0[at].1
+    }
+
+    /// The items in the order of their indices.
+    fn sorted(mut self) -> Vec<(usize, T)> {
+        // Stable and already sorted in the common case: one pass.
+        self.0.sort_by_key(|(i, _)| *i);
+        self.0
+    }
+}
 
 /// One tool call being rebuilt.
 #[derive(Default)]
@@ -95,15 +126,18 @@ struct Msg<'a> {
     tool_call_id: Option<&'a Value>,
     function_name: Option<&'a Value>,
     function_arguments: Option<&'a Value>,
-    tool_calls: BTreeMap<usize, Call<'a>>,
-    parts: BTreeMap<usize, Part<'a>>,
+    tool_calls: Vec<(usize, Call<'a>)>,
+    parts: Vec<(usize, Part<'a>)>,
 }
 
 /// Whether any attribute is a flattened message of `prefix`.
 pub(crate) fn has_messages(attrs: &[KeyValue], prefix: &str) -> bool {
-    attrs
-        .iter()
-        .any(|kv| under(kv.key.as_str(), prefix).is_some())
+    attrs.iter().any(|kv| is_under(kv.key.as_str(), prefix))
+}
+
+/// Whether `key` is under `prefix.` (a flattened message of `prefix`).
+pub(crate) fn is_under(key: &str, prefix: &str) -> bool {
+    under(key, prefix).is_some()
 }
 
 /// `key` after `prefix.`, if it is under it.
@@ -131,9 +165,18 @@ fn set_call<'a>(call: &mut Call<'a>, field: &str, value: &'a Value) {
     }
 }
 
-/// The messages under `prefix`, by index.
-fn messages<'a>(attrs: &'a [KeyValue], prefix: &str) -> BTreeMap<usize, Msg<'a>> {
-    let mut messages: BTreeMap<usize, Msg<'a>> = BTreeMap::new();
+/// The messages under `prefix`, in the order of their indices, and about how long their
+/// values are as JSON (to size the text once).
+fn messages<'a>(attrs: &'a [KeyValue], prefix: &str) -> (Vec<Msg<'a>>, usize) {
+    /// A message with its calls and parts still by index.
+    #[derive(Default)]
+    struct Building<'a> {
+        msg: Msg<'a>,
+        tool_calls: Option<ByIndex<Call<'a>>>,
+        parts: Option<ByIndex<Part<'a>>>,
+    }
+    let mut messages: ByIndex<Building<'a>> = ByIndex::new();
+    let mut size = 0;
     for kv in attrs {
         let Some(rest) = under(kv.key.as_str(), prefix) else {
             continue;
@@ -145,7 +188,12 @@ fn messages<'a>(attrs: &'a [KeyValue], prefix: &str) -> BTreeMap<usize, Msg<'a>>
             continue;
         };
         let value = &kv.value;
-        let m = messages.entry(index).or_default();
+        size += match value {
+            Value::String(s) => s.as_str().len() + 16,
+            _ => 32,
+        };
+        let b = messages.entry(index);
+        let m = &mut b.msg;
         match field {
             "role" => m.role = Some(value),
             "content" => m.content = Some(value),
@@ -156,12 +204,13 @@ fn messages<'a>(attrs: &'a [KeyValue], prefix: &str) -> BTreeMap<usize, Msg<'a>>
             _ => {
                 if let Some((k, f)) = field.strip_prefix("tool_calls.").and_then(index_and_rest) {
                     if let Some(f) = f.strip_prefix("tool_call.") {
-                        set_call(m.tool_calls.entry(k).or_default(), f, value);
+                        let calls = b.tool_calls.get_or_insert_with(ByIndex::new);
+                        set_call(calls.entry(k), f, value);
                     }
                 } else if let Some((k, f)) =
                     field.strip_prefix("contents.").and_then(index_and_rest)
                 {
-                    let part = m.parts.entry(k).or_default();
+                    let part = b.parts.get_or_insert_with(ByIndex::new).entry(k);
                     if let Some(f) = f.strip_prefix("tool_call.") {
                         set_call(&mut part.call, f, value);
                     } else {
@@ -179,189 +228,180 @@ fn messages<'a>(attrs: &'a [KeyValue], prefix: &str) -> BTreeMap<usize, Msg<'a>>
             }
         }
     }
-    messages
+    let messages = messages
+        .sorted()
+        .into_iter()
+        .map(|(_, b)| {
+            let mut msg = b.msg;
+            msg.tool_calls = b.tool_calls.map(ByIndex::sorted).unwrap_or_default();
+            msg.parts = b.parts.map(ByIndex::sorted).unwrap_or_default();
+            msg
+        })
+        .collect();
+    (messages, size)
 }
 
-/// An attribute value as JSON: strings as strings, numbers and booleans as themselves.
-fn json_of(value: &Value) -> Json {
+/// Writes the text of a message or part, redacted or cut if asked.
+fn push_text(out: &mut String, value: &Value, mask: ChatMask) {
     match value {
-        Value::String(s) => Json::String(s.as_str().to_owned()),
-        Value::I64(i) => Json::from(*i),
-        Value::F64(f) => serde_json::Number::from_f64(*f)
-            .map(Json::Number)
-            .unwrap_or(Json::Null),
-        Value::Bool(b) => Json::Bool(*b),
-        other => Json::String(other.to_string()),
+        _ if mask.redact_text => push_str(out, crate::privacy::REDACTED),
+        Value::String(s) => push_str(out, &cut(s.as_str(), mask.max_text)),
+        other => push_value(out, other),
     }
 }
 
-/// The text of a message or part, redacted if asked.
-fn text_of(value: &Value, mask: ChatMask) -> Json {
-    match value {
-        _ if mask.redact_text => Json::String(crate::privacy::REDACTED.to_owned()),
-        Value::String(s) => Json::String(cut(s.as_str(), mask.max_text).into_owned()),
-        other => json_of(other),
-    }
-}
-
-/// A JSON value whose objects keep their keys in the order written (`role` before `content`,
-/// as people read a message), for the values built here.
-pub(crate) enum Ordered {
-    /// Any JSON value, as it is.
-    Json(Json),
-    /// An object, its keys in this order.
-    Object(Vec<(&'static str, Ordered)>),
-    /// An array.
-    Array(Vec<Ordered>),
-}
-
-impl serde::Serialize for Ordered {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeMap, SerializeSeq};
-        match self {
-            Ordered::Json(json) => json.serialize(serializer),
-            Ordered::Object(fields) => {
-                let mut map = serializer.serialize_map(Some(fields.len()))?;
-                for (key, value) in fields {
-                    map.serialize_entry(key, value)?;
-                }
-                map.end()
-            }
-            Ordered::Array(items) => {
-                let mut seq = serializer.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    seq.serialize_element(item)?;
-                }
-                seq.end()
-            }
-        }
-    }
-}
-
-/// A tool call in the OpenAI shape; `None` when it has neither id nor name.
-fn call_json(call: &Call<'_>, p: &Privacy, max_text: usize) -> Option<Ordered> {
+/// Writes a tool call in the OpenAI shape, after a comma unless `first`; nothing when it has
+/// neither id nor name. Returns whether it wrote one.
+fn push_call(out: &mut String, call: &Call<'_>, max_text: usize, first: bool) -> bool {
     if call.id.is_none() && call.name.is_none() {
-        return None;
+        return false;
     }
-    let name = call
-        .name
-        .map(json_of)
-        .unwrap_or(Json::String(String::new()));
-    // Arguments are a JSON string in the OpenAI shape.
-    let arguments = match call.arguments {
-        Some(Value::String(s)) => {
-            super::secret_keys::redact_text(s.as_str(), p).unwrap_or_else(|| s.as_str().to_owned())
-        }
-        Some(other) => other.to_string(),
-        None => "{}".to_owned(),
-    };
-    let arguments = cut(&arguments, max_text).into_owned();
-    let mut fields = Vec::with_capacity(3);
+    if !first {
+        out.push(',');
+    }
+    out.push('{');
     if let Some(id) = call.id {
-        fields.push(("id", Ordered::Json(json_of(id))));
+        out.push_str("\"id\":");
+        push_value(out, id);
+        out.push(',');
     }
-    fields.push(("type", Ordered::Json(Json::String("function".into()))));
-    fields.push((
-        "function",
-        Ordered::Object(vec![
-            ("name", Ordered::Json(name)),
-            ("arguments", Ordered::Json(Json::String(arguments))),
-        ]),
-    ));
-    Some(Ordered::Object(fields))
+    out.push_str("\"type\":\"function\",\"function\":{\"name\":");
+    match call.name {
+        Some(name) => push_value(out, name),
+        None => out.push_str("\"\""),
+    }
+    // Arguments are a JSON string in the OpenAI shape.
+    out.push_str(",\"arguments\":");
+    match call.arguments {
+        Some(Value::String(s)) => push_str(out, &cut(s.as_str(), max_text)),
+        Some(other) => push_str(out, &cut(&other.to_string(), max_text)),
+        None => push_str(out, "{}"),
+    }
+    out.push_str("}}");
+    true
 }
 
-/// One message in the OpenAI shape.
-fn message_json(m: &Msg<'_>, mask: ChatMask, default_role: &str, p: &Privacy) -> Ordered {
-    let role = m
-        .role
-        .map(json_of)
-        .unwrap_or_else(|| Json::String(default_role.into()));
-    let mut calls: Vec<Ordered> = Vec::new();
-    let mut parts: Vec<Json> = Vec::new();
-    for part in m.parts.values() {
-        let kind = match part.kind {
-            Some(Value::String(s)) => s.as_str(),
-            _ => "",
-        };
-        match kind {
-            "tool_use" => calls.extend(call_json(&part.call, p, mask.max_text)),
-            "image" if mask.drop_images => {}
-            "image" => {
-                if let Some(url) = part.image {
-                    parts.push(serde_json::json!({"type": "image_url", "image_url": {"url": json_of(url)}}));
+/// A content part's type (`text`, `image`, `tool_use`, ...), empty when it has none.
+fn kind_of<'a>(part: &Part<'a>) -> &'a str {
+    match part.kind {
+        Some(Value::String(s)) => s.as_str(),
+        _ => "",
+    }
+}
+
+/// Writes one message in the OpenAI shape.
+fn push_message(out: &mut String, m: &Msg<'_>, mask: ChatMask, default_role: &str) {
+    out.push_str("{\"role\":");
+    match m.role {
+        Some(role) => push_value(out, role),
+        None => push_str(out, default_role),
+    }
+    out.push_str(",\"content\":");
+    match m.content {
+        Some(text) => push_text(out, text, mask),
+        None => {
+            let mut any = false;
+            for (_, part) in &m.parts {
+                let start = out.len();
+                out.push(if any { ',' } else { '[' });
+                let wrote = match kind_of(part) {
+                    "tool_use" | "reasoning" => false,
+                    "image" if mask.drop_images => false,
+                    "image" => part.image.is_some_and(|url| {
+                        out.push_str("{\"type\":\"image_url\",\"image_url\":{\"url\":");
+                        push_value(out, url);
+                        out.push_str("}}");
+                        true
+                    }),
+                    "audio" => part.audio.is_some_and(|url| {
+                        out.push_str("{\"type\":\"input_audio\",\"input_audio\":{\"url\":");
+                        push_value(out, url);
+                        out.push_str("}}");
+                        true
+                    }),
+                    // Rare: written through a JSON value (see `content_parts`).
+                    kind @ ("video" | "document") => {
+                        super::content_parts::part_json(kind, &part.media, mask).is_some_and(
+                            |json| {
+                                out.push_str(&json.to_string());
+                                true
+                            },
+                        )
+                    }
+                    _ => part.text.is_some_and(|text| {
+                        out.push_str("{\"type\":\"text\",\"text\":");
+                        push_text(out, text, mask);
+                        out.push('}');
+                        true
+                    }),
+                };
+                if wrote {
+                    any = true;
+                } else {
+                    out.truncate(start);
                 }
             }
-            "audio" => {
-                if let Some(url) = part.audio {
-                    parts.push(serde_json::json!({"type": "input_audio", "input_audio": {"url": json_of(url)}}));
-                }
-            }
-            "video" | "document" => {
-                parts.extend(super::content_parts::part_json(kind, &part.media, mask))
-            }
-            // Visible reasoning is not part of a chat request or reply.
-            "reasoning" => {}
-            _ => {
-                if let Some(text) = part.text {
-                    parts.push(serde_json::json!({"type": "text", "text": text_of(text, mask)}));
-                }
-            }
+            out.push_str(if any { "]" } else { "null" });
         }
     }
-    let content = match (m.content, parts.is_empty()) {
-        (Some(text), _) => text_of(text, mask),
-        (None, false) => Json::Array(parts),
-        (None, true) => Json::Null,
-    };
-    calls.extend(
-        m.tool_calls
-            .values()
-            .filter_map(|c| call_json(c, p, mask.max_text)),
-    );
-    if m.function_name.is_some() {
-        // A legacy function call is shown as the one tool call it is.
-        let legacy = Call {
-            id: None,
-            name: m.function_name,
-            arguments: m.function_arguments,
-        };
-        calls.extend(call_json(&legacy, p, mask.max_text));
+    // The calls: `tool_use` parts, then `tool_calls`, then a legacy function call (shown as
+    // the one tool call it is).
+    let legacy = m.function_name.map(|name| Call {
+        id: None,
+        name: Some(name),
+        arguments: m.function_arguments,
+    });
+    let calls = m
+        .parts
+        .iter()
+        .filter(|(_, part)| kind_of(part) == "tool_use")
+        .map(|(_, part)| &part.call)
+        .chain(m.tool_calls.iter().map(|(_, call)| call))
+        .chain(legacy.as_ref());
+    let start = out.len();
+    out.push_str(",\"tool_calls\":[");
+    let mut any = false;
+    for call in calls {
+        any |= push_call(out, call, mask.max_text, !any);
     }
-    let mut fields = vec![
-        ("role", Ordered::Json(role)),
-        ("content", Ordered::Json(content)),
-    ];
-    if !calls.is_empty() {
-        fields.push(("tool_calls", Ordered::Array(calls)));
+    if any {
+        out.push(']');
+    } else {
+        out.truncate(start);
     }
     if let Some(id) = m.tool_call_id {
-        fields.push(("tool_call_id", Ordered::Json(json_of(id))));
+        out.push_str(",\"tool_call_id\":");
+        push_value(out, id);
     }
     if let Some(name) = m.name {
-        fields.push(("name", Ordered::Json(json_of(name))));
+        out.push_str(",\"name\":");
+        push_value(out, name);
     }
-    Ordered::Object(fields)
+    out.push('}');
 }
 
-/// The messages under `prefix` as a JSON array.
-fn messages_json(attrs: &[KeyValue], prefix: &str, mask: ChatMask, p: &Privacy) -> Ordered {
+/// Writes the messages under `prefix` as a JSON array.
+fn push_messages(out: &mut String, attrs: &[KeyValue], prefix: &str, mask: ChatMask) {
     let default_role = if prefix == OUTPUT {
         "assistant"
     } else {
         "user"
     };
-    Ordered::Array(
-        messages(attrs, prefix)
-            .values()
-            .map(|m| message_json(m, mask, default_role, p))
-            .collect(),
-    )
+    let (messages, size) = messages(attrs, prefix);
+    out.reserve(size + 2);
+    out.push('[');
+    for (i, m) in messages.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_message(out, m, mask, default_role);
+    }
+    out.push(']');
 }
 
 /// The tools offered (`llm.tools.N.tool.json_schema`) in the OpenAI shape.
 fn tools_json(attrs: &[KeyValue]) -> Vec<Json> {
-    let mut tools: BTreeMap<usize, Json> = BTreeMap::new();
+    let mut tools: ByIndex<Option<Json>> = ByIndex::new();
     for kv in attrs {
         let Some((index, "tool.json_schema")) =
             under(kv.key.as_str(), "llm.tools").and_then(index_and_rest)
@@ -380,28 +420,28 @@ fn tools_json(attrs: &[KeyValue]) -> Vec<Json> {
             // A bare function schema (`{name, description, parameters}`).
             serde_json::json!({"type": "function", "function": schema})
         };
-        tools.insert(index, tool);
+        *tools.entry(index) = Some(tool);
     }
-    tools.into_values().collect()
+    tools.sorted().into_iter().filter_map(|(_, t)| t).collect()
 }
 
 /// The request as `{"messages": [...], "tools": [...], <parameters>}`, if the span has input
-/// messages.
-pub(crate) fn request(attrs: &[KeyValue], mask: ChatMask, p: &Privacy) -> Option<String> {
+/// messages. `attrs` are the span's attributes as the privacy stage left them.
+pub(crate) fn request(attrs: &[KeyValue], mask: ChatMask) -> Option<String> {
     if !has_messages(attrs, INPUT) {
         return None;
     }
-    let mut out: Vec<u8> = Vec::with_capacity(256);
-    out.extend_from_slice(b"{\"messages\":");
-    write_json(&mut out, &messages_json(attrs, INPUT, mask, p));
+    let mut out = String::with_capacity(256);
+    out.push_str("{\"messages\":");
+    push_messages(&mut out, attrs, INPUT, mask);
     let tools = if mask.drop_tools {
         Vec::new()
     } else {
         tools_json(attrs)
     };
     if !tools.is_empty() {
-        out.extend_from_slice(b",\"tools\":");
-        write_json(&mut out, &tools);
+        out.push_str(",\"tools\":");
+        push_serde(&mut out, &tools);
     }
     if !mask.drop_params {
         if let Some(Value::String(params)) = super::genai::get(attrs, "llm.invocation_parameters") {
@@ -412,29 +452,27 @@ pub(crate) fn request(attrs: &[KeyValue], mask: ChatMask, p: &Privacy) -> Option
                     if ours || prompt {
                         continue;
                     }
-                    out.push(b',');
-                    write_json(&mut out, key);
-                    out.push(b':');
-                    write_json(&mut out, value);
+                    out.push(',');
+                    push_str(&mut out, key);
+                    out.push(':');
+                    push_serde(&mut out, value);
                 }
             }
         }
     }
-    out.push(b'}');
-    String::from_utf8(out).ok()
+    out.push('}');
+    Some(out)
 }
 
-/// The reply as a JSON list of messages, if the span has output messages.
-pub(crate) fn reply(attrs: &[KeyValue], mask: ChatMask, p: &Privacy) -> Option<String> {
+/// The reply as a JSON list of messages, if the span has output messages. `attrs` are the
+/// span's attributes as the privacy stage left them.
+pub(crate) fn reply(attrs: &[KeyValue], mask: ChatMask) -> Option<String> {
     if !has_messages(attrs, OUTPUT) {
         return None;
     }
-    serde_json::to_string(&messages_json(attrs, OUTPUT, mask, p)).ok()
-}
-
-/// Writes `value` as JSON (serde_json cannot fail writing these into memory).
-fn write_json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
-    let _ = serde_json::to_writer(out, value);
+    let mut out = String::with_capacity(256);
+    push_messages(&mut out, attrs, OUTPUT, mask);
+    Some(out)
 }
 
 #[cfg(test)]
@@ -465,7 +503,7 @@ mod tests {
             "llm.invocation_parameters",
             r#"{"temperature":0.2,"messages":"x"}"#,
         ));
-        let text = request(&attrs, ChatMask::default(), &Privacy::default()).unwrap();
+        let text = request(&attrs, ChatMask::default()).unwrap();
         // Keys in the order people read them: the role first.
         assert!(
             text.starts_with(r#"{"messages":[{"role":"system","content":"Be brief."}"#),
@@ -508,8 +546,7 @@ mod tests {
             r#"[{"role":"assistant","content":[{"type":"text","text":"see"},{"type":"image_url","image_url":{"url":"https://x/y.png"}}]}]"#,
         );
         let reply: Json =
-            serde_json::from_str(&reply(&attrs, ChatMask::default(), &Privacy::default()).unwrap())
-                .unwrap();
+            serde_json::from_str(&reply(&attrs, ChatMask::default()).unwrap()).unwrap();
         assert_eq!(
             reply[0]["content"][0],
             serde_json::json!({"type": "text", "text": "see"})
@@ -523,14 +560,12 @@ mod tests {
             drop_images: true,
             ..ChatMask::default()
         };
-        let masked: Json =
-            serde_json::from_str(&super::reply(&attrs, mask, &Privacy::default()).unwrap())
-                .unwrap();
+        let masked: Json = serde_json::from_str(&super::reply(&attrs, mask).unwrap()).unwrap();
         assert_eq!(
             masked[0]["content"],
             serde_json::json!([{"type": "text", "text": crate::privacy::REDACTED}])
         );
-        assert!(request(&attrs, ChatMask::default(), &Privacy::default()).is_none());
+        assert!(request(&attrs, ChatMask::default()).is_none());
     }
 
     proptest! {
@@ -553,8 +588,8 @@ mod tests {
             let mut attrs = flattened("llm.input_messages", &text);
             attrs.extend(flattened("llm.output_messages", &text));
             attrs.push(KeyValue::new("llm.invocation_parameters", params));
-            let req: Json = serde_json::from_str(&request(&attrs, ChatMask::default(), &Privacy::default()).unwrap()).unwrap();
-            let rep: Json = serde_json::from_str(&reply(&attrs, ChatMask::default(), &Privacy::default()).unwrap()).unwrap();
+            let req: Json = serde_json::from_str(&request(&attrs, ChatMask::default()).unwrap()).unwrap();
+            let rep: Json = serde_json::from_str(&reply(&attrs, ChatMask::default()).unwrap()).unwrap();
             for (i, (content, _, _)) in turns.iter().enumerate() {
                 prop_assert_eq!(req["messages"][i]["content"].as_str(), Some(content.as_str()));
                 prop_assert_eq!(rep[i]["content"].as_str(), Some(content.as_str()));

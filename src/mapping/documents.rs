@@ -5,7 +5,7 @@
 //! `{"page_content", "metadata": {"doc_id", "score", ...}, "id"}` (LangChain's document shape);
 //! Langfuse shows it as it is. Neither reads the flattened `retrieval.documents.*`.
 
-use super::chat_json::Ordered;
+use super::json_text::{push_serde, push_str, push_value};
 use opentelemetry::{KeyValue, Value};
 use serde_json::{Map, Value as Json};
 use std::collections::BTreeMap;
@@ -64,47 +64,54 @@ pub(crate) fn documents_json(attrs: &[KeyValue], prefix: &str, max_text: usize) 
     if docs.is_empty() {
         return None;
     }
-    let list: Vec<Ordered> = docs
-        .values()
-        .map(|d| {
-            let mut metadata = Map::new();
-            if let Some(id) = d.id {
-                metadata.insert("doc_id".into(), json_of(id));
-            }
-            if let Some(score) = d.score {
-                metadata.insert("score".into(), json_of(score));
-            }
-            match d.metadata {
-                Some(Value::String(s)) => match serde_json::from_str::<Json>(s.as_str()) {
-                    Ok(Json::Object(user)) => {
-                        for (k, v) in user {
-                            metadata.entry(k).or_insert(v);
-                        }
+    let mut out = String::with_capacity(64);
+    out.push('[');
+    for (i, d) in docs.values().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let mut metadata = Map::new();
+        if let Some(id) = d.id {
+            metadata.insert("doc_id".into(), json_of(id));
+        }
+        if let Some(score) = d.score {
+            metadata.insert("score".into(), json_of(score));
+        }
+        match d.metadata {
+            Some(Value::String(s)) => match serde_json::from_str::<Json>(s.as_str()) {
+                Ok(Json::Object(user)) => {
+                    for (k, v) in user {
+                        metadata.entry(k).or_insert(v);
                     }
-                    _ => {
-                        metadata.insert("metadata".into(), Json::String(s.as_str().to_owned()));
-                    }
-                },
-                Some(other) => {
-                    metadata.insert("metadata".into(), json_of(other));
                 }
-                None => {}
+                _ => {
+                    metadata.insert("metadata".into(), Json::String(s.as_str().to_owned()));
+                }
+            },
+            Some(other) => {
+                metadata.insert("metadata".into(), json_of(other));
             }
-            let content = match d.content {
-                Some(Value::String(s)) => {
-                    Json::String(super::chat_json::cut(s.as_str(), max_text).into_owned())
-                }
-                Some(other) => json_of(other),
-                None => Json::String(String::new()),
-            };
-            Ordered::Object(vec![
-                ("page_content", Ordered::Json(content)),
-                ("metadata", Ordered::Json(Json::Object(metadata))),
-                ("id", Ordered::Json(d.id.map(json_of).unwrap_or(Json::Null))),
-            ])
-        })
-        .collect();
-    serde_json::to_string(&list).ok()
+            None => {}
+        }
+        out.push_str("{\"page_content\":");
+        match d.content {
+            Some(Value::String(s)) => {
+                push_str(&mut out, &super::chat_json::cut(s.as_str(), max_text))
+            }
+            Some(other) => push_value(&mut out, other),
+            None => out.push_str("\"\""),
+        }
+        out.push_str(",\"metadata\":");
+        push_serde(&mut out, &metadata);
+        out.push_str(",\"id\":");
+        match d.id {
+            Some(id) => push_value(&mut out, id),
+            None => out.push_str("null"),
+        }
+        out.push('}');
+    }
+    out.push(']');
+    Some(out)
 }
 
 /// An embedding span's input texts (`embedding.embeddings.N.embedding.text`): one as it is

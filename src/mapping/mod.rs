@@ -22,7 +22,9 @@
 //! - A span that ended without error gets status OK, as the OpenInference instrumentations
 //!   set it.
 //! - An error becomes one `exception` event with `exception.type` and `exception.message`.
-//! - Privacy masks and size limits apply last ([`crate::privacy`]).
+//! - Privacy masks and size limits apply last ([`crate::privacy`]); an LLM span's chat JSON
+//!   is then written from the cleaned messages ([`io_values::build_chat`]), so its text is
+//!   not scanned twice, and the span is fitted to its byte budget.
 
 pub(crate) mod chat_json;
 mod content_parts;
@@ -31,6 +33,7 @@ pub(crate) mod flatten;
 pub(crate) mod genai;
 pub(crate) mod genai_fields;
 pub(crate) mod io_values;
+pub(crate) mod json_text;
 pub(crate) mod langfuse;
 mod latest;
 pub(crate) mod secret_keys;
@@ -140,7 +143,7 @@ impl Mapper {
                 }
             }
         }
-        let built_json = io_values::derive(out, args, kind, p);
+        let derived = io_values::derive(out, args, kind, p);
 
         latest::to_v1_41(out);
         genai::enrich(out, kind);
@@ -152,7 +155,7 @@ impl Mapper {
             let k = kv.key.as_str();
             k.starts_with("llm.") || k.starts_with("gen_ai.") || k == "metadata"
         });
-        if semantic && genai::get(out, "output.value").is_none() {
+        if semantic && !derived.has_output {
             // With no output, Phoenix builds one from these (`{"model": ...}`): a made-up
             // output. `llm.response.model_name` keeps the response model.
             out.retain(|kv| {
@@ -170,14 +173,22 @@ impl Mapper {
             span.status = Status::Ok;
         }
         normalize_error(span, out);
-        // Found by key, now that nothing moves any more: the only `input.value` there is.
-        let keys_checked = built_json
-            .then(|| out.iter().position(|kv| kv.key.as_str() == "input.value"))
-            .flatten();
+        // Found by key, now that nothing moves any more: the only `input.value` and
+        // `output.value` there are.
+        let at = |key: &str| out.iter().position(|kv| kv.key.as_str() == key);
+        let marks = crate::privacy::Marks {
+            keys_checked: derived.args_json.then(|| at("input.value")).flatten(),
+            built_later: [
+                derived.chat_input.then(|| at("input.value")).flatten(),
+                derived.chat_output.then(|| at("output.value")).flatten(),
+            ],
+        };
         self.privacy.clean_span_strings(span);
-        let content = self
-            .privacy
-            .apply(out, &mut span.events.events, plans, keys_checked);
+        let events = &mut span.events.events;
+        let waiting = self.privacy.clean(out, events, plans, marks);
+        // The chat JSON, from the cleaned messages: it needs no scan of its own.
+        io_values::build_chat(out, waiting, p);
+        let content = self.privacy.fit_span(out, events);
         // Moved back into the span's own list when it has room (a plain span's usually has),
         // else into a new list of their exact length; `out` keeps its room for the next span.
         // The span's list came from the calling thread's heap: freeing it here, while that
@@ -230,12 +241,26 @@ fn dedupe_last_wins(mut attrs: Vec<KeyValue>) -> Vec<KeyValue> {
 /// One `exception` event per failed span, with `exception.type` and `exception.message`; the
 /// span keeps `error.type` and its Error status.
 fn normalize_error(span: &mut SpanData, attrs: &mut Vec<KeyValue>) {
-    let take = |attrs: &mut Vec<KeyValue>, key: &str| {
-        let i = attrs.iter().position(|kv| kv.key.as_str() == key)?;
-        Some(attrs.remove(i).value)
+    // Both found in one pass, then taken out, the later one first.
+    let (mut type_at, mut message_at) = (None, None);
+    for (i, kv) in attrs.iter().enumerate() {
+        match kv.key.as_str() {
+            "exception.type" => type_at = type_at.or(Some(i)),
+            "exception.message" => message_at = message_at.or(Some(i)),
+            _ => {}
+        }
+    }
+    let mut take = |at: Option<usize>| at.map(|i| attrs.remove(i).value);
+    let (ex_type, ex_message) = match (type_at, message_at) {
+        (Some(t), Some(m)) if t > m => {
+            let ex_type = take(type_at);
+            (ex_type, take(message_at))
+        }
+        _ => {
+            let ex_message = take(message_at);
+            (take(type_at), ex_message)
+        }
     };
-    let ex_type = take(attrs, "exception.type");
-    let ex_message = take(attrs, "exception.message");
     let failed = matches!(span.status, Status::Error { .. });
     if !failed {
         return;

@@ -1,9 +1,9 @@
 //! Secret-named keys inside JSON the mapping builds from other attributes.
 //!
-//! The privacy stage reads the keys of a JSON `input.value` / `output.value`, but not those of
-//! JSON text nested in it as a string (a tool call's `arguments` in the chat JSON, a nested
-//! metadata value): those are redacted here, as the privacy stage would redact them in their
-//! own attributes ([`Privacy::is_secret_field`]).
+//! The privacy stage reads the keys of JSON text in the attributes it scans, but not those of
+//! values the mapping takes out of such JSON into attributes of their own (a root's nested
+//! metadata value as `langfuse.trace.metadata.<key>`): those are redacted here, as the privacy
+//! stage would redact them in their own attributes ([`Privacy::is_secret_field`]).
 
 use crate::privacy::{Privacy, REDACTED};
 use opentelemetry::Value;
@@ -38,19 +38,6 @@ pub(crate) fn redact(value: &mut Json, p: &Privacy) -> bool {
     changed
 }
 
-/// `text` with its secret-named keys redacted, if it is JSON holding any.
-pub(crate) fn redact_text(text: &str, p: &Privacy) -> Option<String> {
-    if !p.redact_secrets {
-        return None;
-    }
-    let t = text.trim_start();
-    if !(t.starts_with('{') || t.starts_with('[')) {
-        return None;
-    }
-    let mut json: Json = serde_json::from_str(text).ok()?;
-    redact(&mut json, p).then(|| json.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,14 +45,15 @@ mod tests {
     #[test]
     fn secret_keys_are_redacted_at_any_depth() {
         let p = Privacy::default();
-        let out = redact_text(
+        let mut json: Json = serde_json::from_str(
             r#"{"url":"x","auth":{"apiKey":"k-1"},"list":[{"password":"p"}]}"#,
-            &p,
         )
-        .expect("redacted");
+        .unwrap();
+        assert!(redact(&mut json, &p));
+        let out = json.to_string();
         assert!(!out.contains("k-1") && !out.contains("\"p\""), "{out}");
         assert!(out.contains("\"url\":\"x\""));
-        assert_eq!(redact_text(r#"{"city":"Paris"}"#, &p), None);
-        assert_eq!(redact_text("not json", &p), None);
+        let mut city: Json = serde_json::from_str(r#"{"city":"Paris"}"#).unwrap();
+        assert!(!redact(&mut city, &p));
     }
 }

@@ -1,6 +1,6 @@
 //! The steps every exported string goes through: base64 data, the length cap, the credential
-//! scans, the user mask; and [`Privacy::apply`], which runs them over a span's attributes and
-//! events by each key's plan.
+//! scans, the user mask; [`Privacy::clean`], which runs them over a span's attributes and
+//! events by each key's plan; and [`Privacy::fit_span`], which trims a span to its budget.
 
 use super::json::{looks_json, scan_json};
 use super::keys::starts_with_ci;
@@ -28,16 +28,21 @@ impl FoundClean {
     const MAX: usize = 8;
 }
 
+/// Attributes [`Privacy::clean`] treats apart, by their position in the span's attributes.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Marks {
+    /// A JSON object whose keys were checked for secret names before it was built.
+    pub(crate) keys_checked: Option<usize>,
+    /// Placeholders of values built from the cleaned attributes (`input.value`,
+    /// `output.value`).
+    pub(crate) built_later: [Option<usize>; 2],
+}
+
 impl Privacy {
     /// Applies the masks and limits to one span's (already flattened) attributes and its events;
     /// `plans` must have been used with this configuration only. Returns the estimated encoded
-    /// size of what is left.
-    ///
-    /// `keys_checked` is the position of a JSON object the mapper built from fields it had
-    /// already checked for secret names ([`Privacy::is_secret_field`]), the arguments'
-    /// `input.value`: its text is scanned for credentials and cut to the limits as any other,
-    /// but its keys are not read back (they would find what the check found, at about 500
-    /// instructions for a handful of arguments).
+    /// size of what is left. [`Privacy::clean`] then [`Privacy::fit_span`].
+    #[cfg(test)]
     pub(crate) fn apply(
         &self,
         attrs: &mut Vec<KeyValue>,
@@ -45,15 +50,63 @@ impl Privacy {
         plans: &mut KeyPlans,
         keys_checked: Option<usize>,
     ) -> usize {
+        let marks = Marks {
+            keys_checked,
+            ..Marks::default()
+        };
+        self.clean(attrs, events, plans, marks);
+        self.fit_span(attrs, events)
+    }
+
+    /// Applies the hide flags, the base64 and length caps, the credential scans and the user
+    /// mask to one span's (already flattened) attributes and its events, by each key's plan;
+    /// `plans` must have been used with this configuration only.
+    ///
+    /// `marks` names attributes by their position in `attrs`:
+    /// - `keys_checked`: a JSON object the mapper built from fields it had already checked for
+    ///   secret names ([`Privacy::is_secret_field`]), the arguments' `input.value`: its text is
+    ///   scanned for credentials and cut to the limits as any other, but its keys are not read
+    ///   back (they would find what the check found, at about 500 instructions for a handful
+    ///   of arguments).
+    /// - `built_later`: a value the mapper builds from the other attributes once they are
+    ///   clean (an LLM span's chat JSON), held by a placeholder here: only its key's hide flag
+    ///   applies (dropped or redacted); the mapper then writes it and hands it to
+    ///   [`Privacy::clean_built`]. Returned: where each one that still waits for its value is
+    ///   now (`None` when its hide flag dropped or redacted it).
+    pub(crate) fn clean(
+        &self,
+        attrs: &mut Vec<KeyValue>,
+        events: &mut [Event],
+        plans: &mut KeyPlans,
+        marks: Marks,
+    ) -> [Option<usize>; 2] {
         let mut clean = FoundClean::default();
+        let mut waiting = [None; 2];
         let mut at = 0;
+        let mut kept = 0;
         attrs.retain_mut(|kv| {
             let mut plan = plans.get(self, kv.key.as_str(), at);
-            if keys_checked == Some(at) && plan.scan == JsonScan::Secrets {
+            if marks.keys_checked == Some(at) && plan.scan == JsonScan::Secrets {
                 plan.scan = JsonScan::None;
             }
+            let later = marks.built_later.iter().position(|m| *m == Some(at));
             at += 1;
-            self.process_kv(kv, plan, false, &mut clean)
+            let keep = match later {
+                None => self.process_kv(kv, plan, false, &mut clean),
+                Some(slot) => match plan.action {
+                    Action::Drop => false,
+                    Action::Redact => {
+                        kv.value = Value::String(REDACTED.into());
+                        true
+                    }
+                    Action::RedactPromptKeys | Action::Keep => {
+                        waiting[slot] = Some(kept);
+                        true
+                    }
+                },
+            };
+            kept += usize::from(keep);
+            keep
         });
         for event in events.iter_mut() {
             let redact_strings = self.hide_all && event.name != "exception";
@@ -63,6 +116,37 @@ impl Privacy {
                 self.process_kv(kv, plan, redact_strings, &mut clean)
             });
         }
+        waiting
+    }
+
+    /// A value the mapper built from attributes [`Privacy::clean`] had cleaned (see
+    /// [`Marks::built_later`]): every text in it was scanned and capped in its own attribute,
+    /// so it is not scanned again; it gets the length cap (a value too long for it even with
+    /// its texts cut) and the user mask, which sees every exported string.
+    pub(crate) fn clean_built(&self, built: String) -> String {
+        let built = match self.max_value_len {
+            cap if cap > 0 && built.len() > cap => {
+                let mut out = built[..floor_boundary(&built, cap)].to_owned();
+                push_marker(&mut out, built.len());
+                out
+            }
+            _ => built,
+        };
+        match &self.mask {
+            None => built,
+            Some(mask) => match mask.apply(&built) {
+                None => built,
+                Some(new) if self.max_value_len > 0 => {
+                    recut(&new, self.max_value_len).unwrap_or(new)
+                }
+                Some(new) => new,
+            },
+        }
+    }
+
+    /// Trims one span's cleaned attributes and events to [`Privacy::max_span_bytes`]; returns
+    /// the estimated encoded size of what is left.
+    pub(crate) fn fit_span(&self, attrs: &mut Vec<KeyValue>, events: &mut [Event]) -> usize {
         let size = content_size(attrs, events, usize::MAX);
         let budget = self.max_span_bytes;
         if budget == 0 || size <= budget {

@@ -94,7 +94,7 @@ fn split_marker(s: &str) -> Option<(&str, usize)> {
 
 /// Cuts `s` to about `cap` bytes plus the marker, keeping an earlier marker's original length. `None` unless that
 /// makes it shorter.
-pub(super) fn recut(s: &str, cap: usize) -> Option<String> {
+pub(crate) fn recut(s: &str, cap: usize) -> Option<String> {
     if s.len() <= cap.saturating_add(MARKER_MAX) {
         return None;
     }

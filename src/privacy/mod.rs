@@ -70,8 +70,9 @@ mod span;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use clean::Marks;
 pub use custom::Mask;
-pub(crate) use limits::{span_overhead, span_size};
+pub(crate) use limits::{recut, span_overhead, span_size};
 pub(crate) use masks::KeyPlans;
 
 use keys::{is_secret_key, Kind};
