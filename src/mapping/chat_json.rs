@@ -10,7 +10,7 @@
 //! hide flags and length cap applied, so the JSON is not scanned again. Its text is written
 //! straight out ([`super::json_text`]), keys in reading order (`role` before `content`).
 
-use super::json_text::{push_serde, push_str, push_value};
+use super::json_text::{cut, push_serde, push_str, push_value};
 use opentelemetry::{KeyValue, Value};
 use serde_json::Value as Json;
 
@@ -30,19 +30,6 @@ pub(crate) struct ChatMask {
     /// Texts and tool-call arguments longer than this many bytes are cut (0: none are), so
     /// that a long conversation still fits the value length cap as valid JSON.
     pub(crate) max_text: usize,
-}
-
-/// `text` cut to about `max` bytes (at a UTF-8 boundary) with a marker saying how long it
-/// was (a text the privacy stage already cut keeps its original length); as it is when `max`
-/// is 0 or it fits.
-pub(crate) fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
-    if max == 0 || text.len() <= max {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    match crate::privacy::recut(text, max) {
-        Some(cut) => std::borrow::Cow::Owned(cut),
-        None => std::borrow::Cow::Borrowed(text),
-    }
 }
 
 /// Keys of invocation parameters that carry prompt text (see [`ChatMask::drop_prompt_params`]).
@@ -320,14 +307,16 @@ fn push_message(out: &mut String, m: &Msg<'_>, mask: ChatMask, default_role: &st
                         true
                     }),
                     // Rare: written through a JSON value (see `content_parts`).
-                    kind @ ("video" | "document") => {
-                        super::content_parts::part_json(kind, &part.media, mask).is_some_and(
-                            |json| {
-                                out.push_str(&json.to_string());
-                                true
-                            },
-                        )
-                    }
+                    kind @ ("video" | "document") => super::content_parts::part_json(
+                        kind,
+                        &part.media,
+                        mask.redact_text,
+                        mask.max_text,
+                    )
+                    .is_some_and(|json| {
+                        out.push_str(&json.to_string());
+                        true
+                    }),
                     _ => part.text.is_some_and(|text| {
                         out.push_str("{\"type\":\"text\",\"text\":");
                         push_text(out, text, mask);

@@ -4,7 +4,7 @@
 //! `{"type": "file", "file": {"file_data" | "file_url" | "file_id", "filename"}}`. Text, image
 //! and audio parts are rebuilt by [`super::chat_json`] itself.
 
-use super::chat_json::{cut, ChatMask};
+use super::json_text::cut;
 use opentelemetry::Value;
 use serde_json::{Map, Value as Json};
 
@@ -47,9 +47,14 @@ fn text(value: &Value) -> Json {
 }
 
 /// The part of type `kind` (`video` or `document`) as chat JSON; `None` for any other type,
-/// or when the part has nothing to show. An inline text document becomes a text part, which
-/// `mask` redacts or cuts as it does message text.
-pub(crate) fn part_json(kind: &str, media: &Media<'_>, mask: ChatMask) -> Option<Json> {
+/// or when the part has nothing to show. An inline text document becomes a text part,
+/// redacted (`redact_text`) or cut (`max_text`) as message text is.
+pub(crate) fn part_json(
+    kind: &str,
+    media: &Media<'_>,
+    redact_text: bool,
+    max_text: usize,
+) -> Option<Json> {
     match kind {
         "video" => {
             let url = text(media.video_url?);
@@ -67,8 +72,8 @@ pub(crate) fn part_json(kind: &str, media: &Media<'_>, mask: ChatMask) -> Option
             }
             if file.is_empty() {
                 let content = match media.document_content? {
-                    _ if mask.redact_text => crate::privacy::REDACTED.to_owned(),
-                    Value::String(s) => cut(s.as_str(), mask.max_text).into_owned(),
+                    _ if redact_text => crate::privacy::REDACTED.to_owned(),
+                    Value::String(s) => cut(s.as_str(), max_text).into_owned(),
                     other => other.to_string(),
                 };
                 return Some(serde_json::json!({"type": "text", "text": content}));
@@ -97,38 +102,31 @@ mod tests {
         let mut video = Media::default();
         video.set("video.video.url", &url);
         assert_eq!(
-            part_json("video", &video, ChatMask::default()),
+            part_json("video", &video, false, 0),
             Some(serde_json::json!({"type": "video_url", "video_url": {"url": "https://x/v.mp4"}}))
         );
         let mut doc = Media::default();
         doc.set("document.document.url", &data);
         doc.set("document.document.name", &name);
         assert_eq!(
-            part_json("document", &doc, ChatMask::default()),
+            part_json("document", &doc, false, 0),
             Some(serde_json::json!({"type": "file", "file": {
                 "file_data": "data:application/pdf;base64,JVBE", "filename": "a.pdf"}}))
         );
         let mut uploaded = Media::default();
         uploaded.set("document.document.id", &id);
         assert_eq!(
-            part_json("document", &uploaded, ChatMask::default()),
+            part_json("document", &uploaded, false, 0),
             Some(serde_json::json!({"type": "file", "file": {"file_id": "file-1"}}))
         );
-        assert_eq!(
-            part_json("document", &Media::default(), ChatMask::default()),
-            None
-        );
-        assert_eq!(part_json("image", &doc, ChatMask::default()), None);
+        assert_eq!(part_json("document", &Media::default(), false, 0), None);
+        assert_eq!(part_json("image", &doc, false, 0), None);
 
         let inline = Value::from("the whole contract");
         let mut text_doc = Media::default();
         text_doc.set("document.document.content", &inline);
-        let hidden = ChatMask {
-            redact_text: true,
-            ..ChatMask::default()
-        };
         assert_eq!(
-            part_json("document", &text_doc, hidden),
+            part_json("document", &text_doc, true, 0),
             Some(serde_json::json!({"type": "text", "text": crate::privacy::REDACTED}))
         );
     }

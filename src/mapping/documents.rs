@@ -96,7 +96,7 @@ pub(crate) fn documents_json(attrs: &[KeyValue], prefix: &str, max_text: usize) 
         out.push_str("{\"page_content\":");
         match d.content {
             Some(Value::String(s)) => {
-                push_str(&mut out, &super::chat_json::cut(s.as_str(), max_text))
+                push_str(&mut out, &super::json_text::cut(s.as_str(), max_text))
             }
             Some(other) => push_value(&mut out, other),
             None => out.push_str("\"\""),

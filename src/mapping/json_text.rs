@@ -152,6 +152,19 @@ pub(crate) fn push_value(out: &mut String, value: &Value) {
     }
 }
 
+/// `text` cut to about `max` bytes (at a UTF-8 boundary) with a marker saying how long it
+/// was (a text the privacy stage already cut keeps its original length); as it is when `max`
+/// is 0 or it fits.
+pub(crate) fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if max == 0 || text.len() <= max {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    match crate::privacy::recut(text, max) {
+        Some(cut) => std::borrow::Cow::Owned(cut),
+        None => std::borrow::Cow::Borrowed(text),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
