@@ -13,7 +13,7 @@
 use crate::layer::derived::push_inherited;
 use crate::layer::event::{is_return_event, EventFields};
 use crate::layer::fields::classification;
-use crate::layer::state::{state_or_upgrade, ErrorInfo, SpanState, StateVisitor};
+use crate::layer::state::{state_or_upgrade, SpanState, StateVisitor};
 use crate::layer::synthetic::{self, OwnedValue};
 use crate::layer::Core;
 use crate::metrics::Metrics;
@@ -240,12 +240,7 @@ where
         if is_return {
             state.returned = fields.returned;
         } else if state.error.is_none() {
-            let message = fields
-                .error
-                .or(fields.message)
-                .unwrap_or_else(|| meta.name().to_owned());
-            let kind = fields.error_type.unwrap_or_else(|| "Error".to_owned());
-            state.error = Some(ErrorInfo { kind, message });
+            state.error = Some(fields.into_error(meta.name()));
         }
     }
 

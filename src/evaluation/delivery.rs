@@ -105,16 +105,7 @@ impl HttpSink {
         stats: Arc<PipelineStats>,
         privacy: Privacy,
     ) -> Result<HttpSink, BuildError> {
-        use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
-        let mut headers = HeaderMap::new();
-        for (k, v) in &target.headers {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| BuildError::InvalidHeader(k.clone()))?;
-            let value =
-                HeaderValue::from_str(v).map_err(|_| BuildError::InvalidHeader(k.clone()))?;
-            headers.insert(name, value);
-        }
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let headers = crate::export::transport::header_map(target, "application/json")?;
         let poster = Poster {
             client: crate::export::transport::async_client(target)?,
             headers,

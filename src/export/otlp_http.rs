@@ -105,19 +105,7 @@ impl Sender {
 impl OtlpHttpExporter {
     /// An exporter for `target`.
     pub(crate) fn new(target: &OtlpTarget) -> Result<OtlpHttpExporter, BuildError> {
-        use reqwest::header::{HeaderName, HeaderValue};
-        let mut headers = reqwest::header::HeaderMap::new();
-        for (k, v) in &target.headers {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| BuildError::InvalidHeader(k.clone()))?;
-            let value =
-                HeaderValue::from_str(v).map_err(|_| BuildError::InvalidHeader(k.clone()))?;
-            headers.insert(name, value);
-        }
-        headers.insert(
-            reqwest::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-protobuf"),
-        );
+        let headers = super::transport::header_map(target, "application/x-protobuf")?;
         let client = super::transport::async_client(target)?;
         Ok(OtlpHttpExporter {
             poster: Some(Arc::new(Poster {

@@ -161,6 +161,24 @@ pub(crate) fn async_client(target: &OtlpTarget) -> Result<reqwest::Client, Build
         .map_err(|e| BuildError::Exporter(e.to_string()))
 }
 
+/// The headers configured for `target` (checked), with `content_type`.
+#[cfg(feature = "otlp-http")]
+pub(crate) fn header_map(
+    target: &OtlpTarget,
+    content_type: &'static str,
+) -> Result<reqwest::header::HeaderMap, BuildError> {
+    use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+    let mut headers = HeaderMap::new();
+    for (k, v) in &target.headers {
+        let name = HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| BuildError::InvalidHeader(k.clone()))?;
+        let value = HeaderValue::from_str(v).map_err(|_| BuildError::InvalidHeader(k.clone()))?;
+        headers.insert(name, value);
+    }
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(headers)
+}
+
 #[cfg(feature = "otlp-http")]
 const USER_AGENT: &str = concat!("tracing-openinference/", env!("CARGO_PKG_VERSION"));
 

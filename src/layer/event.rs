@@ -26,6 +26,17 @@ pub(crate) struct EventFields {
 }
 
 impl EventFields {
+    /// The error an ERROR event (named `name`) reports: its `error` or message, and its
+    /// `error.type` (`Error` when it gives none).
+    pub(crate) fn into_error(self, name: &str) -> ErrorInfo {
+        let message = self
+            .error
+            .or(self.message)
+            .unwrap_or_else(|| name.to_owned());
+        let kind = self.error_type.unwrap_or_else(|| "Error".to_owned());
+        ErrorInfo { kind, message }
+    }
+
     fn put(&mut self, field: &Field, text: impl FnOnce() -> String) {
         match field.name() {
             "message" => self.message = Some(text()),
@@ -141,12 +152,7 @@ where
                 capture.push_event(captured);
             }
             if let Some(fields) = fields.filter(|_| state.error.is_none()) {
-                let message = fields
-                    .error
-                    .or(fields.message)
-                    .unwrap_or_else(|| meta.name().to_owned());
-                let kind = fields.error_type.unwrap_or_else(|| "Error".to_owned());
-                state.error = Some(ErrorInfo { kind, message });
+                state.error = Some(fields.into_error(meta.name()));
             }
         }
         // A sampled-out span's bridge span records nothing.
