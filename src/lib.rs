@@ -3,6 +3,7 @@
 #![deny(unsafe_code)]
 
 mod builder;
+mod chunk_gaps;
 pub mod compose;
 mod error;
 pub mod evaluation;

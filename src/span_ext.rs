@@ -266,6 +266,20 @@ pub trait LlmSpanExt {
     /// ```
     fn mark_first_chunk(&self) -> Result<(), RecordError>;
 
+    /// Marks the arrival of one streamed chunk: the first is time to first token, as with
+    /// [`mark_first_chunk`](Self::mark_first_chunk); each later one adds the time since the
+    /// previous chunk to `gen_ai.client.operation.time_per_output_chunk`, recorded when the
+    /// span ends (in fixed memory per span, however long the stream).
+    ///
+    /// ```
+    /// use tracing_openinference::LlmSpanExt;
+    /// let span = tracing::info_span!("chat", llm.model_name = "gpt-4o-mini");
+    /// for _token in ["Hel", "lo", "!"] {
+    ///     let _ = span.mark_chunk(); // two intervals for three chunks
+    /// }
+    /// ```
+    fn mark_chunk(&self) -> Result<(), RecordError>;
+
     /// Marks a stream that ended before its last chunk (dropped or cancelled): the span is
     /// exported with what it had and `openinference.stream.incomplete = true`.
     ///
@@ -348,6 +362,13 @@ impl LlmSpanExt for tracing::Span {
             if state.first_chunk.is_none() {
                 state.first_chunk = Some(std::time::Instant::now());
             }
+        })
+    }
+
+    fn mark_chunk(&self) -> Result<(), RecordError> {
+        let now = std::time::Instant::now();
+        with_state(self, |s| {
+            crate::chunk_gaps::note_chunk(&mut s.first_chunk, &mut s.chunk_gaps, now)
         })
     }
 
