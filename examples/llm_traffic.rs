@@ -11,7 +11,7 @@
 //! - `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`: the latest GenAI metric names
 //!   (`gen_ai.client.inference.duration`, ...), which the dashboard reads as well.
 //!
-//! Several models and providers, streamed calls (`mark_first_chunk`), cache-read tokens,
+//! Several models and providers, streamed calls (`mark_chunk`), cache-read tokens,
 //! tool calls and retrievals, and a few errors (rate limits, timeouts, a failing tool).
 //! Nothing leaves the machine: traces go to an exporter that discards them (so the export
 //! pipeline and its sampling counters run as in production, quietly; console off), metrics
@@ -167,9 +167,15 @@ fn chat(rng: &mut Rng, model: &str, provider: &str, base_ms: u64, stream: bool) 
         let _ = span.record_input_messages(&[Message::user("simulated question")]);
         let latency = base_ms + rng.below(base_ms * 2);
         if stream {
+            // The first chunk after a quarter of the latency, then eight more spread over the
+            // rest: time to first chunk and eight times per output chunk.
             std::thread::sleep(Duration::from_millis(latency / 4));
-            let _ = span.mark_first_chunk();
-            std::thread::sleep(Duration::from_millis(latency - latency / 4));
+            let _ = span.mark_chunk();
+            let rest = latency - latency / 4;
+            for _ in 0..8 {
+                std::thread::sleep(Duration::from_millis(rest / 8));
+                let _ = span.mark_chunk();
+            }
         } else {
             std::thread::sleep(Duration::from_millis(latency));
         }

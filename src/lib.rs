@@ -3,6 +3,7 @@
 #![deny(unsafe_code)]
 
 mod builder;
+mod chunk_gaps;
 pub mod compose;
 mod error;
 pub mod evaluation;
@@ -25,6 +26,7 @@ pub mod privacy;
 pub mod propagation;
 mod semconv;
 mod span_ext;
+mod span_state;
 mod span_values;
 mod stream_guard;
 pub mod testing;

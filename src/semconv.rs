@@ -12,6 +12,7 @@
 //! |---|---|
 //! | `gen_ai.client.operation.duration` (chat) | `gen_ai.client.inference.duration` |
 //! | `gen_ai.client.operation.time_to_first_chunk` | `gen_ai.client.inference.time_to_first_chunk` |
+//! | `gen_ai.client.operation.time_per_output_chunk` | `gen_ai.client.inference.time_per_output_chunk` |
 //! | `gen_ai.client.token.usage` (histogram by `gen_ai.token.type`) | `gen_ai.client.inference.operation.{input,output}_tokens` histograms and `gen_ai.client.inference.usage.{input_tokens, output_tokens, cache_read.input_tokens, cache_write.input_tokens, reasoning.output_tokens}` counters by `gen_ai.token.modality` |
 //! | — | `gen_ai.execute_tool.duration` (by `gen_ai.tool.name`) |
 //! | span attribute `gen_ai.usage.cache_creation.input_tokens` | `gen_ai.usage.cache_write.input_tokens` |

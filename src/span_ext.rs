@@ -5,14 +5,10 @@
 //! value to the layer directly instead, so a recorded semantic value never disappears.
 
 use crate::layer::fields::role_of;
-use crate::layer::plain;
-use crate::layer::state::{state_or_upgrade, Seen, SpanState, Started};
+use crate::layer::state::{Seen, SpanState};
 use crate::layer::synthetic::{self, OwnedValue};
-use crate::layer::Installed;
 use crate::span_values::{Message, Prompt, ToolCall, Usage};
 use serde::Serialize;
-use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::Registry;
 
 /// Why a helper could not record a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,6 +262,20 @@ pub trait LlmSpanExt {
     /// ```
     fn mark_first_chunk(&self) -> Result<(), RecordError>;
 
+    /// Marks the arrival of one streamed chunk: the first is time to first token, as with
+    /// [`mark_first_chunk`](Self::mark_first_chunk); each later one adds the time since the
+    /// previous chunk to `gen_ai.client.operation.time_per_output_chunk`, recorded when the
+    /// span ends (in fixed memory per span, however long the stream).
+    ///
+    /// ```
+    /// use tracing_openinference::LlmSpanExt;
+    /// let span = tracing::info_span!("chat", llm.model_name = "gpt-4o-mini");
+    /// for _token in ["Hel", "lo", "!"] {
+    ///     let _ = span.mark_chunk(); // two intervals for three chunks
+    /// }
+    /// ```
+    fn mark_chunk(&self) -> Result<(), RecordError>;
+
     /// Marks a stream that ended before its last chunk (dropped or cancelled): the span is
     /// exported with what it had and `openinference.stream.incomplete = true`.
     ///
@@ -281,38 +291,7 @@ pub(crate) fn with_state<R>(
     span: &tracing::Span,
     f: impl FnOnce(&mut SpanState) -> R,
 ) -> Result<R, RecordError> {
-    let mut f = Some(f);
-    let mut out = None;
-    span.with_subscriber(|(id, dispatch)| {
-        let Some(registry) = dispatch.downcast_ref::<Registry>() else {
-            return;
-        };
-        let Some(data) = registry.span(id) else {
-            return;
-        };
-        // A plain span keeps nothing in the registry (see `layer::plain`): whether an
-        // `LlmLayer` records it is asked of this thread's note of it, or of the layer's bridge
-        // (which has the span only if the layer's filter let it through).
-        let noted = {
-            let ext = data.extensions();
-            ext.get::<Box<SpanState>>().is_some() || ext.get::<Started>().is_some()
-        };
-        let recorded = noted
-            || plain::is_plain(id)
-            || (dispatch.downcast_ref::<Installed>().is_some()
-                && tracing_opentelemetry::get_otel_context(id, dispatch).is_some());
-        if !recorded {
-            return;
-        }
-        let mut ext = data.extensions_mut();
-        // A span the layer kept no state for (a plain one) gets one now.
-        let info = || crate::layer::fields::classification(data.metadata());
-        let start = || plain::start_of(id);
-        if let (Some(state), Some(f)) = (state_or_upgrade(&mut ext, info, start), f.take()) {
-            out = Some(f(state));
-        }
-    });
-    out.ok_or(RecordError::NoLayer)
+    crate::span_state::on_state(span, f).ok_or(RecordError::NoLayer)
 }
 
 impl LlmSpanExt for tracing::Span {
@@ -348,6 +327,13 @@ impl LlmSpanExt for tracing::Span {
             if state.first_chunk.is_none() {
                 state.first_chunk = Some(std::time::Instant::now());
             }
+        })
+    }
+
+    fn mark_chunk(&self) -> Result<(), RecordError> {
+        let now = std::time::Instant::now();
+        with_state(self, |s| {
+            crate::chunk_gaps::note_chunk(&mut s.first_chunk, &mut s.chunk_gaps, now)
         })
     }
 

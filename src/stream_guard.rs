@@ -3,8 +3,8 @@
 use crate::LlmSpanExt;
 
 /// Watches a streamed LLM response on its span: the first [`StreamGuard::chunk`] sets time
-/// to first token, [`StreamGuard::finish`] marks the normal end, and a guard dropped before
-/// `finish` (the consumer stopped reading, the task was cancelled) marks the span
+/// to first token and each later one adds to time per output chunk, [`StreamGuard::finish`]
+/// marks the normal end, and a guard dropped before `finish` (the consumer stopped reading, the task was cancelled) marks the span
 /// `openinference.stream.incomplete = true`, so the span is exported with what it had and
 /// says so.
 ///
@@ -14,7 +14,7 @@ use crate::LlmSpanExt;
 /// let span = tracing::info_span!("chat", llm.model_name = "gpt-4o-mini");
 /// let mut stream = StreamGuard::new(span.clone());
 /// for _token in ["Hel", "lo"] {
-///     stream.chunk(); // the first call records time to first token
+///     stream.chunk(); // time to first token, then one interval per further chunk
 /// }
 /// assert_eq!(stream.chunks(), 2);
 /// stream.finish();
@@ -41,7 +41,9 @@ impl StreamGuard {
         }
     }
 
-    /// Notes one received chunk; the first marks time to first token.
+    /// Notes one received chunk ([`LlmSpanExt::mark_chunk`]): the first marks time to first
+    /// token, each later one adds its interval from the previous chunk to the
+    /// time-per-output-chunk histogram.
     ///
     /// ```
     /// let mut guard = tracing_openinference::StreamGuard::new(tracing::Span::none());
@@ -49,9 +51,7 @@ impl StreamGuard {
     /// # guard.finish();
     /// ```
     pub fn chunk(&mut self) {
-        if self.chunks == 0 {
-            let _ = self.span.mark_first_chunk();
-        }
+        let _ = self.span.mark_chunk();
         self.chunks = self.chunks.saturating_add(1);
     }
 

@@ -367,6 +367,58 @@ async fn a_stream_rebuilds_tool_calls_from_deltas_with_usage_and_first_token_tim
     );
 }
 
+#[tokio::test]
+async fn a_traced_stream_gives_one_time_per_output_chunk_per_chunk_after_the_first() {
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader};
+    let exporter = InMemoryMetricExporter::default();
+    let recorder = Recorder::install_with(
+        Recorder::builder().with_metric_reader(PeriodicReader::builder(exporter.clone()).build()),
+    );
+    let span = tracing::info_span!("stream chat");
+    span.record_chat_request(&tool_conversation());
+    let chunks = futures_util::stream::iter(
+        streamed_tool_calls()
+            .into_iter()
+            .map(Ok::<_, std::io::Error>),
+    );
+    let started = std::time::Instant::now();
+    let mut stream = TracedChatStream::with_span(chunks, span);
+    while stream.next().await.is_some() {}
+    drop(stream);
+    let elapsed = started.elapsed().as_secs_f64();
+    recorder
+        .handle()
+        .force_flush(std::time::Duration::from_secs(10))
+        .unwrap();
+    let metrics = exporter.get_finished_metrics().unwrap();
+    let mut points = Vec::new();
+    for sm in metrics.last().expect("a collection").scope_metrics() {
+        for m in sm
+            .metrics()
+            .filter(|m| m.name() == "gen_ai.client.operation.time_per_output_chunk")
+        {
+            let AggregatedMetrics::F64(MetricData::Histogram(h)) = m.data() else {
+                panic!("not an f64 histogram");
+            };
+            for p in h.data_points() {
+                let attrs: Vec<String> = p
+                    .attributes()
+                    .map(|kv| format!("{}={}", kv.key, kv.value))
+                    .collect();
+                points.push((attrs, p.count(), p.sum()));
+            }
+        }
+    }
+    // Nine chunks: eight intervals, together no longer than the stream.
+    assert_eq!(points.len(), 1, "{points:?}");
+    let (attrs, count, sum) = &points[0];
+    assert_eq!(*count, 8);
+    assert!(*sum >= 0.0 && *sum <= elapsed, "sum {sum} of {elapsed}");
+    assert!(attrs.contains(&"gen_ai.operation.name=chat".to_string()));
+    assert!(attrs.contains(&"gen_ai.provider.name=openai".to_string()));
+}
+
 #[test]
 fn a_stream_dropped_early_keeps_what_it_had_and_says_so() {
     let recorder = Recorder::install();

@@ -164,6 +164,10 @@ fn by_default_the_v1_41_names_stay_and_no_latest_name_appears() {
         point(&p, "gen_ai.client.operation.time_to_first_chunk", CHAT).0,
         1
     );
+    assert_eq!(
+        point(&p, "gen_ai.client.operation.time_per_output_chunk", CHAT).0,
+        1
+    );
     let input = format!("{CHAT},gen_ai.token.type=input");
     assert_eq!(point(&p, "gen_ai.client.token.usage", &input), (3, 2_005.0));
     assert_eq!(point(&p, "gen_ai.client.operation.duration", EMBED).0, 1);
@@ -196,6 +200,10 @@ fn the_opt_in_emits_the_latest_names_instead() {
     assert_eq!(point(&p, "gen_ai.client.inference.duration", &failed).0, 1);
     assert_eq!(
         point(&p, "gen_ai.client.inference.time_to_first_chunk", CHAT).0,
+        1
+    );
+    assert_eq!(
+        point(&p, "gen_ai.client.inference.time_per_output_chunk", CHAT).0,
         1
     );
     // Per-call token histograms without a token type; usage counters by modality.
@@ -235,6 +243,7 @@ fn the_opt_in_emits_the_latest_names_instead() {
     for gone in [
         "gen_ai.client.token.usage",
         "gen_ai.client.operation.time_to_first_chunk",
+        "gen_ai.client.operation.time_per_output_chunk",
     ] {
         assert!(!names(&p).contains(&gone), "{gone} with the opt-in");
     }

@@ -91,6 +91,10 @@ fn workload() {
     stream.in_scope(|| {
         std::thread::sleep(Duration::from_millis(30));
         stream.mark_first_chunk().unwrap();
+        for _ in 0..2 {
+            std::thread::sleep(Duration::from_millis(5));
+            stream.mark_chunk().unwrap();
+        }
     });
     drop(stream);
     tracing::info_span!("tool", tool.name = "search").in_scope(|| {});
@@ -213,6 +217,8 @@ fn known_workload_scrapes_to_exact_series() {
 
     let ttfc = "gen_ai_client_operation_time_to_first_chunk_seconds_count{gen_ai_operation_name=\"chat\",gen_ai_provider_name=\"anthropic\",gen_ai_request_model=\"claude-sonnet-4\"";
     assert_eq!(value(&s, &format!("{ttfc},{SCOPE}}}")), 1.0);
+    let per_chunk = ttfc.replace("time_to_first_chunk", "time_per_output_chunk");
+    assert_eq!(value(&s, &format!("{per_chunk},{SCOPE}}}")), 2.0);
     assert_eq!(
         value(
             &s,

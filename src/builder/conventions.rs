@@ -10,7 +10,7 @@ impl LlmLayerBuilder {
     /// (`false` keeps the v1.41.0 names whatever the variable says):
     ///
     /// - metrics: `gen_ai.client.inference.duration`, `gen_ai.client.inference.time_to_first_chunk`,
-    ///   the `gen_ai.client.inference.usage.*` token counters (input, output,
+    ///   `gen_ai.client.inference.time_per_output_chunk`, the `gen_ai.client.inference.usage.*` token counters (input, output,
     ///   `cache_read.input`, `cache_write.input`, `reasoning.output`) and the
     ///   `gen_ai.client.inference.operation.{input,output}_tokens` histograms in place of
     ///   `gen_ai.client.token.usage`, and `gen_ai.execute_tool.duration` for tools;

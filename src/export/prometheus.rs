@@ -13,6 +13,7 @@
 //! | `gen_ai.client.operation.duration` | `gen_ai_client_operation_duration_seconds_{bucket,sum,count}` |
 //! | `gen_ai.client.token.usage` | `gen_ai_client_token_usage_{bucket,sum,count}` |
 //! | `gen_ai.client.operation.time_to_first_chunk` | `gen_ai_client_operation_time_to_first_chunk_seconds_*` |
+//! | `gen_ai.client.operation.time_per_output_chunk` | `gen_ai_client_operation_time_per_output_chunk_seconds_*` |
 //! | `openinference.llm.calls` | `openinference_llm_calls_total` |
 //! | `openinference.llm.tokens` | `openinference_llm_tokens_total` |
 //! | `openinference.llm.cost` | `openinference_llm_cost_USD_total` |

@@ -194,6 +194,8 @@ pub(crate) struct SpanState {
     pub(crate) pending: Vec<(Field, OwnedValue)>,
     /// When the first streamed chunk arrived.
     pub(crate) first_chunk: Option<Instant>,
+    /// The previous chunk and the intervals between chunks, from the second chunk on.
+    pub(crate) chunk_gaps: Option<Box<crate::chunk_gaps::ChunkGaps>>,
     /// Whether the span is a stream that was dropped before its end.
     pub(crate) stream_incomplete: bool,
     /// How many documents the span returned, if it recorded any.
@@ -234,6 +236,7 @@ impl SpanState {
             error_type: None,
             pending: Vec::new(),
             first_chunk: None,
+            chunk_gaps: None,
             stream_incomplete: false,
             panicked: false,
             documents: None,

@@ -24,6 +24,7 @@
 //! sees a value late.
 
 use super::LlmSeries;
+use crate::chunk_gaps::GapSummary;
 use crate::layer::state::Tokens;
 use crate::pricing::TokenUsage;
 use parking_lot::Mutex;
@@ -52,6 +53,8 @@ pub(crate) struct LlmValues<'a> {
     pub(crate) seconds: f64,
     /// Time to the first chunk, in seconds, for streamed responses.
     pub(crate) first_chunk: Option<f64>,
+    /// The intervals between later chunks, for streamed responses of two chunks or more.
+    pub(crate) chunk_gaps: Option<&'a GapSummary>,
     /// The span's token counts.
     pub(crate) tokens: &'a Tokens,
     /// The usage to price (clamped here, see [`TokenUsage::clamped`]), unless the caller gave
@@ -109,6 +112,8 @@ struct Slot {
     priced: Option<TokenUsage>,
     durations: Vec<f64>,
     first_chunks: Vec<f64>,
+    /// The chunk intervals of the slot's streamed spans, merged (fixed size).
+    chunk_gaps: Option<Box<GapSummary>>,
     /// Input and output token usage values.
     usage: [Vec<u64>; 2],
 }
@@ -126,6 +131,12 @@ impl Slot {
             for &t in &self.first_chunks {
                 ttfc.record(t);
             }
+        }
+        if let Some(gaps) = self.chunk_gaps.as_deref_mut() {
+            if let Some(tpoc) = s.chunk_times() {
+                gaps.for_each(|t| tpoc.record(t));
+            }
+            *gaps = GapSummary::default();
         }
         for (histogram, values) in s.usage.iter().zip(&self.usage) {
             for &n in values {
@@ -200,6 +211,7 @@ impl Batch {
                     priced: None,
                     durations: Vec::with_capacity(BATCH_SPANS),
                     first_chunks: Vec::new(),
+                    chunk_gaps: None,
                     usage: [
                         Vec::with_capacity(BATCH_SPANS),
                         Vec::with_capacity(BATCH_SPANS),
@@ -213,6 +225,9 @@ impl Batch {
         slot.durations.push(values.seconds);
         if let Some(t) = values.first_chunk {
             slot.first_chunks.push(t);
+        }
+        if let Some(gaps) = values.chunk_gaps {
+            slot.chunk_gaps.get_or_insert_with(Box::default).merge(gaps);
         }
         let t = values.tokens;
         if let Some(n) = t.prompt {

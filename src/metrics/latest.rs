@@ -44,6 +44,8 @@ pub(super) struct LatestInstruments {
     inference_duration: Histogram<f64>,
     /// `gen_ai.client.inference.time_to_first_chunk`.
     ttfc: Histogram<f64>,
+    /// `gen_ai.client.inference.time_per_output_chunk`.
+    tpoc: Histogram<f64>,
     /// `gen_ai.client.inference.operation.{input,output}_tokens`.
     operation_tokens: [Histogram<u64>; 2],
     /// The `gen_ai.client.inference.usage.*` counters, in [`USAGE_COUNTERS`] order.
@@ -78,6 +80,10 @@ impl LatestInstruments {
             ttfc: seconds(
                 "gen_ai.client.inference.time_to_first_chunk",
                 "Time to receive the first chunk of a streamed response",
+            ),
+            tpoc: seconds(
+                "gen_ai.client.inference.time_per_output_chunk",
+                "Time per output chunk after the first one, from the end of the previous chunk",
             ),
             operation_tokens: [
                 tokens(
@@ -119,13 +125,16 @@ pub(super) struct Bound {
     pub(super) failed_duration: Histogram<f64>,
     /// Time to first chunk (none for embeddings under the latest names).
     pub(super) ttfc: Option<BoundHistogram<f64>>,
+    /// Time per output chunk (unbound: bound at a series' first streamed call); none where
+    /// `ttfc` is none.
+    pub(super) tpoc: Option<Histogram<f64>>,
     /// Input and output tokens per call (none for embeddings under the latest names).
     pub(super) usage: Vec<BoundHistogram<u64>>,
     /// The `gen_ai.client.inference.usage.*` counters by token type (latest names only).
     pub(super) usage_counters: Vec<BoundCounter<u64>>,
 }
 
-/// Binds the duration, time-to-first-chunk and token instruments of one series: `base` is
+/// Binds the duration, chunk-time and token instruments of one series: `base` is
 /// its operation, provider and model, `input` / `output` the same with `gen_ai.token.type`.
 pub(super) fn bind(
     m: &Instruments,
@@ -139,6 +148,7 @@ pub(super) fn bind(
             duration: m.duration.bind(base),
             failed_duration: m.duration.clone(),
             ttfc: Some(m.ttfc.bind(base)),
+            tpoc: Some(m.tpoc.clone()),
             usage: vec![m.token_usage.bind(input), m.token_usage.bind(output)],
             usage_counters: Vec::new(),
         };
@@ -148,6 +158,7 @@ pub(super) fn bind(
             duration: m.duration.bind(base),
             failed_duration: m.duration.clone(),
             ttfc: None,
+            tpoc: None,
             usage: Vec::new(),
             usage_counters: Vec::new(),
         };
@@ -158,6 +169,7 @@ pub(super) fn bind(
         duration: latest.inference_duration.bind(base),
         failed_duration: latest.inference_duration.clone(),
         ttfc: Some(latest.ttfc.bind(base)),
+        tpoc: Some(latest.tpoc.clone()),
         usage: latest
             .operation_tokens
             .iter()

@@ -10,6 +10,7 @@
 //! | `gen_ai.client.operation.duration` | histogram | s | operation, provider, model, `error.type` |
 //! | `gen_ai.client.token.usage` | histogram | {token} | + `gen_ai.token.type` = input / output |
 //! | `gen_ai.client.operation.time_to_first_chunk` | histogram | s | operation, provider, model |
+//! | `gen_ai.client.operation.time_per_output_chunk` | histogram | s | operation, provider, model, `error.type` |
 //! | `openinference.llm.tokens` | counter | {token} | provider, model, `gen_ai.token.type` = input / output / cache_read / cache_write / reasoning |
 //! | `openinference.llm.cost` | counter | USD | provider, model |
 //! | `openinference.llm.calls` | counter | {call} | operation, provider, model, `error.type` |
@@ -57,10 +58,9 @@ use std::sync::Arc;
 /// fold into `_OTHER`.
 pub const MAX_LABEL_VALUES: usize = 64;
 
-/// The bucket boundaries of `gen_ai.client.operation.duration` (seconds).
-pub const DURATION_BUCKETS: [f64; 14] = [
-    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
-];
+/// The bucket boundaries of `gen_ai.client.operation.duration` and the other GenAI time
+/// histograms, in seconds: 0.01 doubling up to 81.92.
+pub const DURATION_BUCKETS: [f64; 14] = crate::chunk_gaps::BOUNDS;
 
 /// The bucket boundaries of `gen_ai.client.token.usage`.
 pub const TOKEN_BUCKETS: [f64; 14] = [
@@ -96,6 +96,8 @@ struct Instruments {
     duration: Histogram<f64>,
     token_usage: Histogram<u64>,
     ttfc: Histogram<f64>,
+    /// Time per output chunk after the first (see [`crate::chunk_gaps`]).
+    tpoc: Histogram<f64>,
     tokens: Counter<u64>,
     cost: Counter<f64>,
     calls: Counter<u64>,
@@ -125,6 +127,11 @@ struct LlmSeries {
     calls: BoundCounter<u64>,
     /// Time to first chunk (none for embeddings under the latest GenAI names).
     ttfc: Option<BoundHistogram<f64>>,
+    /// Time per output chunk (unbound, for a failed call); none where `ttfc` is.
+    tpoc: Option<Histogram<f64>>,
+    /// `tpoc` bound to `base` at the series' first streamed call, so that a series never
+    /// streamed exports no empty point.
+    tpoc_bound: std::sync::OnceLock<BoundHistogram<f64>>,
     cost: BoundCounter<f64>,
     /// The model's price, if the table has one.
     price: Option<ModelPrice>,
@@ -135,6 +142,14 @@ struct LlmSeries {
     /// The `gen_ai.client.inference.usage.*` counters in [`TOKEN_TYPES`] order (latest GenAI
     /// names only).
     usage_counters: Vec<BoundCounter<u64>>,
+}
+
+impl LlmSeries {
+    /// Time per output chunk bound to the series' attributes, bound at its first use.
+    fn chunk_times(&self) -> Option<&BoundHistogram<f64>> {
+        let tpoc = self.tpoc.as_ref()?;
+        Some(self.tpoc_bound.get_or_init(|| tpoc.bind(&self.base)))
+    }
 }
 
 /// The attributes and bound duration of one tool.
@@ -244,6 +259,14 @@ impl Metrics {
                 .with_description("Time to receive the first chunk of a streamed response")
                 .with_boundaries(DURATION_BUCKETS.to_vec())
                 .build(),
+            tpoc: meter
+                .f64_histogram("gen_ai.client.operation.time_per_output_chunk")
+                .with_unit("s")
+                .with_description(
+                    "Time per output chunk after the first one, from the end of the previous chunk",
+                )
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
             tokens: meter
                 .u64_counter(format!("{p}.llm.tokens"))
                 .with_unit("{token}")
@@ -341,6 +364,8 @@ impl Metrics {
             failed_duration: bound.failed_duration,
             calls: m.calls.bind(&base),
             ttfc: bound.ttfc,
+            tpoc: bound.tpoc,
+            tpoc_bound: std::sync::OnceLock::new(),
             cost: m.cost.bind(&base),
             price,
             usage: bound.usage,
@@ -427,6 +452,7 @@ impl Metrics {
                     let values = batch::LlmValues {
                         seconds,
                         first_chunk,
+                        chunk_gaps: state.chunk_gaps.as_deref().map(|c| &c.gaps),
                         tokens: &state.tokens,
                         priced: priced.as_ref(),
                     };
@@ -447,14 +473,22 @@ impl Metrics {
                 // A failed call (or any, unbatched) is recorded at once, a failed one under
                 // its `error.type`.
                 let series = self.llm_series(m, op, provider, model);
+                let gaps = state.chunk_gaps.as_deref();
                 match with_error(&series.base) {
                     Some(failed) => {
                         series.failed_duration.record(seconds, &failed);
                         m.calls.add(1, &failed);
+                        if let Some((tpoc, c)) = series.tpoc.as_ref().zip(gaps) {
+                            c.gaps.for_each(|t| tpoc.record(t, &failed));
+                        }
                     }
                     None => {
                         series.duration.record(seconds);
                         series.calls.add(1);
+                        if let Some((c, tpoc)) = gaps.and_then(|c| Some((c, series.chunk_times()?)))
+                        {
+                            c.gaps.for_each(|t| tpoc.record(t));
+                        }
                     }
                 }
                 if let Some((t, ttfc)) = first_chunk.zip(series.ttfc.as_ref()) {

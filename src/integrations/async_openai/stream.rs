@@ -45,7 +45,8 @@ struct StreamedChoice {
 }
 
 /// Rebuilds a streamed chat response from its chunks and records it on a span (see [the
-/// module docs](super)): the first chunk marks time to first token; [`finish`] (or a drop)
+/// module docs](super)): the first chunk marks time to first token and each later one adds
+/// its interval to time per output chunk; [`finish`] (or a drop)
 /// records the reply messages with the tool calls put together from their deltas, the
 /// first choice's finish reason, the usage of the last chunk (`stream_options.include_usage`)
 /// and the response model and id. Dropped before [`finish`], it records what it had and
@@ -125,7 +126,8 @@ impl ChatStreamRecorder {
         ChatStreamRecorder::new(tracing::Span::current())
     }
 
-    /// Takes in one chunk; the first marks time to first token.
+    /// Takes in one chunk; the first marks time to first token, each later one the time
+    /// since the previous chunk (time per output chunk).
     ///
     /// ```
     /// use async_openai::types::chat::CreateChatCompletionStreamResponse;
