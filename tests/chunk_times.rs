@@ -159,6 +159,17 @@ fn a_call_not_streamed_or_of_one_chunk_gives_no_interval() {
 }
 
 #[test]
+fn a_series_never_streamed_exports_no_empty_first_chunk_point() {
+    let metrics = collect(quiet_builder(), || {
+        chat_span().in_scope(|| {});
+    });
+    let ttfc = histogram(&metrics, "gen_ai.client.operation.time_to_first_chunk");
+    assert!(ttfc.is_empty(), "{ttfc:?}");
+    let durations = histogram(&metrics, "gen_ai.client.operation.duration");
+    assert_eq!(durations.len(), 1, "{durations:?}");
+}
+
+#[test]
 fn a_failed_stream_records_its_intervals_under_its_error_type() {
     let metrics = collect(quiet_builder(), || {
         let span = chat_span();

@@ -127,7 +127,11 @@ impl Slot {
         if self.calls > 0 {
             s.calls.add(self.calls);
         }
-        if let Some(ttfc) = &s.ttfc {
+        // Bound only once a streamed call comes: a bound instrument exports a point.
+        if let Some(ttfc) = (!self.first_chunks.is_empty())
+            .then(|| s.first_chunk_times())
+            .flatten()
+        {
             for &t in &self.first_chunks {
                 ttfc.record(t);
             }

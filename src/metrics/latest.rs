@@ -123,10 +123,10 @@ pub(super) struct Bound {
     pub(super) duration: BoundHistogram<f64>,
     /// The same instrument unbound, for a failed call (which adds `error.type`).
     pub(super) failed_duration: Histogram<f64>,
-    /// Time to first chunk (none for embeddings under the latest names).
-    pub(super) ttfc: Option<BoundHistogram<f64>>,
-    /// Time per output chunk (unbound: bound at a series' first streamed call); none where
-    /// `ttfc` is none.
+    /// Time to first chunk (unbound: bound at a series' first streamed call; none for
+    /// embeddings under the latest names).
+    pub(super) ttfc: Option<Histogram<f64>>,
+    /// Time per output chunk (unbound, as `ttfc`); none where `ttfc` is none.
     pub(super) tpoc: Option<Histogram<f64>>,
     /// Input and output tokens per call (none for embeddings under the latest names).
     pub(super) usage: Vec<BoundHistogram<u64>>,
@@ -147,7 +147,7 @@ pub(super) fn bind(
         return Bound {
             duration: m.duration.bind(base),
             failed_duration: m.duration.clone(),
-            ttfc: Some(m.ttfc.bind(base)),
+            ttfc: Some(m.ttfc.clone()),
             tpoc: Some(m.tpoc.clone()),
             usage: vec![m.token_usage.bind(input), m.token_usage.bind(output)],
             usage_counters: Vec::new(),
@@ -168,7 +168,7 @@ pub(super) fn bind(
     Bound {
         duration: latest.inference_duration.bind(base),
         failed_duration: latest.inference_duration.clone(),
-        ttfc: Some(latest.ttfc.bind(base)),
+        ttfc: Some(latest.ttfc.clone()),
         tpoc: Some(latest.tpoc.clone()),
         usage: latest
             .operation_tokens

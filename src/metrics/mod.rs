@@ -125,8 +125,11 @@ struct LlmSeries {
     /// The duration instrument unbound, for a failed call.
     failed_duration: Histogram<f64>,
     calls: BoundCounter<u64>,
-    /// Time to first chunk (none for embeddings under the latest GenAI names).
-    ttfc: Option<BoundHistogram<f64>>,
+    /// Time to first chunk (unbound; none for embeddings under the latest GenAI names).
+    ttfc: Option<Histogram<f64>>,
+    /// `ttfc` bound to `base` at the series' first streamed call, so that a series never
+    /// streamed exports no empty point.
+    ttfc_bound: std::sync::OnceLock<BoundHistogram<f64>>,
     /// Time per output chunk (unbound, for a failed call); none where `ttfc` is.
     tpoc: Option<Histogram<f64>>,
     /// `tpoc` bound to `base` at the series' first streamed call, so that a series never
@@ -145,6 +148,12 @@ struct LlmSeries {
 }
 
 impl LlmSeries {
+    /// Time to first chunk bound to the series' attributes, bound at its first use.
+    fn first_chunk_times(&self) -> Option<&BoundHistogram<f64>> {
+        let ttfc = self.ttfc.as_ref()?;
+        Some(self.ttfc_bound.get_or_init(|| ttfc.bind(&self.base)))
+    }
+
     /// Time per output chunk bound to the series' attributes, bound at its first use.
     fn chunk_times(&self) -> Option<&BoundHistogram<f64>> {
         let tpoc = self.tpoc.as_ref()?;
@@ -364,6 +373,7 @@ impl Metrics {
             failed_duration: bound.failed_duration,
             calls: m.calls.bind(&base),
             ttfc: bound.ttfc,
+            ttfc_bound: std::sync::OnceLock::new(),
             tpoc: bound.tpoc,
             tpoc_bound: std::sync::OnceLock::new(),
             cost: m.cost.bind(&base),
@@ -491,8 +501,10 @@ impl Metrics {
                         }
                     }
                 }
-                if let Some((t, ttfc)) = first_chunk.zip(series.ttfc.as_ref()) {
-                    ttfc.record(t);
+                if let Some(t) = first_chunk {
+                    if let Some(ttfc) = series.first_chunk_times() {
+                        ttfc.record(t);
+                    }
                 }
                 for (i, n) in tokens.into_iter().enumerate() {
                     let Some(n) = n else { continue };
