@@ -19,7 +19,7 @@ import time
 import urllib.error
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from phoenix_check import Checker, fetch_spans, log, normalize, trace_id  # noqa: E402
+from phoenix_check import Checker, fetch_spans, log, normalize, report, trace_id  # noqa: E402
 
 ROOT_NAME = "weather_agent"
 SESSION_ID = "session-7"
@@ -252,21 +252,8 @@ def main():
     log(f"Found {len(trace)} spans of the '{ROOT_NAME}' trace after {polls} polls.")
     if last_err is not None:
         log(f"  last HTTP error: {last_err}")
-    if args.dump:
-        with open(args.dump, "w", encoding="utf-8") as f:
-            json.dump(trace, f, indent=1, ensure_ascii=False)
-    if not trace:
-        log(f"  FAIL  the '{ROOT_NAME}' trace never arrived in Phoenix project '{args.project}'")
-        passed, failed = 0, 1
-    else:
-        c = run_checks(trace)
-        passed, failed = c.passed, c.failed
-    log(f"Phoenix async-openai checks: {passed} passed, {failed} failed")
-    if args.summary_file:
-        with open(args.summary_file, "w", encoding="utf-8") as f:
-            f.write(f"{passed} {failed}\n")
-    return 0 if failed == 0 else 1
-
+    return report(trace, run_checks, args, "Phoenix async-openai checks",
+                  f"the '{ROOT_NAME}' trace never arrived in Phoenix project '{args.project}'")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -482,6 +482,25 @@ def run_checks(spans):
     return c
 
 
+def report(trace, run_checks, args, label, missing):
+    """Runs `run_checks` on `trace` (if it came), logs and writes the counts (`--dump`,
+    `--summary-file`); returns the exit status."""
+    if args.dump:
+        with open(args.dump, "w", encoding="utf-8") as f:
+            json.dump(trace, f, indent=1, ensure_ascii=False)
+    if not trace:
+        log(f"  FAIL  {missing}")
+        passed, failed = 0, 1
+    else:
+        c = run_checks(trace)
+        passed, failed = c.passed, c.failed
+    log(f"{label}: {passed} passed, {failed} failed")
+    if args.summary_file:
+        with open(args.summary_file, "w", encoding="utf-8") as f:
+            f.write(f"{passed} {failed}\n")
+    return 0 if failed == 0 else 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--url", default="http://127.0.0.1:6006", help="Phoenix base URL")
@@ -520,22 +539,8 @@ def main():
     log(f"Found {len(trace)} spans of the '{ROOT_NAME}' trace after {polls} polls.")
     if last_err is not None:
         log(f"  last HTTP error: {last_err}")
-    if args.dump:
-        with open(args.dump, "w", encoding="utf-8") as f:
-            json.dump(trace, f, indent=1, ensure_ascii=False)
-
-    if not trace:
-        log(f"  FAIL  the '{ROOT_NAME}' trace never arrived in Phoenix")
-        passed, failed = 0, 1
-    else:
-        c = run_checks(trace)
-        passed, failed = c.passed, c.failed
-    log(f"Phoenix checks: {passed} passed, {failed} failed")
-    if args.summary_file:
-        with open(args.summary_file, "w", encoding="utf-8") as f:
-            f.write(f"{passed} {failed}\n")
-    return 0 if failed == 0 else 1
-
+    return report(trace, run_checks, args, "Phoenix checks",
+                  f"the '{ROOT_NAME}' trace never arrived in Phoenix")
 
 if __name__ == "__main__":
     sys.exit(main())
