@@ -23,7 +23,7 @@ fn secret_words_and_token_candidates() {
     assert!(!is_plain_message_key("llm.input_messages..message.content"));
     let mut generated = Vec::new();
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    for len in [1usize, 2, 3, 7, 31, 32, 33, 64, 100] {
+    for len in [1usize, 2, 3, 7, 15, 16, 17, 31, 32, 33, 64, 100] {
         for _ in 0..20 {
             let text: String = (0..len)
                 .map(|_| {
@@ -31,8 +31,8 @@ fn secret_words_and_token_candidates() {
                     seed ^= seed >> 7;
                     seed ^= seed << 17;
                     [
-                        'b', 'B', '-', 'x', 's', 'k', 'e', 'A', 'a', '=', '_', ':', '@',
-                    ][(seed % 13) as usize]
+                        'b', 'B', '-', 'x', 's', 'k', 'e', 'A', 'a', '=', '_', ':', '@', 'J',
+                    ][(seed % 14) as usize]
                 })
                 .collect();
             generated.push(text);
@@ -51,12 +51,20 @@ fn secret_words_and_token_candidates() {
         .chain(generated.iter().map(String::as_str))
     {
         let b = text.as_bytes();
-        for set in [[b'b', b'B', b'-'], [b'A', b'=', b':'], [b'-', b'_', b'@']] {
-            for i in 0..b.len() {
-                let naive = (i..b.len())
-                    .find(|&j| set.contains(&b[j]))
-                    .unwrap_or(b.len());
-                assert_eq!(next_in(b, i, set), naive, "{text:?} at {i}");
+        let naive = |i: usize| {
+            (i..b.len())
+                .find(|&j| b"bB-_@JA=:".contains(&b[j]))
+                .unwrap_or(b.len())
+        };
+        // Every start, and every stride the scan can take (one past an anchor, or past a match).
+        for step in [1, 2, 5, 16, 17, 40] {
+            for first in 0..b.len().min(step) {
+                let mut anchors = Anchors::new(b);
+                let mut i = first;
+                while i < b.len() {
+                    assert_eq!(anchors.next(i), naive(i), "{text:?} at {i}");
+                    i += step;
+                }
             }
         }
     }
