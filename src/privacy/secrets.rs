@@ -7,7 +7,7 @@
 //! `AKIA`/`AIza`, and the `=` or `:` after a label or a query name. The anchors are found sixteen
 //! bytes at a time ([`Anchors`]), and only the text around one is looked at (`formats`).
 
-use super::formats::at_anchor;
+use super::formats::{at_anchor, may_start};
 use super::REDACTED;
 
 pub(super) use super::formats::MIN_TOKEN_LEN;
@@ -109,7 +109,12 @@ pub(super) fn scan_tokens(s: &str, cut: bool) -> Option<String> {
         if p >= n {
             break;
         }
-        match at_anchor(b, p, copied, cut) {
+        let found = if may_start(b, p) {
+            at_anchor(b, p, copied, cut)
+        } else {
+            None
+        };
+        match found {
             Some((start, end)) => {
                 let o = out.get_or_insert_with(|| String::with_capacity(n));
                 // Matches begin at or after an ASCII byte and end before one (or at the end),
