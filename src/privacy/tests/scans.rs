@@ -23,7 +23,7 @@ fn secret_words_and_token_candidates() {
     assert!(!is_plain_message_key("llm.input_messages..message.content"));
     let mut generated = Vec::new();
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    for len in [1usize, 2, 3, 7, 15, 16, 17, 31, 32, 33, 64, 100] {
+    for len in [1usize, 2, 3, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100] {
         for _ in 0..20 {
             let text: String = (0..len)
                 .map(|_| {
@@ -57,7 +57,7 @@ fn secret_words_and_token_candidates() {
                 .unwrap_or(b.len())
         };
         // Every start, and every stride the scan can take (one past an anchor, or past a match).
-        for step in [1, 2, 5, 16, 17, 40] {
+        for step in [1, 2, 5, 16, 17, 32, 33, 40] {
             for first in 0..b.len().min(step) {
                 let mut anchors = Anchors::new(b);
                 let mut i = first;
