@@ -374,23 +374,32 @@ fn push_message(out: &mut String, m: &Msg<'_>, mask: ChatMask, default_role: &st
     out.push('}');
 }
 
-/// Writes the messages under `prefix` as a JSON array.
-fn push_messages(out: &mut String, attrs: &[KeyValue], prefix: &str, mask: ChatMask) {
+/// `head`, then the messages under `prefix` as a JSON array, in a text sized once for them
+/// and `room` more bytes (growing it from a guess cost a `realloc` per span).
+fn messages_json(
+    attrs: &[KeyValue],
+    prefix: &str,
+    mask: ChatMask,
+    head: &str,
+    room: usize,
+) -> String {
     let default_role = if prefix == OUTPUT {
         "assistant"
     } else {
         "user"
     };
     let (messages, size) = messages(attrs, prefix);
-    out.reserve(size + 2);
+    let mut out = String::with_capacity(head.len() + size + 2 + room);
+    out.push_str(head);
     out.push('[');
     for (i, m) in messages.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        push_message(out, m, mask, default_role);
+        push_message(&mut out, m, mask, default_role);
     }
     out.push(']');
+    out
 }
 
 /// The tools offered (`llm.tools.N.tool.json_schema`) in the OpenAI shape.
@@ -425,9 +434,8 @@ pub(crate) fn request(attrs: &[KeyValue], mask: ChatMask) -> Option<String> {
     if !has_messages(attrs, INPUT) {
         return None;
     }
-    let mut out = String::with_capacity(256);
-    out.push_str("{\"messages\":");
-    push_messages(&mut out, attrs, INPUT, mask);
+    // Room for the closing brace and a few parameters.
+    let mut out = messages_json(attrs, INPUT, mask, "{\"messages\":", 64);
     let tools = if mask.drop_tools {
         Vec::new()
     } else {
@@ -464,9 +472,7 @@ pub(crate) fn reply(attrs: &[KeyValue], mask: ChatMask) -> Option<String> {
     if !has_messages(attrs, OUTPUT) {
         return None;
     }
-    let mut out = String::with_capacity(256);
-    push_messages(&mut out, attrs, OUTPUT, mask);
-    Some(out)
+    Some(messages_json(attrs, OUTPUT, mask, "", 0))
 }
 
 #[cfg(test)]

@@ -38,7 +38,10 @@ fn block_mask(b: &[u8], at: usize) -> u32 {
     let mut block = [0u8; BLOCK];
     // The last bytes are tested in a zero-padded copy (zero is no anchor): as fast as a whole
     // block, where a byte-by-byte loop took ≈ 10 instructions a byte.
-    let block = match rest.get(..BLOCK).and_then(|s| <&[u8; BLOCK]>::try_from(s).ok()) {
+    let block = match rest
+        .get(..BLOCK)
+        .and_then(|s| <&[u8; BLOCK]>::try_from(s).ok())
+    {
         Some(whole) => whole,
         None => {
             block[..rest.len()].copy_from_slice(rest);
