@@ -56,42 +56,43 @@ fn escape_of(c: u8) -> Option<&'static str> {
     }
 }
 
+/// The offset of the first byte of `b` a JSON string escapes (`"`, `\`, below 0x20), `None`
+/// when there is none: whole blocks first, then words, then bytes. Writing a string and
+/// reading one (`flatten`'s plain message reader) both stop only there.
+pub(crate) fn first_to_escape(b: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(block) = b
+        .get(i..i + BLOCK)
+        .and_then(|s| <&[u8; BLOCK]>::try_from(s).ok())
+    {
+        if block_needs_escape(block) {
+            break;
+        }
+        i += BLOCK;
+    }
+    while let Some(word) = b.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        if word_needs_escape(u64::from_le_bytes(word)) {
+            break;
+        }
+        i += 8;
+    }
+    b.get(i..)?
+        .iter()
+        .position(|&c| needs_escape(c))
+        .map(|o| i + o)
+}
+
 /// Appends `s` as a JSON string, quotes included, escaped exactly as serde_json does.
 pub(crate) fn push_str(out: &mut String, s: &str) {
     let b = s.as_bytes();
     out.reserve(b.len() + 2);
     out.push('"');
     let mut run = 0;
-    let mut i = 0;
-    // Whole blocks first, then the rest (most keys and roles are all rest) by words; a block
-    // or word with a byte to escape, and the last few bytes, a byte at a time.
-    while i < b.len() {
-        let end = match b.get(i..i + BLOCK).map(<&[u8; BLOCK]>::try_from) {
-            Some(Ok(block)) if !block_needs_escape(block) => {
-                i += BLOCK;
-                continue;
-            }
-            Some(_) => i + BLOCK,
-            None => {
-                // The rest, shorter than a block: eight bytes at a time while none needs it.
-                while let Some(word) = b.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
-                    if word_needs_escape(u64::from_le_bytes(word)) {
-                        break;
-                    }
-                    i += 8;
-                }
-                b.len()
-            }
-        };
-        while i < end {
-            if let Some(escape) = escape_of(b[i]) {
-                // `i` holds an ASCII byte: a char boundary on both sides.
-                out.push_str(&s[run..i]);
-                out.push_str(escape);
-                run = i + 1;
-            }
-            i += 1;
-        }
+    while let Some(i) = first_to_escape(&b[run..]).map(|o| run + o) {
+        // `i` holds an ASCII byte: a char boundary on both sides.
+        out.push_str(&s[run..i]);
+        out.push_str(escape_of(b[i]).unwrap_or_default());
+        run = i + 1;
     }
     out.push_str(&s[run..]);
     out.push('"');

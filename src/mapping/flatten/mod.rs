@@ -23,7 +23,9 @@ use serde_json::{Map, Value as Json};
 /// prompts, choices, and per message its tool calls, content parts and tool responses.
 mod media;
 mod messages;
+mod plain;
 use messages::*;
+use plain::{plain_messages, PlainMessage};
 
 pub(crate) const MAX_LIST_ITEMS: usize = 1000;
 
@@ -56,7 +58,7 @@ pub(crate) fn flatten_semantic(key: &str, json: &Json, out: &mut Vec<KeyValue>) 
 /// JSON tree is built. Any other text is parsed and handed to [`flatten_semantic`].
 pub(crate) fn flatten_semantic_text(key: &str, text: &str, out: &mut Vec<KeyValue>) -> bool {
     if let Some((prefix, Shape::Messages)) = canonical(key) {
-        if let Ok(messages) = serde_json::from_str::<Vec<PlainMessage<'_>>>(text) {
+        if let Some(messages) = plain_messages(text) {
             // Room for the derived and GenAI attributes added after, too.
             out.reserve(2 * messages.len().min(MAX_LIST_ITEMS) + 16);
             for (index, m) in messages.into_iter().take(MAX_LIST_ITEMS).enumerate() {
@@ -129,16 +131,6 @@ fn emit_plain_message(prefix: &str, index: usize, m: PlainMessage<'_>, out: &mut
     // Shared, not owned: `input.value` is often this same text (see `Mapper::map_span`).
     let text = std::sync::Arc::<str>::from(&*m.content);
     out.push(KeyValue::new(content.clone(), Value::String(text.into())));
-}
-
-/// A message with a role and text content only, the shape most calls log.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PlainMessage<'a> {
-    #[serde(borrow)]
-    role: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    content: std::borrow::Cow<'a, str>,
 }
 
 /// Whether `key` is one whose value flatten_semantic understands (list or JSON shaped keys).
