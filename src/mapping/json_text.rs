@@ -25,18 +25,20 @@ fn needs_escape(c: u8) -> bool {
     (c < 0x20) | (c == b'"') | (c == b'\\')
 }
 
-/// Whether any of the eight bytes of `w` is `"`, `\` or below 0x20.
+/// The high bit of each of the eight bytes of `w` that is `"`, `\` or below 0x20 (read as
+/// little-endian): the lowest set bit marks the first such byte exactly. Bits above it can be
+/// false (a borrow runs only upwards), so only the lowest is read.
 #[inline]
-fn word_needs_escape(w: u64) -> bool {
+fn word_escapes(w: u64) -> u64 {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-    // The high bit of each byte of `v` that is zero (at least one when any is).
+    // The high bit of each byte of `v` that is zero.
     let zero_bytes = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
     let splat = |c: u8| u64::from_le_bytes([c; 8]);
     // A byte below 0x20 borrows when 0x20 is taken from it; bytes at 0x80 and above are
     // masked out by `!w`.
     let below_space = w.wrapping_sub(splat(0x20)) & !w & HIGHS;
-    (zero_bytes(w ^ splat(b'"')) | zero_bytes(w ^ splat(b'\\')) | below_space) != 0
+    zero_bytes(w ^ splat(b'"')) | zero_bytes(w ^ splat(b'\\')) | below_space
 }
 
 /// The escape serde_json writes for `c`, if `c` needs one.
@@ -57,29 +59,25 @@ fn escape_of(c: u8) -> Option<&'static str> {
 }
 
 /// The offset of the first byte of `b` a JSON string escapes (`"`, `\`, below 0x20), `None`
-/// when there is none: whole blocks first, then words, then bytes. Writing a string and
-/// reading one (`flatten`'s plain message reader) both stop only there.
+/// when there is none: whole blocks first, then words, whose mask gives the byte, then the
+/// last few bytes. Writing a string and reading one (`flatten`'s plain message reader) both
+/// stop only there.
 pub(crate) fn first_to_escape(b: &[u8]) -> Option<usize> {
     let mut i = 0;
-    while let Some(block) = b
-        .get(i..i + BLOCK)
-        .and_then(|s| <&[u8; BLOCK]>::try_from(s).ok())
-    {
+    while let Some(block) = b.get(i..i + BLOCK).and_then(|s| <&[u8; BLOCK]>::try_from(s).ok()) {
         if block_needs_escape(block) {
             break;
         }
         i += BLOCK;
     }
     while let Some(word) = b.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
-        if word_needs_escape(u64::from_le_bytes(word)) {
-            break;
+        let escapes = word_escapes(u64::from_le_bytes(word));
+        if escapes != 0 {
+            return Some(i + (escapes.trailing_zeros() / 8) as usize);
         }
         i += 8;
     }
-    b.get(i..)?
-        .iter()
-        .position(|&c| needs_escape(c))
-        .map(|o| i + o)
+    b[i..].iter().position(|&c| needs_escape(c)).map(|o| i + o)
 }
 
 /// Appends `s` as a JSON string, quotes included, escaped exactly as serde_json does.
