@@ -64,7 +64,10 @@ fn escape_of(c: u8) -> Option<&'static str> {
 /// stop only there.
 pub(crate) fn first_to_escape(b: &[u8]) -> Option<usize> {
     let mut i = 0;
-    while let Some(block) = b.get(i..i + BLOCK).and_then(|s| <&[u8; BLOCK]>::try_from(s).ok()) {
+    while let Some(block) = b
+        .get(i..i + BLOCK)
+        .and_then(|s| <&[u8; BLOCK]>::try_from(s).ok())
+    {
         if block_needs_escape(block) {
             break;
         }

@@ -34,20 +34,27 @@ const BLOCK: usize = 32;
 /// Bit `k` set when `b[at + k]` is an anchor byte, for the [`BLOCK`] bytes from `at` (fewer
 /// at the end of `b`).
 fn block_mask(b: &[u8], at: usize) -> u32 {
-    let rest = b.get(at..).unwrap_or_default();
-    let mut block = [0u8; BLOCK];
-    // The last bytes are tested in a zero-padded copy (zero is no anchor): as fast as a whole
-    // block, where a byte-by-byte loop took ≈ 10 instructions a byte.
-    let block = match rest
-        .get(..BLOCK)
+    match b
+        .get(at..at + BLOCK)
         .and_then(|s| <&[u8; BLOCK]>::try_from(s).ok())
     {
-        Some(whole) => whole,
-        None => {
-            block[..rest.len()].copy_from_slice(rest);
-            &block
-        }
-    };
+        Some(block) => whole_block_mask(block),
+        None => last_bytes_mask(b.get(at..).unwrap_or_default()),
+    }
+}
+
+/// [`block_mask`] of the last bytes of a text, fewer than a block: tested in a zero-padded
+/// copy (zero is no anchor) as a whole block, where a byte-by-byte loop took ≈ 10
+/// instructions a byte.
+#[inline(never)]
+fn last_bytes_mask(rest: &[u8]) -> u32 {
+    let mut block = [0u8; BLOCK];
+    block[..rest.len()].copy_from_slice(rest);
+    whole_block_mask(&block)
+}
+
+#[inline]
+fn whole_block_mask(block: &[u8; BLOCK]) -> u32 {
     let mut hits = [0u8; BLOCK];
     for (h, &c) in hits.iter_mut().zip(block) {
         *h = u8::from(is_anchor(c));
