@@ -3,7 +3,7 @@
 //!
 //! Escaping tests 64 bytes at a time (then 8) for the three bytes that need it (`"`, `\`,
 //! below 0x20) and copies whole runs without them: the strings of a 2 KB chat request cost
-//! ≈ 3,700 instructions this way, against ≈ 21,700 through serde_json's byte-by-byte escape
+//! ≈ 3,500 instructions this way, against ≈ 21,700 through serde_json's byte-by-byte escape
 //! (callgrind, per span).
 
 use opentelemetry::Value;
