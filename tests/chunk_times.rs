@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics as A, MetricData as D, ResourceMetrics};
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader};
 use std::time::{Duration, Instant};
 use tracing_openinference::{LlmLayer, LlmLayerBuilder, LlmSpanExt, StreamGuard};
@@ -12,47 +12,19 @@ use tracing_subscriber::prelude::*;
 const DEFAULT_NAME: &str = "gen_ai.client.operation.time_per_output_chunk";
 const LATEST_NAME: &str = "gen_ai.client.inference.time_per_output_chunk";
 
-/// One histogram point: its attributes (`key=value`, sorted), count, sum, bucket counts.
-#[derive(Debug)]
-struct Point {
-    attrs: Vec<String>,
-    count: u64,
-    sum: f64,
-    buckets: Vec<u64>,
-}
-
-/// The points of the f64 histogram `name` in the last collection.
-fn histogram(metrics: &[ResourceMetrics], name: &str) -> Vec<Point> {
-    let mut out = Vec::new();
-    let Some(rm) = metrics.last() else {
-        return out;
-    };
-    for sm in rm.scope_metrics() {
-        for m in sm.metrics().filter(|m| m.name() == name) {
-            assert_eq!(m.unit(), "s", "{name}");
-            let A::F64(D::Histogram(h)) = m.data() else {
-                panic!("{name} is not an f64 histogram");
-            };
-            for p in h.data_points() {
-                assert_eq!(
-                    p.bounds().collect::<Vec<_>>(),
-                    tracing_openinference::metrics::DURATION_BUCKETS.to_vec()
-                );
-                let mut attrs: Vec<String> = p
-                    .attributes()
-                    .map(|kv| format!("{}={}", kv.key, kv.value))
-                    .collect();
-                attrs.sort();
-                out.push(Point {
-                    attrs,
-                    count: p.count(),
-                    sum: p.sum(),
-                    buckets: p.bucket_counts().collect(),
-                });
-            }
-        }
+/// The points of the duration histogram `name` in the last collection, checked to be `f64`
+/// seconds with the duration buckets.
+fn histogram(metrics: &[ResourceMetrics], name: &str) -> Vec<HistogramPoint> {
+    let points = common::histogram(&metrics[metrics.len().saturating_sub(1)..], name);
+    for p in &points {
+        assert_eq!(p.unit, "s", "{name}");
+        assert!(!p.integers, "{name} is not an f64 histogram");
+        assert_eq!(
+            p.bounds,
+            tracing_openinference::metrics::DURATION_BUCKETS.to_vec()
+        );
     }
-    out
+    points
 }
 
 /// Runs `f` under a layer built from `builder`; returns the metrics collected after it.

@@ -3,66 +3,24 @@
 
 mod common;
 use common::*;
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics as A, MetricData as D, ResourceMetrics};
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader};
-use std::collections::BTreeMap;
 use std::time::Duration;
 use tracing_openinference::{LlmLayer, LlmLayerBuilder};
 use tracing_subscriber::prelude::*;
 
-/// `(metric, sorted attributes)` → (count or counter value, sum; durations' sums left out).
-type Points = BTreeMap<(String, String), (u64, f64)>;
-
-fn points(metrics: &[ResourceMetrics]) -> Points {
-    fn key<'a>(attrs: impl Iterator<Item = &'a opentelemetry::KeyValue>) -> String {
-        let mut v: Vec<String> = attrs.map(|kv| format!("{}={}", kv.key, kv.value)).collect();
-        v.sort();
-        v.join(",")
+/// [`points`], after checking every histogram's buckets: durations and token counts each have
+/// the conventions' boundaries.
+fn checked_points(metrics: &[ResourceMetrics]) -> Points {
+    for p in histograms(&metrics[metrics.len().saturating_sub(1)..]) {
+        let expected = if p.integers {
+            tracing_openinference::metrics::TOKEN_BUCKETS.to_vec()
+        } else {
+            tracing_openinference::metrics::DURATION_BUCKETS.to_vec()
+        };
+        assert_eq!(p.bounds, expected, "{}", p.name);
     }
-    let mut out = BTreeMap::new();
-    let Some(rm) = metrics.last() else {
-        return out;
-    };
-    for sm in rm.scope_metrics() {
-        for m in sm.metrics() {
-            let name = m.name().to_string();
-            match m.data() {
-                A::F64(D::Histogram(h)) => {
-                    for p in h.data_points() {
-                        assert_eq!(
-                            p.bounds().collect::<Vec<_>>(),
-                            tracing_openinference::metrics::DURATION_BUCKETS.to_vec(),
-                            "{name}"
-                        );
-                        out.insert((name.clone(), key(p.attributes())), (p.count(), 0.0));
-                    }
-                }
-                A::U64(D::Histogram(h)) => {
-                    for p in h.data_points() {
-                        assert_eq!(
-                            p.bounds().collect::<Vec<_>>(),
-                            tracing_openinference::metrics::TOKEN_BUCKETS.to_vec(),
-                            "{name}"
-                        );
-                        let v = (p.count(), p.sum() as f64);
-                        out.insert((name.clone(), key(p.attributes())), v);
-                    }
-                }
-                A::U64(D::Sum(s)) => {
-                    for p in s.data_points() {
-                        out.insert((name.clone(), key(p.attributes())), (p.value(), 0.0));
-                    }
-                }
-                A::F64(D::Sum(s)) => {
-                    for p in s.data_points() {
-                        out.insert((name.clone(), key(p.attributes())), (0, p.value()));
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    out
+    points(metrics)
 }
 
 /// Two chat calls (cache reads and writes, reasoning), one failed, one streamed, a tool call
@@ -122,7 +80,7 @@ fn workload(builder: LlmLayerBuilder) -> (Points, Vec<opentelemetry_sdk::trace::
         .in_scope(|| {});
     });
     handle.force_flush(Duration::from_secs(10)).unwrap();
-    let out = points(&metrics.get_finished_metrics().unwrap());
+    let out = checked_points(&metrics.get_finished_metrics().unwrap());
     let spans = spans.get_finished_spans().unwrap();
     handle.shutdown(Duration::from_secs(10)).unwrap();
     (out, spans)
@@ -291,7 +249,7 @@ fn a_span_recording_the_latest_attribute_name_counts_its_cache_writes() {
             .in_scope(|| {});
         });
         handle.force_flush(Duration::from_secs(10)).unwrap();
-        let p = points(&metrics.get_finished_metrics().unwrap());
+        let p = checked_points(&metrics.get_finished_metrics().unwrap());
         (p, exporter.get_finished_spans().unwrap())
     };
     let write = format!("{CHAT},gen_ai.token.type=cache_write");

@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader};
 use std::time::Duration;
 use tracing_openinference::LlmLayer;
@@ -33,140 +33,57 @@ fn run_workload() -> Vec<ResourceMetrics> {
     exporter.get_finished_metrics().unwrap()
 }
 
-fn histogram_counts(
-    metrics: &[ResourceMetrics],
-    name: &str,
-) -> Vec<(Vec<String>, u64, f64, Vec<f64>)> {
-    let mut out = Vec::new();
-    for rm in metrics {
-        for sm in rm.scope_metrics() {
-            for m in sm.metrics().filter(|m| m.name() == name) {
-                match m.data() {
-                    AggregatedMetrics::F64(MetricData::Histogram(h)) => {
-                        for p in h.data_points() {
-                            let attrs = p
-                                .attributes()
-                                .map(|kv| format!("{}={}", kv.key, kv.value))
-                                .collect();
-                            out.push((attrs, p.count(), p.sum(), p.bounds().collect()));
-                        }
-                    }
-                    AggregatedMetrics::U64(MetricData::Histogram(h)) => {
-                        for p in h.data_points() {
-                            let attrs = p
-                                .attributes()
-                                .map(|kv| format!("{}={}", kv.key, kv.value))
-                                .collect();
-                            out.push((attrs, p.count(), p.sum() as f64, p.bounds().collect()));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn known_workload_gives_exact_counts_sums_and_attributes() {
     let metrics = run_workload();
-    let durations = histogram_counts(&metrics, "gen_ai.client.operation.duration");
+    let durations = histogram(&metrics, "gen_ai.client.operation.duration");
     let ok: u64 = durations
         .iter()
-        .filter(|(a, ..)| !a.iter().any(|s| s.starts_with("error.type")))
-        .map(|(_, c, ..)| c)
+        .filter(|p| !p.attrs.iter().any(|s| s.starts_with("error.type")))
+        .map(|p| p.count)
         .sum();
     let failed: Vec<_> = durations
         .iter()
-        .filter(|(a, ..)| a.contains(&"error.type=RateLimited".to_string()))
+        .filter(|p| p.attrs.contains(&"error.type=RateLimited".to_string()))
         .collect();
     assert_eq!(ok, 3);
     assert_eq!(failed.len(), 1);
-    assert_eq!(failed[0].1, 1);
+    assert_eq!(failed[0].count, 1);
     assert!(failed[0]
-        .0
+        .attrs
         .contains(&"gen_ai.request.model=gpt-4o".to_string()));
     assert!(failed[0]
-        .0
+        .attrs
         .contains(&"gen_ai.provider.name=openai".to_string()));
     assert!(failed[0]
-        .0
+        .attrs
         .contains(&"gen_ai.operation.name=chat".to_string()));
     assert_eq!(
-        durations[0].3,
+        durations[0].bounds,
         tracing_openinference::metrics::DURATION_BUCKETS.to_vec()
     );
 
-    let tokens = histogram_counts(&metrics, "gen_ai.client.token.usage");
+    let tokens = histogram(&metrics, "gen_ai.client.token.usage");
     let input = tokens
         .iter()
-        .find(|(a, ..)| a.contains(&"gen_ai.token.type=input".to_string()))
+        .find(|p| p.attrs.contains(&"gen_ai.token.type=input".to_string()))
         .expect("input tokens");
-    assert_eq!((input.1, input.2), (3, 300.0));
+    assert_eq!((input.count, input.sum), (3, 300.0));
     let output = tokens
         .iter()
-        .find(|(a, ..)| a.contains(&"gen_ai.token.type=output".to_string()))
+        .find(|p| p.attrs.contains(&"gen_ai.token.type=output".to_string()))
         .expect("output tokens");
-    assert_eq!((output.1, output.2), (3, 60.0));
+    assert_eq!((output.count, output.sum), (3, 60.0));
     assert_eq!(
-        input.3,
+        input.bounds,
         tracing_openinference::metrics::TOKEN_BUCKETS.to_vec()
     );
 
-    let tools = histogram_counts(&metrics, "openinference.tool.duration");
+    let tools = histogram(&metrics, "openinference.tool.duration");
     assert_eq!(tools.len(), 1);
-    assert!(tools[0].0.contains(&"gen_ai.tool.name=search".to_string()));
-}
-
-/// Every data point as `(metric, sorted attributes, count or value, sum)`; durations keep
-/// their count only (their sums depend on timing).
-fn points(metrics: &[ResourceMetrics]) -> std::collections::BTreeMap<(String, String), (u64, f64)> {
-    use opentelemetry_sdk::metrics::data::{AggregatedMetrics as A, MetricData as D};
-    fn key<'a>(attrs: impl Iterator<Item = &'a opentelemetry::KeyValue>) -> String {
-        let mut v: Vec<String> = attrs.map(|kv| format!("{}={}", kv.key, kv.value)).collect();
-        v.sort();
-        v.join(",")
-    }
-    let mut out = std::collections::BTreeMap::new();
-    // The last collection holds the cumulative values.
-    let Some(rm) = metrics.last() else {
-        return out;
-    };
-    for sm in rm.scope_metrics() {
-        for m in sm.metrics() {
-            let name = m.name().to_string();
-            let timed = m.unit() == "s";
-            match m.data() {
-                A::F64(D::Histogram(h)) => {
-                    for p in h.data_points() {
-                        let sum = if timed { 0.0 } else { p.sum() };
-                        out.insert((name.clone(), key(p.attributes())), (p.count(), sum));
-                    }
-                }
-                A::U64(D::Histogram(h)) => {
-                    for p in h.data_points() {
-                        out.insert(
-                            (name.clone(), key(p.attributes())),
-                            (p.count(), p.sum() as f64),
-                        );
-                    }
-                }
-                A::U64(D::Sum(s)) => {
-                    for p in s.data_points() {
-                        out.insert((name.clone(), key(p.attributes())), (p.value(), 0.0));
-                    }
-                }
-                A::F64(D::Sum(s)) => {
-                    for p in s.data_points() {
-                        out.insert((name.clone(), key(p.attributes())), (0, p.value()));
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    out
+    assert!(tools[0]
+        .attrs
+        .contains(&"gen_ai.tool.name=search".to_string()));
 }
 
 /// A mixed workload: two models, cache reads, a failed call, a streamed call, a tool and a

@@ -246,7 +246,7 @@ mod semantics {
     //! metrics in the own-provider mode, with the layers in either order.
 
     use super::*;
-    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
+    use opentelemetry_sdk::metrics::data::ResourceMetrics;
     use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
     use tracing_openinference::compose::LlmSemantics;
 
@@ -315,39 +315,6 @@ mod semantics {
         }
     }
 
-    /// Data points of histogram `name`: (attributes as `key=value`, count, sum).
-    fn histogram(metrics: &[ResourceMetrics], name: &str) -> Vec<(Vec<String>, u64, f64)> {
-        let mut out = Vec::new();
-        for rm in metrics {
-            for sm in rm.scope_metrics() {
-                for m in sm.metrics().filter(|m| m.name() == name) {
-                    match m.data() {
-                        AggregatedMetrics::F64(MetricData::Histogram(h)) => {
-                            for p in h.data_points() {
-                                let attrs = p
-                                    .attributes()
-                                    .map(|kv| format!("{}={}", kv.key, kv.value))
-                                    .collect();
-                                out.push((attrs, p.count(), p.sum()));
-                            }
-                        }
-                        AggregatedMetrics::U64(MetricData::Histogram(h)) => {
-                            for p in h.data_points() {
-                                let attrs = p
-                                    .attributes()
-                                    .map(|kv| format!("{}={}", kv.key, kv.value))
-                                    .collect();
-                                out.push((attrs, p.count(), p.sum() as f64));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-        out
-    }
-
     fn check_spans(run: &Run) {
         let spans = &run.spans;
         assert_eq!(
@@ -390,31 +357,36 @@ mod semantics {
         let durations = histogram(&run.metrics, "gen_ai.client.operation.duration");
         let ok: u64 = durations
             .iter()
-            .filter(|(a, ..)| !a.iter().any(|s| s.starts_with("error.type")))
-            .map(|(_, n, _)| n)
+            .filter(|p| !p.attrs.iter().any(|s| s.starts_with("error.type")))
+            .map(|p| p.count)
             .sum();
         let failed: Vec<_> = durations
             .iter()
-            .filter(|(a, ..)| a.iter().any(|s| s == "error.type=RateLimited"))
+            .filter(|p| p.attrs.iter().any(|s| s == "error.type=RateLimited"))
             .collect();
         assert_eq!(ok, 1, "{durations:?}");
         assert_eq!(failed.len(), 1, "{durations:?}");
-        assert_eq!(failed[0].1, 1);
-        assert!(durations
+        assert_eq!(failed[0].count, 1);
+        assert!(durations.iter().all(|p| p
+            .attrs
             .iter()
-            .all(|(a, ..)| a.iter().any(|s| s == "gen_ai.request.model=gpt-4o-mini")));
+            .any(|s| s == "gen_ai.request.model=gpt-4o-mini")));
         let usage = histogram(&run.metrics, "gen_ai.client.token.usage");
         let by_type = |ty: &str| -> f64 {
             usage
                 .iter()
-                .filter(|(a, ..)| a.iter().any(|s| *s == format!("gen_ai.token.type={ty}")))
-                .map(|(_, _, sum)| sum)
+                .filter(|p| {
+                    p.attrs
+                        .iter()
+                        .any(|s| *s == format!("gen_ai.token.type={ty}"))
+                })
+                .map(|p| p.sum)
                 .sum()
         };
         assert_eq!(by_type("input"), 12.0, "{usage:?}");
         assert_eq!(by_type("output"), 4.0, "{usage:?}");
         let tools = histogram(&run.metrics, "openinference.tool.duration");
-        assert_eq!(tools.iter().map(|(_, n, _)| n).sum::<u64>(), 1, "{tools:?}");
+        assert_eq!(tools.iter().map(|p| p.count).sum::<u64>(), 1, "{tools:?}");
     }
 
     #[test]
@@ -461,7 +433,7 @@ mod semantics {
         let metrics = exporter.get_finished_metrics().unwrap();
         let calls: u64 = histogram(&metrics, "gen_ai.client.operation.duration")
             .iter()
-            .map(|(_, n, _)| n)
+            .map(|p| p.count)
             .sum();
         assert_eq!(calls, 10);
     }

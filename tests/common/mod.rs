@@ -1,6 +1,10 @@
 //! Shared test helpers: run code under an `LlmLayer` that exports to memory.
 #![allow(dead_code)]
 
+mod metric_points;
+#[allow(unused_imports)]
+pub use metric_points::*;
+
 use opentelemetry::trace::Status;
 use opentelemetry::{KeyValue, Value};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
