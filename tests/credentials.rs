@@ -5,12 +5,12 @@
 //! the credential placed there; the received protobuf bytes must not contain the credential's
 //! distinctive part, and must carry the redaction marker once per format at least.
 
-#[path = "common/raw_sink.rs"]
-mod raw_sink;
+#[path = "common/json_sink.rs"]
+mod json_sink;
 
+use json_sink::JsonSink;
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 use opentelemetry::KeyValue;
-use raw_sink::RawSink;
 use std::time::Duration;
 use tracing_openinference::privacy::Privacy;
 use tracing_openinference::{LlmLayer, LlmLayerBuilder};
@@ -217,10 +217,10 @@ fn emit(position: Position, formats: &[Format]) {
 
 /// The bytes a loopback collector received for `position`, with `privacy`.
 fn received(position: Position, formats: &[Format], privacy: Privacy) -> Vec<u8> {
-    let sink = RawSink::start();
+    let sink = JsonSink::start(json_sink::ok());
     let mut builder = LlmLayerBuilder::from_env_with(|_| None)
         .with_console_exporter(false)
-        .with_otlp_endpoint(sink.endpoint())
+        .with_otlp_endpoint(sink.url())
         .with_privacy(privacy);
     if let Position::Resource = position {
         for (i, f) in formats.iter().enumerate() {
@@ -234,7 +234,8 @@ fn received(position: Position, formats: &[Format], privacy: Privacy) -> Vec<u8>
         emit(position, formats)
     });
     handle.shutdown(Duration::from_secs(10)).expect("shutdown");
-    sink.bytes()
+    // Every request body, one after the other.
+    sink.requests().into_iter().flat_map(|r| r.body).collect()
 }
 
 fn count(hay: &[u8], needle: &[u8]) -> usize {
