@@ -23,8 +23,9 @@ import argparse
 import json
 import logging
 import sys
-import time
 import warnings
+
+from check_report import Checker, add_report_args, log, report, wait_for
 
 ROOT_NAME = "support_agent"
 SESSION_ID = "session-42"
@@ -38,10 +39,6 @@ OWN_TARGET = "quickstart"
 CHAT_SPAN = "chat"  # the quickstart's chat calls emit the events below
 OWN_EVENT = "model replied"
 DEPENDENCY_EVENT = "connecting to api.openai.com:443"
-
-
-def log(msg):
-    print(msg, flush=True)
 
 
 def parsed(value):
@@ -70,24 +67,6 @@ def show(span):
     return text
 
 
-class Checker:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, ok, detail="", offenders=()):
-        if ok:
-            self.passed += 1
-            log(f"  PASS  {name}")
-        else:
-            self.failed += 1
-            log(f"  FAIL  {name}" + (f": {detail}" if detail else ""))
-            for sp in list(offenders)[:3]:
-                log(f"  offending span {sp.name!r} [{sp.span_type}]:")
-                for line in show(sp).splitlines():
-                    log(f"    {line}")
-
-
 def is_message(m):
     return isinstance(m, dict) and isinstance(m.get("role"), str)
 
@@ -101,7 +80,7 @@ def tool_call_names(message):
 
 
 def run_checks(trace):
-    c = Checker()
+    c = Checker(lambda sp: f"{sp.name!r} [{sp.span_type}]", show)
     spans = list(trace.data.spans)
     info = trace.info
     by_type = {}
@@ -310,9 +289,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--url", required=True, help="MLflow tracking server URL")
     ap.add_argument("--experiment-id", required=True)
-    ap.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the trace (max)")
-    ap.add_argument("--summary-file", help="write 'PASSED FAILED' here")
-    ap.add_argument("--dump", help="write the trace's JSON here")
+    add_report_args(ap, "trace")
     args = ap.parse_args()
 
     warnings.filterwarnings("ignore")
@@ -321,37 +298,17 @@ def main():
 
     client = MlflowClient(tracking_uri=args.url)
     log(f"Waiting (at most {args.timeout:.0f} s) for the quickstart trace in experiment {args.experiment_id} at {args.url} ...")
-    deadline = time.monotonic() + args.timeout
-    trace, last_err, polls = None, None, 0
-    while polls < int(args.timeout) + 5:  # bounded by count as well as by time
-        polls += 1
-        try:
-            trace = find_trace(client, args.experiment_id)
-            last_err = None
-        except Exception as e:  # noqa: BLE001 - report and retry, bounded
-            last_err = e
-            trace = None
-        if (trace is not None and len(trace.data.spans) >= MIN_SPANS) or time.monotonic() >= deadline:
-            break
-        time.sleep(1)
+    trace, last_err, polls = wait_for(
+        lambda: find_trace(client, args.experiment_id),
+        lambda t: t is not None and len(t.data.spans) >= MIN_SPANS,
+        args.timeout,
+        Exception,  # report and retry, bounded
+    )
     log(f"Found {len(trace.data.spans) if trace else 0} spans of the '{ROOT_NAME}' trace after {polls} polls.")
     if last_err is not None:
         log(f"  last error: {last_err}")
-    if args.dump and trace is not None:
-        with open(args.dump, "w", encoding="utf-8") as f:
-            f.write(trace.to_json(pretty=True))
-
-    if trace is None:
-        log(f"  FAIL  the '{ROOT_NAME}' trace never arrived in MLflow")
-        passed, failed = 0, 1
-    else:
-        c = run_checks(trace)
-        passed, failed = c.passed, c.failed
-    log(f"MLflow checks: {passed} passed, {failed} failed")
-    if args.summary_file:
-        with open(args.summary_file, "w", encoding="utf-8") as f:
-            f.write(f"{passed} {failed}\n")
-    return 0 if failed == 0 else 1
+    return report(trace, run_checks, args, "MLflow checks",
+                  f"the '{ROOT_NAME}' trace never arrived in MLflow", lambda t: t.to_json(pretty=True))
 
 
 if __name__ == "__main__":

@@ -11,15 +11,14 @@ the embedding's texts and usage.
     python3 .ci/phoenix_async_openai_check.py --url http://127.0.0.1:6006 --project async-openai
 """
 
-import argparse
 import json
 import os
 import sys
-import time
-import urllib.error
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from phoenix_check import Checker, fetch_spans, log, normalize, report, trace_id  # noqa: E402
+from phoenix_check import (  # noqa: E402
+    dump_json, normalize, phoenix_args, phoenix_checker, report, trace_id, wait_for_trace,
+)
 
 ROOT_NAME = "weather_agent"
 SESSION_ID = "session-7"
@@ -63,7 +62,7 @@ def messages(span, prefix):
 
 
 def run_checks(trace):
-    c = Checker()
+    c = phoenix_checker()
     spans = sorted((normalize(s) for s in trace), key=lambda s: s.get("start_time") or "")
     kinds = {}
     for s in spans:
@@ -226,34 +225,11 @@ def run_checks(trace):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--url", default="http://127.0.0.1:6006", help="Phoenix base URL")
-    ap.add_argument("--project", default="async-openai")
-    ap.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the spans (max)")
-    ap.add_argument("--limit", type=int, default=1000)
-    ap.add_argument("--summary-file", help="write 'PASSED FAILED' here")
-    ap.add_argument("--dump", help="write the raw spans JSON of the trace here")
-    args = ap.parse_args()
-    base = args.url.rstrip("/")
-
-    log(f"Waiting (at most {args.timeout:.0f} s) for the '{ROOT_NAME}' trace in project '{args.project}' at {base} ...")
-    deadline = time.monotonic() + args.timeout
-    trace, last_err, polls = [], None, 0
-    while polls < int(args.timeout) + 5:  # bounded by count as well as by time
-        polls += 1
-        try:
-            trace = pick_trace(fetch_spans(base, args.project, args.limit))
-            last_err = None
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            last_err, trace = e, []
-        if len(trace) >= MIN_SPANS or time.monotonic() >= deadline:
-            break
-        time.sleep(1)
-    log(f"Found {len(trace)} spans of the '{ROOT_NAME}' trace after {polls} polls.")
-    if last_err is not None:
-        log(f"  last HTTP error: {last_err}")
+    args = phoenix_args("async-openai")
+    trace = wait_for_trace(args, pick_trace, MIN_SPANS, ROOT_NAME)
     return report(trace, run_checks, args, "Phoenix async-openai checks",
-                  f"the '{ROOT_NAME}' trace never arrived in Phoenix project '{args.project}'")
+                  f"the '{ROOT_NAME}' trace never arrived in Phoenix project '{args.project}'", dump_json)
+
 
 if __name__ == "__main__":
     sys.exit(main())

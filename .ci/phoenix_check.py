@@ -23,6 +23,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from check_report import Checker, add_report_args, log, report, wait_for  # noqa: F401 (re-exported)
+
 SESSION_ID = "session-42"
 ROOT_NAME = "support_agent"
 FAILING_TOOL = "check_order_status"
@@ -40,10 +42,6 @@ OWN_TARGET = "quickstart"
 CHAT_SPAN = "chat"
 OWN_EVENT = "model replied"
 DEPENDENCY_EVENT = "connecting to api.openai.com:443"
-
-
-def log(msg):
-    print(msg, flush=True)
 
 
 def flatten(value, prefix=""):
@@ -132,24 +130,9 @@ def show(span):
     return text
 
 
-class Checker:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, ok, detail="", offenders=()):
-        if ok:
-            self.passed += 1
-            log(f"  PASS  {name}")
-        else:
-            self.failed += 1
-            log(f"  FAIL  {name}" + (f": {detail}" if detail else ""))
-            for sp in list(offenders)[:3]:
-                log(f"  offending span {sp.get('name')!r} [{sp.get('_kind')}]:")
-                for line in show(sp).splitlines():
-                    log(f"    {line}")
-            if len(offenders) > 3:
-                log(f"  ... and {len(offenders) - 3} more offending spans")
+def phoenix_checker():
+    """A `Checker` that prints offending Phoenix spans as their JSON."""
+    return Checker(lambda sp: f"{sp.get('name')!r} [{sp.get('_kind')}]", show)
 
 
 def is_int(v):
@@ -161,7 +144,7 @@ def is_float(v):
 
 
 def run_checks(spans):
-    c = Checker()
+    c = phoenix_checker()
     spans = [normalize(s) for s in spans]
     by_kind = {}
     for s in spans:
@@ -482,65 +465,52 @@ def run_checks(spans):
     return c
 
 
-def report(trace, run_checks, args, label, missing):
-    """Runs `run_checks` on `trace` (if it came), logs and writes the counts (`--dump`,
-    `--summary-file`); returns the exit status."""
-    if args.dump:
-        with open(args.dump, "w", encoding="utf-8") as f:
-            json.dump(trace, f, indent=1, ensure_ascii=False)
-    if not trace:
-        log(f"  FAIL  {missing}")
-        passed, failed = 0, 1
-    else:
-        c = run_checks(trace)
-        passed, failed = c.passed, c.failed
-    log(f"{label}: {passed} passed, {failed} failed")
-    if args.summary_file:
-        with open(args.summary_file, "w", encoding="utf-8") as f:
-            f.write(f"{passed} {failed}\n")
-    return 0 if failed == 0 else 1
+HTTP_ERRORS = (urllib.error.URLError, OSError, ValueError)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def phoenix_args(project):
+    """The options of a Phoenix trace check, parsed."""
+    ap = argparse.ArgumentParser(description=sys.modules["__main__"].__doc__.splitlines()[0])
     ap.add_argument("--url", default="http://127.0.0.1:6006", help="Phoenix base URL")
-    ap.add_argument("--project", default="default")
-    ap.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the spans (max)")
+    ap.add_argument("--project", default=project)
     ap.add_argument("--limit", type=int, default=1000)
-    ap.add_argument("--summary-file", help="write 'PASSED FAILED' here")
-    ap.add_argument("--dump", help="write the raw spans JSON of the trace here")
-    args = ap.parse_args()
-    base = args.url.rstrip("/")
+    add_report_args(ap, "spans")
+    return ap.parse_args()
 
-    log(f"Waiting (at most {args.timeout:.0f} s) for the quickstart trace in project '{args.project}' at {base} ...")
-    deadline = time.monotonic() + args.timeout
-    trace, last_err, polls = [], None, 0
-    max_polls = int(args.timeout) + 5  # bound by count as well as by time
-    while polls < max_polls:
-        polls += 1
-        try:
-            trace = pick_trace(fetch_spans(base, args.project, args.limit))
-            last_err = None
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            last_err = e
-            trace = []
-        if len(trace) >= MIN_SPANS or time.monotonic() >= deadline:
-            break
-        time.sleep(1)
+
+def wait_for_trace(args, pick, min_spans, root_name):
+    """The spans of the trace `pick` chooses, once it has `min_spans` (or the time is up; []
+    when none came), read once more a second later for stragglers."""
+    base = args.url.rstrip("/")
+    log(f"Waiting (at most {args.timeout:.0f} s) for the '{root_name}' trace in project '{args.project}' at {base} ...")
+    fetch = lambda: pick(fetch_spans(base, args.project, args.limit))  # noqa: E731
+    trace, last_err, polls = wait_for(fetch, lambda t: len(t or []) >= min_spans, args.timeout, HTTP_ERRORS)
+    trace = trace or []
     if trace:
         # Let stragglers of the same trace land, then read it once more.
         time.sleep(1)
         try:
-            again = pick_trace(fetch_spans(base, args.project, args.limit))
+            again = fetch()
             if len(again) >= len(trace):
                 trace = again
-        except (urllib.error.URLError, OSError, ValueError) as e:
+        except HTTP_ERRORS as e:
             log(f"  (re-read failed, keeping the first read: {e})")
-    log(f"Found {len(trace)} spans of the '{ROOT_NAME}' trace after {polls} polls.")
+    log(f"Found {len(trace)} spans of the '{root_name}' trace after {polls} polls.")
     if last_err is not None:
         log(f"  last HTTP error: {last_err}")
+    return trace
+
+
+def dump_json(trace):
+    return json.dumps(trace, indent=1, ensure_ascii=False)
+
+
+def main():
+    args = phoenix_args("default")
+    trace = wait_for_trace(args, pick_trace, MIN_SPANS, ROOT_NAME)
     return report(trace, run_checks, args, "Phoenix checks",
-                  f"the '{ROOT_NAME}' trace never arrived in Phoenix")
+                  f"the '{ROOT_NAME}' trace never arrived in Phoenix", dump_json)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,10 +15,8 @@ import argparse
 import json
 import re
 import sys
-import time
-import urllib.error
 
-from phoenix_check import Checker, fetch_spans, flatten, log, normalize
+from phoenix_check import HTTP_ERRORS, fetch_spans, flatten, log, normalize, phoenix_checker, wait_for
 
 SPAN_NAME = "summarize"
 MAX_VALUE_BYTES = 32 * 1024  # the layer's default value cap
@@ -75,22 +73,12 @@ def main():
     base = args.url.rstrip("/")
 
     log(f"Waiting (at most {args.timeout:.0f} s) for span '{SPAN_NAME}' with session.id={args.run_id!r} ...")
-    deadline = time.monotonic() + args.timeout
-    span, polls, last_err = None, 0, None
-    while polls < int(args.timeout) + 5 and time.monotonic() < deadline:
-        polls += 1
-        try:
-            span = find_span(fetch_spans(base, args.project, 1000), args.run_id)
-            last_err = None
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            last_err = e
-        if span is not None:
-            break
-        time.sleep(1)
+    fetch = lambda: find_span(fetch_spans(base, args.project, 1000), args.run_id)  # noqa: E731
+    span, last_err, polls = wait_for(fetch, lambda sp: sp is not None, args.timeout, HTTP_ERRORS)
     if last_err is not None:
         log(f"  last HTTP error: {last_err}")
 
-    c = Checker()
+    c = phoenix_checker()
     c.check(f"the 50 MB prompt's span arrived in Phoenix (after {polls} polls)", span is not None, "never arrived")
     if span is not None:
         if args.dump:
