@@ -52,6 +52,7 @@ fn last_bytes_mask(rest: &[u8]) -> u32 {
     whole_block_mask(&block)
 }
 
+/// [`block_mask`] of a whole block.
 #[inline]
 fn whole_block_mask(block: &[u8; BLOCK]) -> u32 {
     let mut hits = [0u8; BLOCK];
